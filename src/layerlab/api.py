@@ -1,0 +1,305 @@
+"""The verbs of LayerLab as Python functions; the CLI calls exactly these.
+
+    import layerlab
+    result = layerlab.run("digits-cnn", ["train.epochs=3"])
+    print(result.summary["test"]["accuracy"], result.run_dir)
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from layerlab.data import Dataset, DataInfo, Preprocessor, Split, load_data
+from layerlab.data.batching import BatchAugment
+from layerlab.errors import LayerLabError, TrainingError, UsageError, did_you_mean
+from layerlab.models import create_model
+from layerlab.recipe import Recipe, load_recipe
+from layerlab.rundir import FORMAT_VERSION, RunDir
+from layerlab.tasks import Task, create_task
+from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, PeriodicCheckpoint, metric_mode
+from layerlab.train.checkpoint import load_into, load_weights, save_weights
+from layerlab.train.device import resolve_device, seed_everything, set_deterministic
+from layerlab.train.progress import ProgressBar
+from layerlab.train.trainer import Trainer, TrainState, predict_outputs
+
+log = logging.getLogger(__name__)
+
+RecipeSource = str | Path | Mapping[str, Any] | Recipe | None
+
+
+class Interrupted(LayerLabError):
+    exit_code = 130
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    model: torch.nn.Module | None = None
+
+
+@dataclass
+class LoadedRun:
+    """A trained model with all it needs, read back from a run directory."""
+
+    run: RunDir
+    recipe: Recipe
+    model: torch.nn.Module
+    task: Task
+    info: DataInfo
+    preprocessor: Preprocessor
+    device: torch.device
+
+
+# ------------------------------------------------------------------------------------------ run
+def run(
+    recipe: RecipeSource = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    out: str | Path | None = None,
+    runs_root: str | Path = "runs",
+    resume: str | Path | None = None,
+    console: Console | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """Train a recipe and write its run directory; returns the directory and the summary.
+
+    ``recipe`` is a YAML path, a built-in recipe's name, a dict, a Recipe or None (the default
+    recipe); ``overrides`` are ``"train.epochs=3"`` strings or a ``{key: value}`` mapping. With
+    ``resume=RUN_DIR`` the run continues from that directory's last checkpoint (its own recipe, plus
+    ``overrides``). ``console`` shows progress when given. Raises RecipeError before any work for a
+    bad recipe, Interrupted after Ctrl-C (a checkpoint is kept), TrainingError for a non-finite loss.
+    """
+    if resume is not None:
+        rundir = RunDir.open(resume, need=("recipe", "model_meta", "checkpoint"))
+        cfg = load_recipe(rundir.recipe, overrides)
+    else:
+        from layerlab.recipes import DEFAULT
+
+        cfg = load_recipe(DEFAULT if recipe is None else recipe, overrides)
+        rundir = RunDir(Path(out)) if out is not None else RunDir.create(Path(runs_root), cfg.name)
+        rundir.path.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    device = _prepare(cfg)
+    data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed)
+    task = create_task(cfg.task, num_classes=data.info.num_classes, class_names=data.info.class_names,
+                       train_targets=data.train.y)
+    seed_everything(cfg.train.seed)
+    model = create_model(cfg.model, input_shape=data.info.input_shape, num_outputs=task.num_outputs())
+    if resume is None:
+        rundir.recipe.write_text(cfg.to_yaml(), encoding="utf-8")
+        rundir.write_json(rundir.model_meta, _model_meta(cfg, data, task))
+
+    monitor, mode = _resolve_monitor(cfg, task, has_val=len(data.val) > 0)
+    keep_best = KeepBest(monitor, mode, rundir.best_weights, cfg.train.min_delta)
+    cbs: list[Callback] = [keep_best]
+    if cfg.train.early_stopping:
+        cbs.append(EarlyStopping(monitor, mode, cfg.train.early_stopping, cfg.train.min_delta))
+    if cfg.train.checkpoint_every:
+        cbs.append(PeriodicCheckpoint(cfg.train.checkpoint_every))
+    if console is not None:
+        cbs.append(ProgressBar(console, len(data.train)))
+    cbs.extend(callbacks)
+    trainer = Trainer(model, task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
+                      callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor)
+    if console is not None:
+        console.print(f"[bold]{cfg.name}[/]: {cfg.model['name']} on {cfg.data.name} "
+                      f"({len(data.train):,} train / {len(data.val):,} val / {len(data.test):,} test), "
+                      f"{sum(p.numel() for p in model.parameters()):,} parameters, {device}", highlight=False)
+    state = trainer.fit(data.train, data.val, resume=rundir.checkpoint if resume is not None else None)
+
+    if keep_best.weights is not None and state.status != "interrupted":
+        model.load_state_dict(keep_best.weights)
+    save_weights(rundir.weights, model)
+    summary = _summarize(cfg, data, task, model, state, keep_best, device, time.perf_counter() - started)
+    rundir.write_history(state.history)
+    rundir.write_json(rundir.summary, summary)
+    _plots(rundir, state.history, summary, keep_best.best_epoch)
+    if state.status == "interrupted":
+        raise Interrupted(f"interrupted; the checkpoint is saved. Continue with: layerlab run --resume {rundir.path}")
+    if state.status == "nan":
+        raise TrainingError(f"{state.stop_reason}. Training stopped; the last good weights are in {rundir.weights}. "
+                            "Try a lower train.lr, train.grad_clip, or train.precision=fp32.")
+    return RunResult(rundir.path, summary, state.history, model)
+
+
+def _prepare(cfg: Recipe) -> torch.device:
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    set_deterministic(cfg.train.deterministic)
+    return device
+
+
+def _resolve_monitor(cfg: Recipe, task: Task, *, has_val: bool) -> tuple[str, str]:
+    if cfg.train.monitor == "auto":
+        metric, mode = task.monitor
+        return (metric, mode) if has_val else ("train_loss", "min")
+    metric = cfg.train.monitor
+    known = ["train_loss"] + ([f"val_{k}" for k in _metric_names(task)] if has_val else [])
+    if metric not in known:
+        raise LayerLabError(f"train.monitor: '{metric}' is not a metric of this run{did_you_mean(metric, known)} "
+                            f"(known: {', '.join(known)})")
+    return metric, metric_mode(metric)
+
+
+def _metric_names(task: Task) -> list[str]:
+    """The names ``task.metrics`` returns, found on a tiny made-up batch."""
+    n = task.num_outputs()
+    outputs = torch.zeros(2, n)
+    targets = torch.zeros(2, dtype=torch.long) if task.name == "classification" else torch.zeros(2)
+    return list(task.metrics(outputs, targets))
+
+
+def _model_meta(cfg: Recipe, data: Dataset, task: Task) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "model": cfg.model,
+        "input_shape": list(data.info.input_shape),
+        "num_outputs": task.num_outputs(),
+        "task": task.config_dict() if hasattr(task, "config_dict") else cfg.task.model_dump(mode="json"),
+        "info": data.info.to_dict(),
+        "preprocessor": data.preprocessor.to_dict(),
+    }
+
+
+def _summarize(cfg: Recipe, data: Dataset, task: Task, model: torch.nn.Module, state: TrainState,
+               keep_best: KeepBest, device: torch.device, seconds: float) -> dict[str, Any]:
+    test: dict[str, Any] = {}
+    report: dict[str, Any] = {}
+    if len(data.test) and state.status != "interrupted":
+        test_split = data.test.to(device)
+        outputs = predict_outputs(model, test_split.x, batch_size=cfg.train.eval_batch_size, precision=cfg.train.precision)
+        test = task.metrics(outputs, test_split.y)
+        report = task.report(outputs, test_split.y)
+    return {
+        "recipe": cfg.name,
+        "status": state.status,
+        "stop_reason": state.stop_reason,
+        "test": test,
+        "report": report,
+        "best_epoch": keep_best.best_epoch,
+        "monitor": {"metric": keep_best.monitor.metric, "best": keep_best.monitor.best},
+        "epochs": state.epoch,
+        "steps": state.global_step,
+        "params": sum(p.numel() for p in model.parameters()),
+        "seconds": round(seconds, 3),
+        "train_seconds": round(state.seconds, 3),
+        "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        "environment": environment(device),
+    }
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    import numpy
+    import sklearn
+
+    from layerlab import __version__
+
+    env = {
+        "layerlab": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
+    try:
+        import torchvision
+
+        env["torchvision"] = torchvision.__version__
+    except ImportError:  # pragma: no cover - torchvision is a dependency
+        pass
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def _plots(rundir: RunDir, history: list[dict[str, float]], summary: dict[str, Any], best_epoch: int | None) -> None:
+    from layerlab.analyze.plots import plot_confusion, plot_history
+
+    if history:
+        plot_history(history, rundir.curves_png, best_epoch=best_epoch)
+    report = summary.get("report") or {}
+    if "confusion_matrix" in report:
+        plot_confusion(report["confusion_matrix"], report["class_names"], rundir.confusion_png)
+
+
+# ------------------------------------------------------------------------------ reading a run
+def load_run(run_dir: str | Path, *, device: str = "auto") -> LoadedRun:
+    """Rebuild a trained model, its task and preprocessing from a run directory alone."""
+    rundir = RunDir.open(run_dir)
+    cfg = load_recipe(rundir.recipe)
+    meta = rundir.read_json(rundir.model_meta)
+    info = DataInfo.from_dict(meta["info"])
+    preprocessor = Preprocessor.from_dict(meta["preprocessor"])
+    task_cfg = cfg.task.model_copy(update=_saved_task_fields(meta))
+    task = create_task(task_cfg, num_classes=info.num_classes, class_names=info.class_names,
+                       train_targets=torch.empty(0, dtype=torch.long))
+    model = create_model(meta["model"], input_shape=tuple(meta["input_shape"]), num_outputs=meta["num_outputs"])
+    load_into(model, load_weights(rundir.weights), rundir.weights)
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    return LoadedRun(rundir, cfg, model, task, info, preprocessor, dev)
+
+
+def _saved_task_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    saved = meta.get("task") or {}
+    return {"class_weights": saved["class_weights"]} if "class_weights" in saved else {}
+
+
+def evaluate(run_dir: str | Path, *, data: str | Path | None = None, split: str = "test",
+             device: str = "auto") -> dict[str, Any]:
+    """Metrics of a trained run on a split of its data (or of other data given by ``data``: a path).
+
+    The inputs are prepared with the preprocessing fitted when the run trained. ``split`` is train,
+    val, test or all. Returns ``{"split": ..., "n": ..., "metrics": {...}, "report": {...}}``.
+    """
+    loaded = load_run(run_dir, device=device)
+    data_cfg = loaded.recipe.data if data is None else loaded.recipe.data.model_copy(update={"path": str(data)})
+    dataset = load_data(data_cfg, task=loaded.recipe.task.name, seed=loaded.recipe.train.seed,
+                        preprocessor=loaded.preprocessor)
+    chosen = _pick_split(dataset, split).to(loaded.device)
+    if len(chosen) == 0:
+        raise UsageError(f"the {split} split of {data_cfg.name} is empty")
+    outputs = predict_outputs(loaded.model, chosen.x, batch_size=loaded.recipe.train.eval_batch_size)
+    return {"split": split, "n": len(chosen), "metrics": loaded.task.metrics(outputs, chosen.y),
+            "report": loaded.task.report(outputs, chosen.y)}
+
+
+def _pick_split(dataset: Dataset, split: str) -> Split:
+    parts = {"train": [dataset.train], "val": [dataset.val], "test": [dataset.test],
+             "all": [dataset.train, dataset.val, dataset.test]}
+    if split not in parts:
+        raise UsageError(f"--split: '{split}' is not a split{did_you_mean(split, parts)} (train, val, test, all)")
+    chosen = [s for s in parts[split] if len(s)]
+    if not chosen:
+        return dataset.test
+    return Split(torch.cat([s.x for s in chosen]), torch.cat([s.y for s in chosen]))
+
+
+def predict(run_dir: str | Path, inputs: Sequence[str | Path], *, device: str = "auto") -> list[dict[str, Any]]:
+    """Predictions for image files, folders of images or CSV files, from a run directory alone.
+
+    Returns one dict per example: ``{"input": id, "label": ..., "probability": ..., "top": [...]}``
+    for classification, ``{"input": id, "value": ...}`` for regression.
+    """
+    if not inputs:
+        raise UsageError("predict needs at least one input (image files, a folder, or a CSV file)")
+    loaded = load_run(run_dir, device=device)
+    x, ids = loaded.preprocessor.load_inputs([Path(p) for p in inputs])
+    outputs = predict_outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
+    return [{"input": i, **p} for i, p in zip(ids, loaded.task.predict(outputs), strict=True)]

@@ -1,0 +1,261 @@
+"""The ``layerlab`` command: parses arguments, calls ``layerlab.api``, prints. No logic of its own.
+
+Only argparse is imported at the top, so ``layerlab --help`` answers without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EPILOG = """examples:
+  layerlab run                                   train the default recipe (digits-cnn)
+  layerlab run fashion-cnn train.epochs=3        a built-in recipe with an override
+  layerlab run my.yaml --out runs/try1           a recipe file into a chosen run directory
+  layerlab run --resume runs/try1                continue an interrupted run
+  layerlab evaluate runs/try1                    test metrics from the run directory alone
+  layerlab predict runs/try1 img.png folder/     predictions for images or CSV rows
+  layerlab recipe explain train                  every train.* field with type, default, meaning
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerlab",
+        description="Train, compare, understand and ship neural networks from one recipe.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="train a recipe and write a run directory")
+    p.add_argument("args", nargs="*", metavar="RECIPE|KEY=VALUE",
+                   help="a recipe file or built-in name (default digits-cnn), then overrides like train.epochs=3")
+    p.add_argument("--out", metavar="DIR", help="the run directory (default runs/<recipe>-<timestamp>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    p = sub.add_parser("evaluate", help="metrics of a trained run on its test split or other data")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--data", metavar="PATH", help="other data of the same kind (replaces data.path)")
+    p.add_argument("--split", default="test", help="train, val, test or all (default test)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("predict", help="predictions for images, folders of images or CSV files")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print one JSON object per line")
+
+    p = sub.add_parser("recipes", help="list the built-in recipes, or show one")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("name", nargs="?")
+
+    p = sub.add_parser("recipe", help="explain the recipe's fields, or check a recipe file")
+    p.add_argument("action", choices=["explain", "check"])
+    p.add_argument("target", nargs="?", metavar="SECTION|FILE")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+
+    p = sub.add_parser("models", help="list the model families, or show one's layers, parameters and FLOPs")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape per example (default 1x28x28)")
+    p.add_argument("--classes", type=int, default=10, help="number of outputs (default 10)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from layerlab import __version__
+
+        print(f"layerlab {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from layerlab.errors import LayerLabError
+
+    console = _console()
+    try:
+        return COMMANDS[args.command](args, console) or 0
+    except LayerLabError as exc:
+        _console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _console(stderr=True).print("aborted")
+        return 130
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# ------------------------------------------------------------------------------------ commands
+def cmd_run(args: argparse.Namespace, console: Any) -> int:
+    from layerlab import api
+
+    recipe, overrides = _split_recipe_args(args.args)
+    if args.resume and recipe is not None:
+        from layerlab.errors import UsageError
+
+        raise UsageError("--resume continues a run with its own recipe; give only overrides (KEY=VALUE) with it")
+    result = api.run(recipe, overrides, out=args.out, resume=args.resume,
+                     console=None if args.quiet or args.json else console)
+    if args.json:
+        print(json.dumps({"run_dir": str(result.run_dir), **result.summary}, indent=2))
+        return 0
+    test = result.summary.get("test") or {}
+    metrics = "  ".join(f"{k} {v:.4f}" for k, v in test.items())
+    if result.summary.get("stop_reason"):
+        console.print(f"stopped: {result.summary['stop_reason']}")
+    console.print(f"test: {metrics}" if metrics else "test: (no test split)")
+    console.print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _split_recipe_args(items: Sequence[str]) -> tuple[str | None, list[str]]:
+    if items and "=" not in items[0]:
+        return items[0], list(items[1:])
+    return None, list(items)
+
+
+def cmd_evaluate(args: argparse.Namespace, console: Any) -> int:
+    from layerlab import api
+
+    result = api.evaluate(args.run_dir, data=args.data, split=args.split, device=args.device)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    console.print(f"{result['split']} ({result['n']:,} examples): "
+                  + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, console: Any) -> int:
+    from layerlab import api
+
+    rows = api.predict(args.run_dir, args.inputs, device=args.device)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None)
+    table.add_column("input", overflow="fold")
+    if rows and "label" in rows[0]:
+        table.add_column("label")
+        table.add_column("probability", justify="right")
+        for row in rows:
+            table.add_row(str(row["input"]), str(row["label"]), f"{row['probability']:.3f}")
+    else:
+        table.add_column("value", justify="right")
+        for row in rows:
+            table.add_row(str(row["input"]), f"{row['value']:.4g}")
+    console.print(table)
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace, console: Any) -> int:
+    from layerlab.recipes import builtin_description, builtin_names, builtin_path
+
+    if args.action == "list":
+        from rich.table import Table
+
+        table = Table(box=None)
+        table.add_column("recipe", style="bold")
+        table.add_column("description")
+        for name in builtin_names():
+            table.add_row(name, builtin_description(name))
+        console.print(table)
+        return 0
+    from layerlab.errors import UsageError, did_you_mean
+
+    if not args.name:
+        raise UsageError("recipes show needs a NAME (see `layerlab recipes`)")
+    path = builtin_path(args.name)
+    if path is None:
+        raise UsageError(f"'{args.name}' is not a built-in recipe{did_you_mean(args.name, builtin_names())}")
+    print(path.read_text(encoding="utf-8"), end="")
+    return 0
+
+
+def cmd_recipe(args: argparse.Namespace, console: Any) -> int:
+    from layerlab import recipe
+
+    if args.action == "explain":
+        from rich.table import Table
+
+        table = Table(box=None)
+        for column in ("key", "type", "default", "description"):
+            table.add_column(column, overflow="fold")
+        for row in recipe.explain(args.target):
+            table.add_row(*row)
+        console.print(table)
+        return 0
+    from layerlab.errors import UsageError
+
+    if not args.target:
+        raise UsageError("recipe check needs a FILE (or a built-in recipe's name)")
+    cfg = recipe.load_recipe(args.target, args.overrides)
+    console.print(f"{args.target}: ok")
+    print(cfg.to_yaml(), end="")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, console: Any) -> int:
+    from rich.table import Table
+
+    from layerlab.models import MODELS
+
+    if args.action == "list":
+        table = Table(box=None)
+        for column in ("family", "model", "description"):
+            table.add_column(column)
+        for entry in sorted(MODELS, key=lambda e: (e.group, e.name)):
+            table.add_row(entry.group, entry.name, entry.description)
+        console.print(table)
+        return 0
+    from layerlab.errors import UsageError
+
+    if not args.name:
+        raise UsageError("models show needs a NAME (see `layerlab models`)")
+    from layerlab.models import create_model, parse_input_shape, summarize
+
+    MODELS.entry(args.name)  # a clear error for an unknown name
+    shape = parse_input_shape(args.input)
+    model = create_model({"name": args.name}, input_shape=shape, num_outputs=args.classes)
+    summary = summarize(model, shape)
+    table = Table(box=None)
+    for column, justify in (("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right")):
+        table.add_column(column, justify=justify)
+    for row in summary.rows:
+        table.add_row(row.name, row.type, "x".join(map(str, row.output_shape)) if row.output_shape else "", f"{row.params:,}")
+    console.print(table)
+    frozen = summary.params - summary.trainable
+    console.print(f"{args.name} on {'x'.join(map(str, shape))}: {summary.params:,} parameters "
+                  f"({summary.trainable:,} trainable, {frozen:,} frozen), {summary.flops:,} FLOPs per example")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "recipes": cmd_recipes,
+    "recipe": cmd_recipe,
+    "models": cmd_models,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

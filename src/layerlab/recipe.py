@@ -1,0 +1,366 @@
+"""The recipe: one YAML file with sections ``data``, ``model``, ``task`` and ``train``.
+
+A recipe is validated completely before any work starts. Every problem is reported with its key path,
+what was given, what is allowed and the closest match:
+
+    model.name: 'resnt18' is not a known model; did you mean 'resnet18'?
+    train.epocs: unknown key; did you mean 'train.epochs'?
+
+The ``model`` section's fields depend on the model family (``model.name``); they are the family's
+constructor arguments, declared by its config class in ``layerlab.models``. Likewise ``data.name`` and
+``task.name`` are checked against their registries.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from layerlab.config import Section
+from layerlab.errors import RecipeError, close_match
+
+
+# --------------------------------------------------------------------------------------------- data
+class AugmentConfig(Section):
+    crop_padding: int = Field(0, ge=0, description="random crop after zero-padding each side by this many pixels (0 = off)")
+    hflip: bool = Field(False, description="flip images left-right with probability 0.5")
+    vflip: bool = Field(False, description="flip images upside-down with probability 0.5")
+    erase: float = Field(0.0, ge=0, le=1, description="probability of erasing a random rectangle (random erasing)")
+    noise: float = Field(0.0, ge=0, description="standard deviation of Gaussian noise added to normalised inputs")
+
+
+class DataConfig(Section):
+    name: str = Field("digits", description="data source: digits, fashion-mnist, mnist, cifar10, image-folder, csv")
+    path: str | None = Field(None, description="file or directory to read; searched for first, before LAYERLAB_DATA and the cache")
+    download: bool = Field(True, description="download from the official address (checked by SHA-256) when not found locally")
+    val_fraction: float = Field(0.1, ge=0, lt=1, description="fraction of the training split held out for validation (stratified, seeded)")
+    test_fraction: float = Field(0.2, ge=0, lt=1, description="fraction held out for testing when the source has no test split of its own")
+    limit: int | None = Field(None, gt=0, description="use at most this many training examples (quick runs)")
+    normalize: bool = Field(True, description="standardise inputs with statistics from the training split only")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation of training batches")
+    target: str | None = Field(None, description="csv: the target column (name, or 0-based index when there is no header); default the last")
+    header: bool = Field(True, description="csv: the first row holds column names")
+    delimiter: str = Field(",", description="csv: the column separator")
+    categorical: list[str] | None = Field(None, description="csv: columns to one-hot encode; default every non-numeric column")
+    image_size: int | None = Field(None, gt=0, description="image-folder: resize images to this square size (default: the first image's size)")
+    grayscale: bool = Field(False, description="image-folder: convert images to one channel")
+
+    @model_validator(mode="after")
+    def _known_source(self) -> DataConfig:
+        from layerlab.data import DATASETS  # the registry fills as the sources are imported
+
+        if self.name not in DATASETS:
+            raise ValueError(f"@name@{DATASETS.unknown_message(self.name)}")
+        return self
+
+
+# --------------------------------------------------------------------------------------------- task
+class TaskConfig(Section):
+    name: Literal["classification", "regression"] = Field("classification", description="what is learned")
+    loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
+        "auto", description="auto = cross_entropy for classification, mse for regression"
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="classification: label smoothing of the cross-entropy")
+    class_weights: Literal["none", "balanced"] | list[float] = Field(
+        "none", description="classification: per-class loss weights, or 'balanced' (inverse class frequency)"
+    )
+    top_k: int = Field(5, ge=1, description="classification: k of the top-k accuracy")
+    huber_delta: float = Field(1.0, gt=0, description="regression: where the Huber loss turns linear")
+
+    @model_validator(mode="after")
+    def _loss_fits(self) -> TaskConfig:
+        allowed = {"classification": {"auto", "cross_entropy"}, "regression": {"auto", "mse", "mae", "huber"}}[self.name]
+        if self.loss not in allowed:
+            raise ValueError(f"@loss@'{self.loss}' is not a loss for {self.name}; allowed: {', '.join(sorted(allowed))}")
+        return self
+
+
+# -------------------------------------------------------------------------------------------- train
+Optimizer = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"]
+Schedule = Literal["constant", "step", "cosine", "onecycle", "plateau"]
+
+
+class TrainConfig(Section):
+    epochs: int = Field(10, ge=1, description="passes over the training split")
+    batch_size: int = Field(128, ge=1, description="examples per optimiser step (before accumulation)")
+    eval_batch_size: int = Field(1024, ge=1, description="examples per forward pass when evaluating")
+    optimizer: Optimizer = Field("adamw", description="sgd, adam, adamw, rmsprop or adagrad")
+    lr: float = Field(1e-3, gt=0, description="peak learning rate")
+    momentum: float = Field(0.9, ge=0, lt=1, description="sgd and rmsprop: momentum")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adam and adamw: the two moment decay rates")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
+    l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases or norms), added to the loss")
+    schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle, plateau")
+    warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 over this many epochs (not with onecycle)")
+    step_size: int = Field(10, ge=1, description="step: epochs between learning-rate cuts")
+    gamma: float = Field(0.1, gt=0, le=1, description="step and plateau: factor of each cut")
+    plateau_patience: int = Field(3, ge=0, description="plateau: epochs without improvement before a cut")
+    grad_clip: float | None = Field(None, gt=0, description="clip the gradient norm to this value")
+    accumulate: int = Field(1, ge=1, description="batches whose gradients are summed before each optimiser step")
+    monitor: str = Field("auto", description="validation metric for early stopping and the best checkpoint (auto: val_accuracy or val_loss)")
+    early_stopping: int | None = Field(None, ge=1, description="stop after this many epochs without improvement of the monitored metric")
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16 autocast (CPU or CUDA) or fp16 with loss scaling (CUDA)")
+    device: str = Field("auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
+    seed: int = Field(0, description="one seed for splits, initialisation, batch order and augmentation")
+    deterministic: bool = Field(False, description="use only deterministic kernels (bit-for-bit repeatable runs)")
+    max_seconds: float | None = Field(None, gt=0, description="wall-clock budget for training; stops at the end of the step that passes it")
+    checkpoint_every: int = Field(0, ge=0, description="also write a checkpoint every this many optimiser steps (0 = epoch ends only)")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
+
+
+# ------------------------------------------------------------------------------------------- recipe
+class Recipe(Section):
+    name: str = Field("run", description="name of the recipe; run directories are named after it")
+    description: str = Field("", description="one line saying what the recipe is for")
+    data: DataConfig = Field(default_factory=DataConfig, description="where the examples come from and how they are split")
+    model: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"}, description="the network: 'name' picks the family, the other keys are its options")
+    task: TaskConfig = Field(default_factory=TaskConfig, description="what is learned: its loss and metrics")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="how it is learned")
+
+    @model_validator(mode="after")
+    def _model_fields(self) -> Recipe:
+        self.__dict__["model"] = validate_model_section(self.model)
+        return self
+
+    def model_config_object(self):
+        """The model section as its family's config object."""
+        from layerlab.models import MODELS
+
+        return MODELS.entry(self.model["name"]).config(**self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def validate_model_section(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``model:`` against its family's config class; returns it with defaults filled in."""
+    from layerlab.models import MODELS
+
+    if not isinstance(section, Mapping):
+        raise ValueError("@@expected a mapping with at least 'name'")
+    name = section.get("name", "cnn")
+    if name not in MODELS:
+        raise ValueError(f"@name@{MODELS.unknown_message(name)}")
+    config_cls = MODELS.entry(name).config
+    try:
+        return config_cls(**{**section, "name": name}).model_dump(mode="json")
+    except ValidationError as exc:
+        raise _NestedErrors(_problems(exc, "model", config_cls)) from None
+
+
+class _NestedErrors(ValueError):
+    """Carries already formatted problems out of a nested validation."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# ------------------------------------------------------------------------------------------ loading
+def load_recipe(
+    source: str | Path | Mapping[str, Any] | Recipe | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+) -> Recipe:
+    """Read, override and validate a recipe.
+
+    ``source`` is a YAML path, the name of a built-in recipe, a dict, a ``Recipe`` or None (defaults).
+    ``overrides`` are ``"train.epochs=3"`` strings (values parsed as YAML) or a ``{"train.epochs": 3}``
+    mapping. Raises ``RecipeError`` naming the file, key path, value and what is allowed.
+    """
+    label = None
+    if isinstance(source, Recipe):
+        raw: dict[str, Any] = source.to_dict()
+    elif isinstance(source, Mapping):
+        raw = copy.deepcopy(dict(source))
+    elif source is None:
+        raw = {}
+    else:
+        label, raw = _read_yaml(source)
+    raw = apply_overrides(raw, overrides, label)
+    return validate_recipe(raw, label)
+
+
+def validate_recipe(raw: Mapping[str, Any], label: str | None = None) -> Recipe:
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(_problems(exc, "", Recipe, raw), label) from None
+
+
+def _read_yaml(source: str | Path) -> tuple[str, dict[str, Any]]:
+    from layerlab.recipes import builtin_path
+
+    path = Path(source)
+    if not path.exists():
+        builtin = builtin_path(str(source))
+        if builtin is None:
+            from layerlab.recipes import builtin_names
+
+            hint = close_match(str(source), builtin_names())
+            more = f"; did you mean the built-in recipe '{hint}'?" if hint else "; `layerlab recipes` lists the built-in ones"
+            raise RecipeError([f"no such recipe file or built-in recipe{more}"], str(source))
+        path = builtin
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError([f"cannot read the file: {exc}"], str(path)) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RecipeError([f"{where}not valid YAML ({problem})"], str(path)) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise RecipeError([f"a recipe is a mapping of sections (data, model, task, train), not a {type(raw).__name__}"], str(path))
+    return str(path), raw
+
+
+def apply_overrides(
+    raw: dict[str, Any], overrides: Sequence[str] | Mapping[str, Any], label: str | None = None
+) -> dict[str, Any]:
+    """Set ``a.b.c=value`` keys in a raw recipe dict (a copy). Values are parsed as YAML."""
+    raw = copy.deepcopy(raw)
+    items: list[tuple[str, Any]]
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        items = []
+        for text in overrides:
+            key, sep, value = str(text).partition("=")
+            if not sep or not key.strip():
+                raise RecipeError([f"override '{text}' is not of the form key.path=value (e.g. train.epochs=3)"], label)
+            try:
+                parsed = yaml.safe_load(value) if value.strip() else None
+            except yaml.YAMLError:
+                parsed = value
+            items.append((key.strip(), parsed))
+    for key, value in items:
+        node = raw
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                path = ".".join(parts[: depth + 1])
+                raise RecipeError([f"{key}: cannot set a key inside '{path}', which is {child!r}"], label)
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+# -------------------------------------------------------------------------------- error translation
+def _problems(exc: ValidationError, prefix: str, root_cls: type, raw: Any = None) -> list[str]:
+    problems: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        msg = err.get("msg", "")
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _NestedErrors):
+            problems.extend(ctx_error.problems)
+            continue
+        if err["type"] == "value_error" and isinstance(ctx_error, ValueError) and str(ctx_error).startswith("@"):
+            _, field, text = str(ctx_error).split("@", 2)
+            path = _join(prefix, *loc, field)
+            problems.append(f"{path}: {text}" if path else text)
+            continue
+        path = _join(prefix, *loc)
+        given = err.get("input")
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{path}: unknown key{_key_hint(root_cls, loc, prefix)}")
+        elif err["type"] == "literal_error":
+            expected = (err.get("ctx") or {}).get("expected", "")
+            choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
+            hint = close_match(str(given), choices)
+            hint_text = f"; did you mean '{hint}'?" if hint else ""
+            problems.append(f"{path}: {given!r} is not allowed; allowed: {', '.join(choices)}{hint_text}")
+        elif err["type"] == "missing":
+            problems.append(f"{path}: required")
+        else:
+            problems.append(f"{path}: {msg[0].lower() + msg[1:] if msg else 'invalid'}, given {given!r}")
+    return _dedupe(problems)
+
+
+def _key_hint(root_cls: type, loc: list[str], prefix: str) -> str:
+    """'; did you mean ...' for an unknown key, looking at the fields of its section's class."""
+    cls = root_cls
+    for part in loc[:-1]:
+        field = getattr(cls, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and hasattr(annotation, "model_fields")):
+            return ""
+        cls = annotation
+    match = close_match(loc[-1], getattr(cls, "model_fields", {}))
+    return f"; did you mean '{_join(prefix, *loc[:-1], match)}'?" if match else f"; known keys: {', '.join(getattr(cls, 'model_fields', {}))}"
+
+
+def _join(*parts: str) -> str:
+    return ".".join(p for p in parts if p)
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+# --------------------------------------------------------------------------------------- explaining
+def explain(section: str | None = None) -> list[tuple[str, str, str, str]]:
+    """Rows of (key path, type, default, description) for a section (or all of them).
+
+    ``model`` lists the options of every model family, as ``model[mlp].hidden``.
+    """
+    from layerlab.models import MODELS
+
+    sections = {"data": DataConfig, "task": TaskConfig, "train": TrainConfig}
+    if section is not None and section not in {*sections, "model"} and not section.startswith("model."):
+        hint = close_match(section, [*sections, "model"])
+        raise RecipeError([f"'{section}' is not a recipe section{f'; did you mean {hint!r}?' if hint else ''} (data, model, task, train)"])
+    rows: list[tuple[str, str, str, str]] = []
+    if section is None:
+        rows += _rows(Recipe, "", skip={"data", "model", "task", "train"})
+    for name, cls in sections.items():
+        if section in (None, name):
+            rows += _rows(cls, name)
+    if section is None or section == "model" or section.startswith("model."):
+        wanted = section.split(".", 1)[1] if section and "." in section else None
+        if wanted is not None and wanted not in MODELS:
+            raise RecipeError([f"model.name: {MODELS.unknown_message(wanted)}"])
+        for entry in MODELS:
+            if wanted in (None, entry.name):
+                rows += _rows(entry.config, f"model[{entry.name}]")
+    return rows
+
+
+def _rows(cls: type, prefix: str, skip: set[str] = frozenset()) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for name, field in cls.model_fields.items():
+        if name in skip:
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            rows += _rows(annotation, _join(prefix, name))
+            continue
+        default = field.get_default(call_default_factory=True)
+        rows.append((_join(prefix, name), _type_name(annotation), repr(default), field.description or ""))
+    return rows
+
+
+def _type_name(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    text = text or str(annotation)
+    return text.replace("typing.", "").replace("NoneType", "None")

@@ -1,0 +1,96 @@
+"""The run directory: the only output of a run, and all that later commands read.
+
+    runs/digits-cnn-20261123-101500/
+      recipe.yaml          the fully resolved recipe
+      model.safetensors    the weights (of the best epoch when there is a validation split)
+      model.json           what rebuilds and feeds the model: architecture, input shape, classes, preprocessing
+      history.csv          one row per epoch
+      summary.json         test metrics, best epoch, parameters, seconds, environment
+      curves.png, confusion.png
+      checkpoints/last.ckpt, checkpoints/best.safetensors
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from layerlab.errors import UsageError
+from layerlab.train.state_io import atomic_write_text
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    # Everything a run writes is named here, once.
+    recipe = property(lambda self: self.path / "recipe.yaml")
+    weights = property(lambda self: self.path / "model.safetensors")
+    model_meta = property(lambda self: self.path / "model.json")
+    history = property(lambda self: self.path / "history.csv")
+    summary = property(lambda self: self.path / "summary.json")
+    curves_png = property(lambda self: self.path / "curves.png")
+    confusion_png = property(lambda self: self.path / "confusion.png")
+    checkpoint = property(lambda self: self.path / "checkpoints" / "last.ckpt")
+    best_weights = property(lambda self: self.path / "checkpoints" / "best.safetensors")
+
+    @classmethod
+    def create(cls, root: Path, name: str) -> RunDir:
+        """A new directory ``root/<name>-<timestamp>`` (suffixed if that exists)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = root / f"{name}-{stamp}"
+        n = 1
+        while path.exists():
+            n += 1
+            path = root / f"{name}-{stamp}-{n}"
+        path.mkdir(parents=True)
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path, *, need: tuple[str, ...] = ("recipe", "model_meta", "weights")) -> RunDir:
+        """An existing run directory; raises UsageError saying what is missing."""
+        run = cls(Path(path))
+        if not run.path.is_dir():
+            raise UsageError(f"{path}: no such run directory")
+        missing = [getattr(run, n).name for n in need if not getattr(run, n).exists()]
+        if missing:
+            raise UsageError(f"{path}: not a complete LayerLab run directory (missing {', '.join(missing)})")
+        return run
+
+    def write_json(self, target: Path, obj: Any) -> None:
+        atomic_write_text(target, json.dumps(obj, indent=2, default=_jsonable) + "\n")
+
+    def read_json(self, target: Path) -> Any:
+        try:
+            return json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{target}: cannot read ({exc})") from None
+
+    def write_history(self, rows: list[dict[str, float]]) -> None:
+        keys: list[str] = []
+        for row in rows:
+            keys += [k for k in row if k not in keys]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.history, buffer.getvalue())
+
+    def read_history(self) -> list[dict[str, float]]:
+        with self.history.open(newline="", encoding="utf-8") as handle:
+            return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

@@ -1,0 +1,75 @@
+"""Optimisers and learning-rate schedules from the recipe.
+
+The learning rate is a pure function of the optimiser step (and, for reduce-on-plateau, of a factor
+kept in the trainer's state), so a resumed run needs no scheduler object restored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from layerlab.recipe import TrainConfig
+
+OPTIMIZERS: dict[str, Callable[[list[dict], TrainConfig], torch.optim.Optimizer]] = {
+    "sgd": lambda groups, c: torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0),
+    "adam": lambda groups, c: torch.optim.Adam(groups, lr=c.lr, betas=c.betas),
+    "adamw": lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, betas=c.betas),
+    "rmsprop": lambda groups, c: torch.optim.RMSprop(groups, lr=c.lr, momentum=c.momentum),
+    "adagrad": lambda groups, c: torch.optim.Adagrad(groups, lr=c.lr),
+}
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weights (matrices, kernels) get weight decay; biases and normalisation scales do not."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    return OPTIMIZERS[cfg.optimizer](parameter_groups(model, cfg.weight_decay), cfg)
+
+
+def l1_penalty(model: nn.Module) -> torch.Tensor:
+    """Sum of absolute values of the weights that weight decay also covers (ndim >= 2)."""
+    return sum(p.abs().sum() for p in model.parameters() if p.requires_grad and p.ndim >= 2)
+
+
+def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Multiplier of ``cfg.lr`` at optimiser step ``step`` (0-based), before any plateau cuts."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    progress = min(step / total, 1.0)
+    if cfg.schedule == "onecycle":
+        # Up from lr/25 to lr over the first 30 %, then cosine down to lr/1e4, as torch's OneCycleLR.
+        up = 0.3
+        if progress < up:
+            return _cos_between(1 / 25, 1.0, progress / up)
+        return _cos_between(1.0, 1 / 1e4, (progress - up) / (1 - up))
+    if cfg.schedule == "cosine":
+        factor = 0.5 * (1 + math.cos(math.pi * progress))
+    elif cfg.schedule == "step":
+        factor = cfg.gamma ** ((step // max(1, steps_per_epoch)) // cfg.step_size)
+    else:  # constant, plateau
+        factor = 1.0
+    warmup_steps = cfg.warmup_epochs * steps_per_epoch
+    if warmup_steps > 0 and step < warmup_steps:
+        factor *= (step + 1) / warmup_steps
+    return factor
+
+
+def _cos_between(start: float, end: float, t: float) -> float:
+    return end + (start - end) * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0)))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)

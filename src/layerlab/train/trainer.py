@@ -1,0 +1,327 @@
+"""The trainer: a short, readable loop with named callbacks.
+
+    trainer = Trainer(model, task, cfg, device=device, checkpoint_path=run / "checkpoints/last.ckpt")
+    state = trainer.fit(train, val)
+
+Each step is forward, loss, backward, (clip), optimiser step, in plain sight in ``_train_epoch``.
+Batches come from in-memory tensors on the training device, ordered by a permutation that is a pure
+function of (seed, epoch), and augmented with a generator seeded from (seed, epoch, step); with the
+model, optimiser and RNG states in the checkpoint, a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from layerlab.data import Split
+from layerlab.data.batching import BatchAugment, batches, epoch_order, num_batches
+from layerlab.errors import LayerLabError
+from layerlab.recipe import TrainConfig
+from layerlab.tasks import Task
+from layerlab.train.callbacks import Callback, Monitor, Timer
+from layerlab.train.checkpoint import load_state, save_state
+from layerlab.train.device import rng_state, set_rng_state, step_generator
+from layerlab.train.optim import build_optimizer, l1_penalty, lr_factor, set_lr
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0  # batches done in the current epoch
+    global_step: int = 0  # optimiser steps done
+    seconds: float = 0.0  # training time, summed over resumes
+    lr_scale: float = 1.0  # reduce-on-plateau's factor
+    plateau_best: float | None = None
+    plateau_bad: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    stop_reason: str = ""  # why training ended early ("" when it ran all epochs)
+    status: str = "running"  # running, finished, stopped, interrupted, nan
+
+
+class NonFiniteLoss(Exception):
+    pass
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        cfg: TrainConfig,
+        *,
+        device: torch.device,
+        augment: BatchAugment | None = None,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_path: Path | None = None,
+        monitor: str | None = None,
+    ):
+        self.model = model.to(device)
+        self.task, self.cfg, self.device = task, cfg, device
+        self.augment = augment if augment is not None and augment.enabled else None
+        self.callbacks = list(callbacks)
+        self.checkpoint_path = checkpoint_path
+        self.monitor = monitor  # metric for reduce-on-plateau (the recipe's resolved train.monitor)
+        self.optimizer = build_optimizer(model, cfg)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+        self.state = TrainState()
+        self.at_step_boundary = True  # no gradients pending: a checkpoint taken now is complete
+        self._stop_requested = ""
+        self._interrupted = False
+        self._epoch_loss = torch.zeros((), device=device)
+        self._epoch_batches = 0
+        _check_precision(cfg.precision, device)
+
+    # ------------------------------------------------------------------------------------ public
+    def fit(self, train: Split, val: Split | None = None, *, resume: Path | None = None) -> TrainState:
+        """Train for ``cfg.epochs`` (or until stopped); returns the final state.
+
+        ``state.status`` says how it ended: finished, stopped (early stopping or time budget),
+        interrupted (Ctrl-C; a checkpoint was written) or nan (a non-finite loss; the weights are the
+        last good ones).
+        """
+        train, val = train.to(self.device), (val.to(self.device) if val is not None and len(val) else None)
+        if resume is not None:
+            self.load_checkpoint(resume)
+        self.state.status = "running"
+        steps_per_epoch = math.ceil(num_batches(len(train), self.cfg.batch_size) / self.cfg.accumulate)
+        timer = Timer()
+        seconds_before = self.state.seconds
+        with self._sigint_handler():
+            self._call("on_fit_start")
+            while self.state.epoch < self.cfg.epochs and not self._stop_requested:
+                self._call("on_epoch_start")
+                epoch_start = time.perf_counter()
+                try:
+                    finished = self._train_epoch(train, steps_per_epoch, timer, seconds_before)
+                except NonFiniteLoss as exc:
+                    self._on_nan(str(exc))
+                    break
+                self.state.seconds = seconds_before + timer.elapsed()
+                if self._interrupted:
+                    self.state.status = "interrupted"
+                    self.save_checkpoint()
+                    break
+                row = self._end_epoch(train, val, time.perf_counter() - epoch_start, partial=not finished)
+                self._call("on_epoch_end", row)
+                self._adjust_plateau(row)
+                self.save_checkpoint()
+            if self.state.status == "running":
+                self.state.status = "stopped" if self._stop_requested else "finished"
+                self.state.stop_reason = self._stop_requested
+            self._call("on_fit_end")
+        return self.state
+
+    def stop(self, reason: str) -> None:
+        """Ask the trainer to stop at the end of this epoch (callbacks call this)."""
+        self._stop_requested = self._stop_requested or reason
+
+    def interrupt(self) -> None:
+        """Stop at the next step boundary and write a checkpoint there (what Ctrl-C does)."""
+        self._interrupted = True
+
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    # ------------------------------------------------------------------------------ the loop
+    def _train_epoch(self, train: Split, steps_per_epoch: int, timer: Timer, seconds_before: float) -> bool:
+        """One pass over the training batches (from where a resumed run left off). True if completed."""
+        cfg, state, model = self.cfg, self.state, self.model
+        model.train()
+        n_batches = num_batches(len(train), cfg.batch_size)
+        order = epoch_order(len(train), seed=cfg.seed, epoch=state.epoch, device=self.device)
+        for i, (x, y) in enumerate(
+            batches(train.x, train.y, batch_size=cfg.batch_size, order=order, start=state.step_in_epoch),
+            start=state.step_in_epoch,
+        ):
+            if self.augment is not None:
+                x = self.augment(x, step_generator(cfg.seed, state.epoch, i, self.device))
+            group_start = i - i % cfg.accumulate
+            group_size = min(cfg.accumulate, n_batches - group_start)
+            loss = self._forward_backward(x, y, 1.0 / group_size)
+            self.at_step_boundary = i + 1 == group_start + group_size
+            if self.at_step_boundary:
+                self._optimizer_step(steps_per_epoch)
+            state.step_in_epoch = i + 1
+            self._epoch_loss += loss
+            self._epoch_batches += 1
+            self._call("on_step_end", loss)
+            if self.at_step_boundary and (self._interrupted or self._over_budget(timer, seconds_before)):
+                return state.step_in_epoch == n_batches
+        return True
+
+    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
+        with self._autocast():
+            output = self.model(x)
+            loss = self.task.loss(output, y)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {self.state.epoch + 1}, "
+                                f"batch {self.state.step_in_epoch + 1} (learning rate {self.lr():.3g})")
+        total = loss * scale
+        if self.cfg.l1 > 0:
+            total = total + self.cfg.l1 * scale * l1_penalty(self.model)
+        self.scaler.scale(total).backward()
+        return loss.detach()
+
+    def _optimizer_step(self, steps_per_epoch: int) -> None:
+        cfg = self.cfg
+        set_lr(self.optimizer, cfg.lr * self.state.lr_scale * lr_factor(cfg, self.state.global_step, steps_per_epoch))
+        if cfg.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.global_step += 1
+
+    def _end_epoch(self, train: Split, val: Split | None, seconds: float, partial: bool) -> dict[str, float]:
+        state = self.state
+        row: dict[str, Any] = {"epoch": state.epoch + 1}
+        row["train_loss"] = (self._epoch_loss / max(1, self._epoch_batches)).item()
+        if val is not None:
+            outputs = predict_outputs(self.model, val.x, batch_size=self.cfg.eval_batch_size, precision=self.cfg.precision)
+            row.update({f"val_{k}": v for k, v in self.task.metrics(outputs, val.y).items()})
+        row["lr"] = self.lr()
+        row["seconds"] = seconds
+        row["examples_per_second"] = self._epoch_batches * self.cfg.batch_size / max(seconds, 1e-9)
+        if partial:
+            row["partial"] = 1
+        state.history.append(row)
+        state.epoch += 1
+        state.step_in_epoch = 0
+        self._epoch_loss.zero_()
+        self._epoch_batches = 0
+        return row
+
+    def _adjust_plateau(self, row: dict[str, float]) -> None:
+        if self.cfg.schedule != "plateau" or self.monitor is None or self.monitor not in row:
+            return
+        from layerlab.train.callbacks import metric_mode
+
+        mon = Monitor(self.monitor, metric_mode(self.monitor), self.cfg.min_delta)
+        mon.best = self.state.plateau_best
+        if mon.update(row[self.monitor]):
+            self.state.plateau_best, self.state.plateau_bad = mon.best, 0
+            return
+        self.state.plateau_bad += 1
+        if self.state.plateau_bad > self.cfg.plateau_patience:
+            self.state.lr_scale *= self.cfg.gamma
+            self.state.plateau_bad = 0
+            log.info("reduce on plateau: learning rate scaled to %.3g", self.cfg.lr * self.state.lr_scale)
+
+    def _over_budget(self, timer: Timer, seconds_before: float) -> bool:
+        budget = self.cfg.max_seconds
+        if budget is not None and seconds_before + timer.elapsed() >= budget:
+            self.stop(f"time budget of {budget:g} s reached")
+            return True
+        return False
+
+    def _on_nan(self, message: str) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            if self.checkpoint_path is not None and self.checkpoint_path.exists():
+                self.model.load_state_dict(load_state(self.checkpoint_path)["model"])
+                message += "; the weights had become non-finite, so those of the last checkpoint were restored"
+        self.state.status = "nan"
+        self.state.stop_reason = message
+
+    # -------------------------------------------------------------------------- checkpoints
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "trainer": asdict(self.state),
+            "epoch_loss": self._epoch_loss,
+            "epoch_batches": self._epoch_batches,
+            "rng": rng_state(self.device),
+            "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
+        }
+
+    def save_checkpoint(self, path: Path | None = None) -> Path | None:
+        path = path or self.checkpoint_path
+        if path is None:
+            return None
+        if not self.at_step_boundary:
+            raise RuntimeError("a checkpoint is only complete between optimiser steps")
+        return save_state(path, self.checkpoint_state())
+
+    def load_checkpoint(self, path: Path) -> None:
+        ckpt = load_state(path)
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise LayerLabError(f"{path}: the checkpoint does not fit this model and recipe ({exc})") from None
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.state = TrainState(**ckpt["trainer"])
+        self._epoch_loss = ckpt["epoch_loss"].to(self.device)
+        self._epoch_batches = ckpt["epoch_batches"]
+        set_rng_state(ckpt["rng"], self.device)
+        for cb in self.callbacks:
+            if cb.name in ckpt["callbacks"]:
+                cb.load_state_dict(ckpt["callbacks"][cb.name])
+
+    # ------------------------------------------------------------------------------- helpers
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self.device, self.cfg.precision)
+
+    @contextlib.contextmanager
+    def _sigint_handler(self) -> Iterator[None]:
+        """First Ctrl-C: finish the step, write a checkpoint, return. A second one stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupted:
+                raise KeyboardInterrupt
+            self._interrupted = True
+            log.warning("interrupted: finishing this step and writing a checkpoint (Ctrl-C again to abort)")
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _check_precision(precision: str, device: torch.device) -> None:
+    if precision == "fp16" and device.type != "cuda":
+        raise LayerLabError(f"train.precision: fp16 needs a CUDA device, and this run is on {device.type}; use bf16 or fp32")
+
+
+@torch.inference_mode()
+def predict_outputs(model: nn.Module, x: torch.Tensor, *, batch_size: int, precision: str = "fp32") -> torch.Tensor:
+    """The model's outputs (float32, on x's device) for every row of ``x``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = x.device
+    with autocast(device, precision):
+        outputs = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(outputs) if outputs else torch.empty(0, device=device)
