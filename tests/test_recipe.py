@@ -137,3 +137,8 @@ def test_explain_one_section_and_unknown_section():
     assert all(row[0].startswith("train.") for row in explain("train"))
     with pytest.raises(RecipeError, match="did you mean 'train'"):
         explain("trian")
+
+
+def test_classification_options_are_refused_for_regression():
+    (problem,) = problems_of({"task": {"name": "regression", "label_smoothing": 0.1}})
+    assert problem == "task.label_smoothing: applies to classification only; remove it for regression"

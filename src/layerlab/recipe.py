@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from layerlab.config import Section
 from layerlab.errors import RecipeError, close_match
@@ -77,6 +77,10 @@ class TaskConfig(Section):
         allowed = {"classification": {"auto", "cross_entropy"}, "regression": {"auto", "mse", "mae", "huber"}}[self.name]
         if self.loss not in allowed:
             raise ValueError(f"@loss@'{self.loss}' is not a loss for {self.name}; allowed: {', '.join(sorted(allowed))}")
+        if self.name == "regression" and self.label_smoothing:
+            raise ValueError("@label_smoothing@applies to classification only; remove it for regression")
+        if self.name == "regression" and self.class_weights != "none":
+            raise ValueError("@class_weights@applies to classification only; remove it for regression")
         return self
 
 
@@ -120,14 +124,14 @@ class Recipe(Section):
     name: str = Field("run", description="name of the recipe; run directories are named after it")
     description: str = Field("", description="one line saying what the recipe is for")
     data: DataConfig = Field(default_factory=DataConfig, description="where the examples come from and how they are split")
-    model: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"}, description="the network: 'name' picks the family, the other keys are its options")
+    model: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"}, validate_default=True, description="the network: 'name' picks the family, the other keys are its options")
     task: TaskConfig = Field(default_factory=TaskConfig, description="what is learned: its loss and metrics")
     train: TrainConfig = Field(default_factory=TrainConfig, description="how it is learned")
 
-    @model_validator(mode="after")
-    def _model_fields(self) -> Recipe:
-        self.__dict__["model"] = validate_model_section(self.model)
-        return self
+    @field_validator("model")
+    @classmethod
+    def _model_fields(cls, section: dict[str, Any]) -> dict[str, Any]:
+        return validate_model_section(section)
 
     def model_config_object(self):
         """The model section as its family's config object."""

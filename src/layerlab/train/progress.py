@@ -64,7 +64,7 @@ class ProgressBar(Callback):
         self.progress.update(self.task_id, completed=done, **fields)
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
-        self.console.print(format_row(row, trainer.cfg.epochs), highlight=False)
+        self.console.print(format_row(row, trainer.cfg.epochs), highlight=False, soft_wrap=True)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.progress is not None:
@@ -77,7 +77,7 @@ def format_row(row: dict[str, float], epochs: int) -> str:
     width = len(str(epochs))
     parts = [f"epoch {int(row['epoch']):>{width}}/{epochs}"]
     for key, value in row.items():
-        if key in {"epoch", "lr", "seconds", "examples_per_second", "partial"}:
+        if key in {"epoch", "lr", "seconds", "examples_per_second", "partial"} or key.startswith("val_top"):
             continue
         parts.append(f"{key} {value:.4f}")
     parts.append(f"lr {row['lr']:.3g}")

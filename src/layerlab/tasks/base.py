@@ -1,0 +1,81 @@
+"""What every task shares: the interface the trainer and the commands call, the registry, ``create_task``.
+
+A task owns what is learned: the loss of a batch, the metrics and the detailed report of a whole
+split, and the predictions a user sees. Each concrete task lives in its own file and registers itself:
+
+    @TASKS.register("regression", description="...")
+    class RegressionTask(Task): ...
+
+``create_task(recipe.task, ...)`` then builds the one the recipe names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from torch import Tensor
+
+from layerlab.recipe import TaskConfig
+from layerlab.registry import Registry
+
+TASKS: Registry = Registry("task")
+
+
+class Task(ABC):
+    """The contract between a task and the trainer, the commands and the run directory.
+
+    ``loss`` runs every step, so it stays cheap and graph-friendly: no ``.item()``, no Python loops.
+    ``metrics``, ``report`` and ``predict`` run on a whole split's concatenated outputs and return
+    plain Python values (JSON-able). Outputs may come in bf16 or fp16; tasks compute in float32.
+    """
+
+    name: ClassVar[str]
+    monitor: ClassVar[tuple[str, str]]  # the default metric to monitor and its mode ("min" or "max")
+
+    @classmethod
+    @abstractmethod
+    def from_config(
+        cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor
+    ) -> Task:
+        """Build the task from its recipe section and what the data says (see ``create_task``)."""
+
+    @abstractmethod
+    def num_outputs(self) -> int:
+        """The width of the model's output: the number of classes, or of regression targets."""
+
+    @abstractmethod
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """The scalar mean loss of a batch, in float32."""
+
+    @abstractmethod
+    def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
+        """Metrics of a whole split; always has ``"loss"``."""
+
+    @abstractmethod
+    def report(self, output: Tensor, target: Tensor) -> dict[str, Any]:
+        """JSON-able detail of a whole split, for ``summary.json``."""
+
+    @abstractmethod
+    def predict(self, output: Tensor) -> list[dict[str, Any]]:
+        """One JSON-able dict per example."""
+
+    @abstractmethod
+    def config_dict(self) -> dict[str, Any]:
+        """The task's recipe section with everything resolved (``loss: auto`` → the loss used,
+        ``class_weights: balanced`` → the weights), so that a run directory rebuilds the same task."""
+
+
+def create_task(
+    cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor
+) -> Task:
+    """The task a recipe's ``task`` section names, fitted to the data.
+
+    ``num_classes`` and ``class_names`` come from the data (None for numeric targets);
+    ``train_targets`` are the training split's targets, used for ``class_weights: balanced`` and to
+    check that the targets suit the task (an empty tensor skips both, as when a run is loaded back).
+    Raises LayerLabError when task and data do not fit (regression on class targets, classification
+    without classes) or when ``class_weights`` is a list of the wrong length.
+    """
+    task_cls = TASKS.get(cfg.name)
+    return task_cls.from_config(cfg, num_classes=num_classes, class_names=class_names, train_targets=train_targets)
