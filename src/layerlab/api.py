@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from layerlab.data import Dataset, DataInfo, Preprocessor, Split, load_data
+from layerlab.data import DataInfo, Dataset, Preprocessor, Split, load_data
 from layerlab.data.batching import BatchAugment
 from layerlab.errors import LayerLabError, TrainingError, UsageError, did_you_mean
 from layerlab.models import create_model

@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------ commands

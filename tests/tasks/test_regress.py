@@ -124,11 +124,6 @@ def test_non_finite_targets_are_refused():
         make_task(torch.tensor([1.0, float("nan")]))
 
 
-def test_classification_options_are_refused_for_regression():
-    with pytest.raises(LayerLabError, match="classification only"):
-        make_task(label_smoothing=0.1)
-
-
 def test_a_loaded_run_needs_no_targets():
     task = make_task(torch.empty(0, dtype=torch.long), loss="mae")
     assert task.num_outputs() == 1 and task.loss_name == "mae"

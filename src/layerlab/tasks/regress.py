@@ -56,9 +56,6 @@ class RegressionTask(Task):
             raise LayerLabError("the regression targets contain NaN or infinite values; clean or drop those rows")
         if train_targets.ndim > 2:
             raise LayerLabError(f"regression targets must be (N,) or (N, T); got {tuple(train_targets.shape)}")
-        if cfg.label_smoothing or cfg.class_weights != "none":
-            raise LayerLabError("task.label_smoothing and task.class_weights apply to classification only; "
-                                "remove them for task.name=regression")
         num_targets = train_targets.shape[1] if train_targets.ndim == 2 else 1
         loss = "mse" if cfg.loss == "auto" else cfg.loss
         return cls(num_targets, loss=loss, huber_delta=cfg.huber_delta)

@@ -1,0 +1,29 @@
+"""Data: sources, splits, preprocessing and batching.
+
+    from layerlab.data import load_data
+    data = load_data(recipe.data, task="classification", seed=0)
+    data.train.x.shape, data.info.class_names, data.preprocessor.to_dict()
+
+A source is one file in ``sources/`` registered in ``DATASETS``; importing this package registers them all.
+"""
+
+from layerlab.data.dataset import DataInfo, Dataset, Split
+from layerlab.data.image_preprocessor import ImagePreprocessor
+from layerlab.data.load import load_data
+from layerlab.data.preprocessor import Preprocessor
+from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.sources import cifar10, csv_table, digits, image_folder, mnist  # noqa: F401  (they register)
+from layerlab.data.table_preprocessor import TablePreprocessor
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DataInfo",
+    "ImagePreprocessor",
+    "Preprocessor",
+    "RawData",
+    "SourceContext",
+    "Split",
+    "TablePreprocessor",
+    "load_data",
+]

@@ -1,0 +1,142 @@
+"""Batches by index from in-memory tensors, and augmentation of whole batches on their device.
+
+    order = epoch_order(len(train), seed=seed, epoch=epoch, device=device)
+    for x, y in batches(train.x, train.y, batch_size=128, order=order, start=done):
+        x = augment(x, generator)   # (B, C, H, W) -> (B, C, H, W)
+
+The order of an epoch is a pure function of (n, seed, epoch), and a batch's augmentation a pure
+function of (batch, generator seed), so a run resumed mid-epoch sees exactly the batches it would
+have seen. Nothing here loops over examples in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from layerlab.errors import DataError
+
+if TYPE_CHECKING:
+    from layerlab.recipe import AugmentConfig
+
+# Random erasing draws the rectangle's area and aspect ratio from these ranges (as torchvision does).
+ERASE_AREA = (0.02, 0.33)
+ERASE_ASPECT = (0.3, 3.3)
+
+
+def epoch_order(n: int, *, seed: int, epoch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The shuffled order of ``range(n)`` for one epoch: a pure function of (n, seed, epoch).
+
+    Drawn on the CPU, so the order is the same whatever the training device.
+    """
+    state = np.random.SeedSequence([seed % 2**64, epoch % 2**64]).generate_state(1, np.uint64)[0]
+    generator = torch.Generator().manual_seed(int(state) % 2**63)
+    return torch.randperm(n, generator=generator).to(device)
+
+
+def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
+    """How many batches ``batches`` yields for ``n`` examples."""
+    return n // batch_size if drop_last else math.ceil(n / batch_size)
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, *, batch_size: int, order: torch.Tensor | None = None,
+            start: int = 0, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``(x[idx], y[idx])`` batches in ``order`` (None: sequential), skipping the first ``start``.
+
+    ``order`` is a permutation of ``range(len(x))`` on x's device; ``start`` is the number of batches
+    already done (resuming mid-epoch). The last batch is smaller unless ``drop_last``.
+    """
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x has {n} examples but y has {len(y)}")
+    if order is not None and len(order) != n:
+        raise ValueError(f"order has {len(order)} indices for {n} examples")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    for i in range(start, num_batches(n, batch_size, drop_last)):
+        lo, hi = i * batch_size, min((i + 1) * batch_size, n)
+        if order is None:
+            yield x[lo:hi], y[lo:hi]
+        else:
+            idx = order[lo:hi]
+            yield x[idx], y[idx]
+
+
+class BatchAugment:
+    """Random crop, flips, random erasing and Gaussian noise, for a whole batch (B, C, H, W) at once.
+
+    Every example gets its own random crop offset, flips and rectangle, drawn as tensors on the
+    batch's device; all randomness comes from the ``generator`` passed in, so the result is a pure
+    function of (batch, generator seed). ``enabled`` is False when every option is off.
+    """
+
+    def __init__(self, cfg: AugmentConfig):
+        self.crop_padding = cfg.crop_padding
+        self.hflip, self.vflip = cfg.hflip, cfg.vflip
+        self.erase = cfg.erase
+        self.noise = cfg.noise
+        self.spatial = bool(self.crop_padding or self.hflip or self.vflip or self.erase)
+        self.enabled = self.spatial or self.noise > 0
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The augmented batch (a new tensor; ``x`` is not changed)."""
+        if not self.enabled:
+            return x
+        if self.spatial and x.dim() != 4:
+            raise DataError(f"data.augment: crops, flips and erasing need image batches (B, C, H, W), "
+                            f"not shape {tuple(x.shape)}")
+        if self.crop_padding:
+            x = self._crop(x, generator)
+        if self.hflip:
+            x = torch.where(_rand((len(x), 1, 1, 1), generator, x.device) < 0.5, x.flip(3), x)
+        if self.vflip:
+            x = torch.where(_rand((len(x), 1, 1, 1), generator, x.device) < 0.5, x.flip(2), x)
+        if self.erase:
+            x = self._erase(x, generator)
+        if self.noise > 0:
+            x = x + self.noise * _randn(x.shape, generator, x.device, x.dtype)
+        return x
+
+    def _crop(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Pad with zeros by p on each side, then cut each example's (H, W) window at a random offset."""
+        B, C, H, W = x.shape
+        p = self.crop_padding
+        padded = F.pad(x, (p, p, p, p))  # (B, C, H+2p, W+2p)
+        offsets = (_rand((B, 2), generator, x.device) * (2 * p + 1)).long().clamp_(max=2 * p)  # (B, 2) in [0, 2p]
+        rows = offsets[:, 0, None] + torch.arange(H, device=x.device)  # (B, H)
+        cols = offsets[:, 1, None] + torch.arange(W, device=x.device)  # (B, W)
+        batch = torch.arange(B, device=x.device)[:, None, None, None]
+        channel = torch.arange(C, device=x.device)[None, :, None, None]
+        return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]  # (B, C, H, W)
+
+    def _erase(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """With probability ``erase``, zero one random rectangle of each example (all channels)."""
+        B, _, H, W = x.shape
+        u = _rand((B, 5), generator, x.device)  # apply?, area, log-aspect, top, left
+        area = (ERASE_AREA[0] + u[:, 1] * (ERASE_AREA[1] - ERASE_AREA[0])) * H * W
+        log_lo, log_hi = math.log(ERASE_ASPECT[0]), math.log(ERASE_ASPECT[1])
+        aspect = torch.exp(log_lo + u[:, 2] * (log_hi - log_lo))
+        h = torch.sqrt(area * aspect).round().clamp(1, H)  # (B,)
+        w = torch.sqrt(area / aspect).round().clamp(1, W)
+        top = (u[:, 3] * (H - h + 1)).floor()
+        left = (u[:, 4] * (W - w + 1)).floor()
+        rows = torch.arange(H, device=x.device)[None, :]  # (1, H)
+        cols = torch.arange(W, device=x.device)[None, :]
+        in_rows = (rows >= top[:, None]) & (rows < (top + h)[:, None])  # (B, H)
+        in_cols = (cols >= left[:, None]) & (cols < (left + w)[:, None])  # (B, W)
+        mask = in_rows[:, :, None] & in_cols[:, None, :] & (u[:, 0] < self.erase)[:, None, None]  # (B, H, W)
+        return x.masked_fill(mask[:, None], 0.0)
+
+
+def _rand(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Uniform [0, 1) numbers from ``generator`` (on its own device), placed on ``device``."""
+    return torch.rand(shape, generator=generator, device=generator.device).to(device)
+
+
+def _randn(shape: torch.Size, generator: torch.Generator, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)

@@ -1,0 +1,69 @@
+"""What ``load_data`` returns: three splits of model-ready tensors, a description, the preprocessing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from layerlab.data.preprocessor import Preprocessor
+
+
+@dataclass
+class Split:
+    """Examples of one split, held in memory and batched by index.
+
+    ``x`` is float32 of shape (N, *input_shape), already preprocessed. ``y`` is int64 class indices
+    (classification) or float32 of shape (N,) (regression).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device: torch.device | str) -> Split:
+        """The same split on ``device`` (no copy when it is already there)."""
+        return Split(self.x.to(device), self.y.to(device))
+
+
+@dataclass
+class DataInfo:
+    """What a model and a task need to know about the data; saved in the run directory as JSON."""
+
+    name: str  # the data source (``data.name``)
+    modality: str  # "image" or "table"
+    input_shape: tuple[int, ...]  # per example: (C, H, W) or (n_features,)
+    num_classes: int | None  # None for regression
+    class_names: list[str] | None
+    feature_names: list[str] | None  # tables: the model's input columns, after one-hot encoding
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataInfo:
+        return cls(
+            name=d["name"],
+            modality=d["modality"],
+            input_shape=tuple(int(s) for s in d["input_shape"]),
+            num_classes=d.get("num_classes"),
+            class_names=d.get("class_names"),
+            feature_names=d.get("feature_names"),
+        )
+
+
+@dataclass
+class Dataset:
+    """Train, validation and test splits, their description, and the preprocessing that made them."""
+
+    train: Split
+    val: Split
+    test: Split
+    info: DataInfo
+    preprocessor: Preprocessor

@@ -1,0 +1,74 @@
+"""The preprocessing of a run: all that turns raw inputs into model inputs.
+
+It is fitted on the training split only (normalisation statistics, the categories of table columns,
+the class names) and saved in the run directory as plain JSON, so that ``evaluate`` and ``predict``
+prepare new inputs exactly as the training inputs were prepared. There are two kinds, one per
+modality: ``ImagePreprocessor`` and ``TablePreprocessor``; ``Preprocessor.from_dict`` rebuilds either.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from layerlab.errors import DataError
+
+FORMAT = 1  # bumped when the saved form changes incompatibly
+
+
+class Preprocessor(ABC):
+    """Base of the two kinds of preprocessing; see ``ImagePreprocessor`` and ``TablePreprocessor``."""
+
+    kind: ClassVar[str]  # "image" or "table": the modality it prepares
+    _kinds: ClassVar[dict[str, type[Preprocessor]]] = {}
+
+    classes: list[str] | None  # the class names, in the order of the class indices (None: regression)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Preprocessor._kinds[cls.kind] = cls
+
+    @property
+    @abstractmethod
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one model input."""
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """Names of the model's input features (tables), or None."""
+        return None
+
+    @abstractmethod
+    def transform(self, raw: np.ndarray) -> torch.Tensor:
+        """Model inputs (float32, (N, *input_shape)) from raw examples as a source reads them."""
+
+    @abstractmethod
+    def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
+        """Model inputs read from files, and one id per example (for ``layerlab predict``).
+
+        Images: image files or folders of them; tables: CSV files (the target column may be there and
+        is ignored). Raises DataError naming the file that cannot be read or does not fit.
+        """
+
+    @abstractmethod
+    def _fields(self) -> dict[str, Any]:
+        """The JSON-able fields that rebuild this preprocessor through its constructor."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description (no pickle) that ``Preprocessor.from_dict`` turns back into this."""
+        return {"kind": self.kind, "format": FORMAT, **self._fields()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
+        """Rebuild a preprocessor saved with ``to_dict``. Raises DataError for an unknown form."""
+        fields = dict(d)
+        kind = fields.pop("kind", None)
+        version = fields.pop("format", FORMAT)
+        if kind not in Preprocessor._kinds or version != FORMAT:
+            raise DataError(f"saved preprocessing of kind {kind!r}, format {version} is not one this version "
+                            f"of LayerLab reads (kinds: {', '.join(sorted(Preprocessor._kinds))}; format {FORMAT})")
+        return Preprocessor._kinds[kind](**fields)

@@ -1,0 +1,96 @@
+"""A table in a CSV file: one row per example, one column the target.
+
+Numeric columns are standardised, and categorical ones (non-numeric, or listed in
+``data.categorical``) one-hot encoded, by ``TablePreprocessor`` with statistics of the training split.
+For classification the classes are the target's distinct values, sorted (numerically when they are
+all numbers); for regression the target is a number, left in the user's units.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from layerlab.data.files import resolve_path
+from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.table_preprocessor import TablePreprocessor
+from layerlab.data.tables import NotANumber, Table, is_numeric, missing_mask, parse_numbers, read_table
+from layerlab.errors import DataError
+
+if TYPE_CHECKING:
+    from layerlab.recipe import DataConfig
+
+log = logging.getLogger(__name__)
+
+
+@DATASETS.register("csv", description="a CSV table (data.path): numbers standardised, categories one-hot encoded")
+def load_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
+    if cfg.path is None:
+        raise DataError("data.path: the csv source needs the CSV file to read")
+    path = resolve_path(cfg.path, ctx.settings)
+    if path.is_dir():
+        raise DataError(f"data.path: {path} is a folder; the csv source reads one CSV file")
+    table = read_table(path, delimiter=cfg.delimiter, header=cfg.header)
+    fitted = ctx.fitted if isinstance(ctx.fitted, TablePreprocessor) else None
+
+    target_key = fitted.target if fitted else cfg.target if cfg.target is not None else table.names[-1]
+    target = table.column_index(target_key, role="target column")
+    if table.cells.shape[1] < 2:
+        raise DataError(f"{path}: only one column; a table needs input columns besides the target")
+    y, classes = _targets(table, target, ctx.task, fitted.classes if fitted else None)
+
+    if fitted is not None:  # a trained run's model on (new) data: its columns, as it was trained
+        return RawData(modality="table", x=fitted.select_inputs(table), y=y, fit=lambda train: fitted)
+
+    inputs = [j for j in range(len(table.names)) if j != target]
+    names = [table.names[j] for j in inputs]
+    listed = {table.column_index(c, role="categorical column") for c in cfg.categorical or []}
+    categorical = [j in listed or not is_numeric(table.cells[:, j]) for j in inputs]
+
+    def fit(train: np.ndarray) -> TablePreprocessor:
+        return TablePreprocessor.fit(train, names=names, categorical=categorical, normalize=cfg.normalize,
+                                     target=table.names[target], header=cfg.header, delimiter=cfg.delimiter,
+                                     classes=classes)
+
+    return RawData(modality="table", x=table.cells[:, inputs], y=y, fit=fit)
+
+
+def _targets(table: Table, target: int, task: str, known: list[str] | None) -> tuple[np.ndarray, list[str] | None]:
+    """The target column as class indices (and the class names) or as float32 numbers."""
+    values = table.cells[:, target]
+    name = table.names[target]
+    missing = np.flatnonzero(missing_mask(values))
+    if len(missing):
+        lines = ", ".join(str(line) for line in table.lines[missing[:5]]) + (", ..." if len(missing) > 5 else "")
+        raise DataError(f"{table.path}: the target column '{name}' is empty on {len(missing)} row(s) "
+                        f"(line {lines}); remove those rows or fill in their targets")
+    if task == "regression":
+        try:
+            return parse_numbers(values).astype(np.float32), None
+        except NotANumber as exc:
+            raise DataError(f"{table.path}, line {table.lines[exc.index]}: target column '{name}': {exc}; "
+                            "regression needs numeric targets (or use task.name: classification)") from None
+
+    classes = known if known is not None else sort_classes(np.unique(values).tolist())
+    order = np.argsort(classes)
+    sorted_classes = np.array(classes, dtype=str)[order]
+    position = np.minimum(np.searchsorted(sorted_classes, values), len(classes) - 1)
+    unknown = np.flatnonzero(sorted_classes[position] != values)
+    if len(unknown):
+        first = unknown[0]
+        raise DataError(f"{table.path}, line {table.lines[first]}: class '{values[first]}' of column '{name}' "
+                        f"is not one of the run's classes ({', '.join(classes)})")
+    if known is None and len(classes) > 50 and is_numeric(values):
+        log.warning("%s: the target column '%s' has %d distinct numeric values; did you mean task.name: regression?",
+                    table.path, name, len(classes))
+    return order[position].astype(np.int64), classes
+
+
+def sort_classes(values: list[str]) -> list[str]:
+    """Class names in order: numerically when they are all numbers ("2" before "10"), else alphabetically."""
+    try:
+        return sorted(values, key=lambda v: (float(v), v))
+    except ValueError:
+        return sorted(values)
