@@ -36,7 +36,7 @@ class AugmentConfig(Section):
 
 class DataConfig(Section):
     name: str = Field("digits", description="data source: digits, fashion-mnist, mnist, cifar10, image-folder, csv")
-    path: str | None = Field(None, description="file or directory to read; searched for first, before LAYERLAB_DATA and the cache")
+    path: str | None = Field(None, description="file or directory to read (only there; a relative path not found is looked for in each data directory)")
     download: bool = Field(True, description="download from the official address (checked by SHA-256) when not found locally")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="fraction of the training split held out for validation (stratified, seeded)")
     test_fraction: float = Field(0.2, ge=0, lt=1, description="fraction held out for testing when the source has no test split of its own")

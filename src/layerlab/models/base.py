@@ -18,4 +18,4 @@ class ModelConfig(Section):
     """Base of a model family's options; a family's constructor arguments are exactly its fields."""
 
     name: str = Field(description="the model family or variant")
-    init: Init = Field("default", description="weight initialisation: default (PyTorch's), xavier_*, kaiming_*, orthogonal")
+    init: Init = Field("default", description="weight initialisation: default (the family's own), xavier_uniform/normal, kaiming_uniform/normal, orthogonal")

@@ -1,0 +1,24 @@
+"""Model families, one file each, registered by name in ``MODELS``; ``create_model`` builds one.
+
+    model = create_model({"name": "cnn", "width": 32}, input_shape=(1, 28, 28), num_outputs=10)
+    summarize(model, (1, 28, 28)).flops   # per example
+
+A new family is one file that registers its builder with ``@MODELS.register(...)``, imported below.
+"""
+
+from layerlab.models import cnn, mlp, resnet, vgg  # noqa: F401  (importing a family registers it)
+from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.factory import create_model
+from layerlab.models.init import init_weights
+from layerlab.models.summary import LayerRow, ModelSummary, parse_input_shape, summarize
+
+__all__ = [
+    "MODELS",
+    "ModelConfig",
+    "create_model",
+    "init_weights",
+    "summarize",
+    "ModelSummary",
+    "LayerRow",
+    "parse_input_shape",
+]

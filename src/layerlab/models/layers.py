@@ -1,0 +1,79 @@
+"""Small pieces every model family shares: the activation resolver, input-shape checks, pooling."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from layerlab.errors import LayerLabError, did_you_mean
+
+Activation = Literal["relu", "gelu", "tanh", "sigmoid", "leaky_relu"]
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh activation module for a recipe name (``"relu"`` -> ``nn.ReLU()``).
+
+    Raises ``LayerLabError`` for an unknown name, listing the known ones and the closest match.
+    """
+    try:
+        return _ACTIVATIONS[name]()
+    except KeyError:
+        known = ", ".join(_ACTIVATIONS)
+        raise LayerLabError(f"'{name}' is not a known activation{did_you_mean(name, _ACTIVATIONS)} (known: {known})") from None
+
+
+def image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of an image input, or a ``LayerLabError`` saying what ``model`` needs."""
+    if len(input_shape) != 3:
+        shown = "x".join(map(str, input_shape)) or "a scalar"
+        hint = "; for flat (tabular) features use the mlp model" if len(input_shape) == 1 else ""
+        raise LayerLabError(
+            f"model '{model}' needs image input of shape channels x height x width (e.g. 1x28x28 or 3x32x32), "
+            f"but the data's input shape is {shown}{hint}"
+        )
+    channels, height, width = input_shape
+    return channels, height, width
+
+
+class GlobalAvgPool(nn.Module):
+    """Mean over the spatial dimensions: (B, C, H, W) -> (B, C).
+
+    Used instead of ``nn.AdaptiveAvgPool2d(1)``, whose backward pass has no deterministic CUDA kernel
+    (it raises under ``torch.use_deterministic_algorithms(True)``).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(-2, -1))
+
+
+def torchvision_init_(model: nn.Module) -> None:
+    """torchvision's ResNet/VGG initialisation: He-normal (fan-out) convs with zero bias, norms at 1 and 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with its 4-d (convolution) weights stored channels-last, in place; returns it.
+
+    oneDNN (CPU) and cuDNN with tensor cores run convolutions about 1.3x faster on this layout (measured
+    on 2 CPU cores for the default ``cnn``), and a convolution picks it from its weight alone, so inputs
+    can stay as they are. ``state_dict()`` tensors are then not contiguous: save them with
+    ``safetensors.torch.save_model`` or call ``.contiguous()`` before ``save_file``.
+    """
+    return model.to(memory_format=torch.channels_last)
