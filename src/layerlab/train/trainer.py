@@ -118,6 +118,7 @@ class Trainer:
                 row = self._end_epoch(train, val, time.perf_counter() - epoch_start, partial=not finished)
                 self._call("on_epoch_end", row)
                 self._adjust_plateau(row)
+                self.state.seconds = seconds_before + timer.elapsed()  # validation included
                 self.save_checkpoint()
             if self.state.status == "running":
                 self.state.status = "stopped" if self._stop_requested else "finished"
