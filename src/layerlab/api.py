@@ -23,6 +23,7 @@ from layerlab.data import DataInfo, Dataset, Preprocessor, Split, load_data
 from layerlab.data.batching import BatchAugment
 from layerlab.errors import LayerLabError, TrainingError, UsageError, did_you_mean
 from layerlab.models import create_model
+from layerlab.models.inference import predict_outputs
 from layerlab.recipe import Recipe, load_recipe
 from layerlab.rundir import FORMAT_VERSION, RunDir
 from layerlab.tasks import Task, create_task
@@ -30,7 +31,7 @@ from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, Periodic
 from layerlab.train.checkpoint import load_into, load_weights, save_weights
 from layerlab.train.device import resolve_device, seed_everything, set_deterministic
 from layerlab.train.progress import ProgressBar
-from layerlab.train.trainer import Trainer, TrainState, predict_outputs
+from layerlab.train.trainer import Trainer, TrainState
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +181,8 @@ def _summarize(cfg: Recipe, data: Dataset, task: Task, model: torch.nn.Module, s
     report: dict[str, Any] = {}
     if len(data.test) and state.status != "interrupted":
         test_split = data.test.to(device)
-        outputs = predict_outputs(model, test_split.x, batch_size=cfg.train.eval_batch_size, precision=cfg.train.precision)
-        test = task.metrics(outputs, test_split.y)
-        report = task.report(outputs, test_split.y)
+        test, report = task.evaluate(model, test_split, batch_size=cfg.train.eval_batch_size,
+                                     precision=cfg.train.precision, report=True)
     return {
         "recipe": cfg.name,
         "status": state.status,
@@ -275,9 +275,9 @@ def evaluate(run_dir: str | Path, *, data: str | Path | None = None, split: str 
     chosen = _pick_split(dataset, split).to(loaded.device)
     if len(chosen) == 0:
         raise UsageError(f"the {split} split of {data_cfg.name} is empty")
-    outputs = predict_outputs(loaded.model, chosen.x, batch_size=loaded.recipe.train.eval_batch_size)
-    return {"split": split, "n": len(chosen), "metrics": loaded.task.metrics(outputs, chosen.y),
-            "report": loaded.task.report(outputs, chosen.y)}
+    metrics, report = loaded.task.evaluate(loaded.model, chosen, batch_size=loaded.recipe.train.eval_batch_size,
+                                           report=True)
+    return {"split": split, "n": len(chosen), "metrics": metrics, "report": report}
 
 
 def _pick_split(dataset: Dataset, split: str) -> Split:
@@ -303,3 +303,14 @@ def predict(run_dir: str | Path, inputs: Sequence[str | Path], *, device: str = 
     x, ids = loaded.preprocessor.load_inputs([Path(p) for p in inputs])
     outputs = predict_outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
     return [{"input": i, **p} for i, p in zip(ids, loaded.task.predict(outputs), strict=True)]
+
+
+def generate(run_dir: str | Path, *, device: str = "auto", **options: Any) -> dict[str, Any]:
+    """New examples from a trained generative run (a language model, a VAE or a GAN).
+
+    ``options`` are passed to the run's task: ``prompt``, ``tokens``, ``temperature``, ``top_k`` for
+    text; ``n``, ``class_``, ``out`` for images; ``seed`` for both. Returns the task's JSON-able result.
+    Raises UsageError when the run's task cannot generate.
+    """
+    loaded = load_run(run_dir, device=device)
+    return loaded.task.generate(loaded.model, preprocessor=loaded.preprocessor, device=loaded.device, **options)

@@ -11,6 +11,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+# Further commands, one module per area under ``layerlab/commands/``. Each imports only argparse
+# (and the standard library) at its top and defines ``register(sub)``, which adds its subparsers and
+# sets ``handler=fn`` on each, with ``fn(args, console) -> int``. Listed here, and only here.
+COMMAND_MODULES: tuple[str, ...] = (
+    "layerlab.commands.sequences",
+    "layerlab.commands.generative",
+    "layerlab.commands.transfer",
+    "layerlab.commands.tune",
+    "layerlab.commands.track",
+    "layerlab.commands.insight",
+)
+
 EPILOG = """examples:
   layerlab run                                   train the default recipe (digits-cnn)
   layerlab run fashion-cnn train.epochs=3        a built-in recipe with an override
@@ -67,6 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape per example (default 1x28x28)")
     p.add_argument("--classes", type=int, default=10, help="number of outputs (default 10)")
+
+    p = sub.add_parser("generate", help="new text (language models) or images (VAEs, GANs) from a run")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--prompt", default="", help="text: the start of the text to continue")
+    p.add_argument("--tokens", type=int, default=500, help="text: how many tokens to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=0.8, help="text: sampling temperature (default 0.8)")
+    p.add_argument("--top-k", type=int, default=40, help="text: sample from the k likeliest tokens (default 40)")
+    p.add_argument("--n", type=int, default=64, help="images: how many to generate (default 64)")
+    p.add_argument("--class", dest="class_", default=None, help="images: the class to generate (conditional models)")
+    p.add_argument("--out", default=None, help="images: the PNG grid to write (default RUN/generated.png)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    import importlib
+    import importlib.util
+
+    for module in COMMAND_MODULES:
+        if importlib.util.find_spec(module) is not None:  # TODO(integration): make strict once all exist
+            importlib.import_module(module).register(sub)
     return parser
 
 
@@ -85,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = _console()
     try:
-        return COMMANDS[args.command](args, console) or 0
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return handler(args, console) or 0
     except LayerLabError as exc:
         _console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         return exc.exit_code
@@ -248,6 +281,20 @@ def cmd_models(args: argparse.Namespace, console: Any) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace, console: Any) -> int:
+    from layerlab import api
+
+    options = {k: getattr(args, k) for k in ("prompt", "tokens", "temperature", "top_k", "n", "class_", "out", "seed")}
+    result = api.generate(args.run_dir, device=args.device, **options)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif "text" in result:
+        print(result["text"])
+    else:
+        console.print("  ".join(f"{k} {v}" for k, v in result.items()))
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "evaluate": cmd_evaluate,
@@ -255,6 +302,7 @@ COMMANDS = {
     "recipes": cmd_recipes,
     "recipe": cmd_recipe,
     "models": cmd_models,
+    "generate": cmd_generate,
 }
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from torch import Tensor
+from torch import Tensor, nn
 
+from layerlab.errors import UsageError
+from layerlab.models.inference import predict_outputs
 from layerlab.recipe import TaskConfig
 from layerlab.registry import Registry
 
@@ -59,6 +61,36 @@ class Task(ABC):
     @abstractmethod
     def predict(self, output: Tensor) -> list[dict[str, Any]]:
         """One JSON-able dict per example."""
+
+    # ---------------------------------------------------------------- overridable, with defaults
+    def forward(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        """The training forward pass of one batch; its result goes to ``loss(output, y)``.
+
+        The default is ``model(x)``. Tasks that feed the targets in (teacher forcing in seq2seq)
+        or that are their own targets (reconstruction) override it.
+        """
+        return model(x)
+
+    def evaluate(
+        self, model: nn.Module, split: Any, *, batch_size: int, precision: str = "fp32", report: bool = False
+    ) -> tuple[dict[str, float], dict[str, Any]]:
+        """Metrics of ``model`` on a whole split (a ``layerlab.data.Split`` on the model's device),
+        and with ``report=True`` the detailed report too (else ``{}``).
+
+        The default runs ``model(x)`` in batches and calls ``metrics`` and ``report`` on the
+        concatenated outputs; tasks whose outputs do not fit in memory at once, or whose metrics need
+        decoding (BLEU), override it.
+        """
+        outputs = predict_outputs(model, split.x, batch_size=batch_size, precision=precision)
+        return self.metrics(outputs, split.y), (self.report(outputs, split.y) if report else {})
+
+    def generate(self, model: nn.Module, *, preprocessor: Any, device: Any, **options: Any) -> dict[str, Any]:
+        """New examples from a trained model (text, images); ``layerlab generate`` calls this.
+
+        ``options`` are the command's (prompt, tokens, temperature, top_k, n, class_, out, seed).
+        Returns a JSON-able dict: ``{"text": ...}`` or ``{"path": ..., ...}``.
+        """
+        raise UsageError(f"a {self.name} run cannot generate; generation needs a language model, a VAE or a GAN")
 
     @abstractmethod
     def config_dict(self) -> dict[str, Any]:

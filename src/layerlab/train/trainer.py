@@ -28,6 +28,7 @@ from torch import nn
 from layerlab.data import Split
 from layerlab.data.batching import BatchAugment, batches, epoch_order, num_batches
 from layerlab.errors import LayerLabError
+from layerlab.models.inference import autocast, predict_outputs  # noqa: F401 (re-exported)
 from layerlab.recipe import TrainConfig
 from layerlab.tasks import Task
 from layerlab.train.callbacks import Callback, Monitor, Timer
@@ -166,7 +167,7 @@ class Trainer:
 
     def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
         with self._autocast():
-            output = self.model(x)
+            output = self.task.forward(self.model, x, y)
             loss = self.task.loss(output, y)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {self.state.epoch + 1}, "
@@ -193,8 +194,9 @@ class Trainer:
         row: dict[str, Any] = {"epoch": state.epoch + 1}
         row["train_loss"] = (self._epoch_loss / max(1, self._epoch_batches)).item()
         if val is not None:
-            outputs = predict_outputs(self.model, val.x, batch_size=self.cfg.eval_batch_size, precision=self.cfg.precision)
-            row.update({f"val_{k}": v for k, v in self.task.metrics(outputs, val.y).items()})
+            metrics, _ = self.task.evaluate(self.model, val, batch_size=self.cfg.eval_batch_size,
+                                            precision=self.cfg.precision)
+            row.update({f"val_{k}": v for k, v in metrics.items()})
         row["lr"] = self.lr()
         row["seconds"] = seconds
         row["examples_per_second"] = self._epoch_batches * self.cfg.batch_size / max(seconds, 1e-9)
@@ -304,25 +306,6 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
 
 
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
 def _check_precision(precision: str, device: torch.device) -> None:
     if precision == "fp16" and device.type != "cuda":
         raise LayerLabError(f"train.precision: fp16 needs a CUDA device, and this run is on {device.type}; use bf16 or fp32")
-
-
-@torch.inference_mode()
-def predict_outputs(model: nn.Module, x: torch.Tensor, *, batch_size: int, precision: str = "fp32") -> torch.Tensor:
-    """The model's outputs (float32, on x's device) for every row of ``x``, in eval mode."""
-    was_training = model.training
-    model.eval()
-    device = x.device
-    with autocast(device, precision):
-        outputs = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
-    model.train(was_training)
-    return torch.cat(outputs) if outputs else torch.empty(0, device=device)
