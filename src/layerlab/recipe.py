@@ -61,10 +61,8 @@ class DataConfig(Section):
 
 # --------------------------------------------------------------------------------------------- task
 class TaskConfig(Section):
-    name: Literal["classification", "regression"] = Field("classification", description="what is learned")
-    loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
-        "auto", description="auto = cross_entropy for classification, mse for regression"
-    )
+    name: str = Field("classification", description="what is learned: classification, regression, ... (see `layerlab recipe explain task`)")
+    loss: str = Field("auto", description="auto (the task's usual loss), or one the task allows: cross_entropy; mse, mae, huber; ...")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="classification: label smoothing of the cross-entropy")
     class_weights: Literal["none", "balanced"] | list[float] = Field(
         "none", description="classification: per-class loss weights, or 'balanced' (inverse class frequency)"
@@ -74,7 +72,11 @@ class TaskConfig(Section):
 
     @model_validator(mode="after")
     def _loss_fits(self) -> TaskConfig:
-        allowed = {"classification": {"auto", "cross_entropy"}, "regression": {"auto", "mse", "mae", "huber"}}[self.name]
+        from layerlab.tasks import TASKS  # the registry fills as the tasks are imported
+
+        if self.name not in TASKS:
+            raise ValueError(f"@name@{TASKS.unknown_message(self.name)}")
+        allowed = TASKS.get(self.name).losses
         if self.loss not in allowed:
             raise ValueError(f"@loss@'{self.loss}' is not a loss for {self.name}; allowed: {', '.join(sorted(allowed))}")
         if self.name == "regression" and self.label_smoothing:

@@ -34,6 +34,7 @@ class Task(ABC):
 
     name: ClassVar[str]
     monitor: ClassVar[tuple[str, str]]  # the default metric to monitor and its mode ("min" or "max")
+    losses: ClassVar[tuple[str, ...]]  # the values task.loss may take ("auto" first)
 
     @classmethod
     @abstractmethod

@@ -25,6 +25,7 @@ TOP_PREDICTIONS = 3  # classes listed under "top" by predict
 @TASKS.register("classification", description="one label per example, from a fixed set of classes")
 class ClassificationTask(Task):
     name = "classification"
+    losses = ("auto", "cross_entropy")
     monitor = ("val_accuracy", "max")
 
     num_classes: int

@@ -26,6 +26,7 @@ RESIDUAL_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 @TASKS.register("regression", description="predict one number (or a vector of numbers) per example")
 class RegressionTask(Task):
     name = "regression"
+    losses = ("auto", "mse", "mae", "huber")
     monitor = ("val_loss", "min")
 
     num_targets: int
