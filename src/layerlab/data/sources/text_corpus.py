@@ -1,0 +1,71 @@
+"""A plain text corpus for language modelling: one file, split contiguously by position.
+
+The text is read as characters (in ``data.encoding``, UTF-8 by default); the test split is its last
+``data.test_fraction`` and the validation split the last ``data.val_fraction`` of the rest, so no
+window of training text overlaps a held-out one. The tokenizer (``data.tokenizer``) is trained on the
+training part only; ``TextPreprocessor`` then cuts each part's token stream into windows of
+``data.max_length`` tokens. ``data.limit`` keeps the first that many characters.
+
+``tinyshakespeare`` is Karpathy's 1.1 MB of Shakespeare (found on the search path or downloaded);
+``text`` reads any file given as ``data.path``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
+from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.text.preprocessor import TextPreprocessor
+from layerlab.data.text.reading import read_text
+from layerlab.errors import DataError
+
+if TYPE_CHECKING:
+    from layerlab.recipe import DataConfig
+
+TINY_SHAKESPEARE = FileSet(
+    dataset="tinyshakespeare",
+    title="tiny-shakespeare",
+    files=(RemoteFile("input.txt", ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
+                      "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),),
+)
+
+
+@DATASETS.register("tinyshakespeare", description="1.1 MB of Shakespeare's plays, for character-level language models")
+def load_tinyshakespeare(cfg: DataConfig, ctx: SourceContext) -> RawData:
+    files = find_files(TINY_SHAKESPEARE, path=cfg.path, settings=ctx.settings, download=cfg.download)
+    return corpus(files["input.txt"], cfg, ctx)
+
+
+@DATASETS.register("text", description="a plain text file (data.path) for language modelling, split by position")
+def load_text(cfg: DataConfig, ctx: SourceContext) -> RawData:
+    if cfg.path is None:
+        raise DataError("data.path: the text source needs the text file to read")
+    path = resolve_path(cfg.path, ctx.settings)
+    if path.is_dir():
+        raise DataError(f"data.path: {path} is a folder; the text source reads one text file (.txt, or .gz)")
+    return corpus(path, cfg, ctx)
+
+
+def corpus(path: Path, cfg: DataConfig, ctx: SourceContext) -> RawData:
+    """The characters of ``path`` as an ordered (N,) array, for the language-model task."""
+    if ctx.task != "language_model":
+        raise DataError(f"data.name: {cfg.name} is a text corpus for task.name: language_model, not {ctx.task}; "
+                        "for labelled sentences use data.name: sentences")
+    text = read_text(path, encoding=cfg.encoding)
+    if not text:
+        raise DataError(f"{path}: the file is empty")
+    chars = np.frombuffer(text.encode("utf-32-le"), dtype="<U1")  # (N,) one character each, no copy per char
+    fitted = ctx.fitted if isinstance(ctx.fitted, TextPreprocessor) else None
+
+    def fit(train: np.ndarray) -> TextPreprocessor:
+        if fitted is not None:
+            return fitted
+        return TextPreprocessor.fit(train, mode="lm", kind=cfg.tokenizer, vocab_size=cfg.vocab_size,
+                                    min_frequency=cfg.min_frequency, lowercase=cfg.lowercase,
+                                    max_length=cfg.max_length, encoding=cfg.encoding)
+
+    return RawData(modality="text", x=chars, y=np.zeros(len(chars), dtype=np.int8), fit=fit, ordered=True)

@@ -1,0 +1,65 @@
+"""``textcnn``: Kim's (2014) convolutional sentence classifier.
+
+    model = create_model({"name": "textcnn", "vocab_size": 18000}, input_shape=(56,), num_outputs=2)
+
+tokens (B, T) -> embedding (B, T, E) -> for each kernel width k: conv1d -> ReLU -> max over the real
+positions (B, filters) -> concatenate (B, widths x filters) -> dropout -> linear. Sentences shorter
+than the widest kernel are padded on the right first.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor, nn
+
+from layerlab.errors import LayerLabError
+from layerlab.models.base import MODELS, ModelConfig
+
+PAD = 0
+
+
+class TextCNNConfig(ModelConfig):
+    name: Literal["textcnn"] = Field("textcnn", description="Kim's 1-D CNN sentence classifier")
+    vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer)")
+    embed_dim: int = Field(128, ge=1, description="size of the token embeddings")
+    kernel_sizes: list[int] = Field([3, 4, 5], description="widths (in tokens) of the convolution filters")
+    filters: int = Field(100, ge=1, description="filters per width")
+    dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output layer")
+
+
+class TextCNN(nn.Module):
+    def __init__(self, cfg: TextCNNConfig, input_shape: tuple[int, ...], num_outputs: int):
+        super().__init__()
+        if cfg.vocab_size is None or len(input_shape) != 1:
+            raise LayerLabError("model 'textcnn' takes token sequences (T,) with model.vocab_size (filled in from text data)")
+        if not cfg.kernel_sizes or min(cfg.kernel_sizes) < 1:
+            raise LayerLabError(f"model.kernel_sizes must be positive widths, got {cfg.kernel_sizes}")
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD)
+        self.convs = nn.ModuleList(nn.Conv1d(cfg.embed_dim, cfg.filters, k) for k in cfg.kernel_sizes)
+        self.widest = max(cfg.kernel_sizes)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.filters * len(cfg.kernel_sizes), num_outputs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1] < self.widest:
+            x = F.pad(x, (0, self.widest - x.shape[1]), value=PAD)
+        keep = x != PAD  # (B, T)
+        e = self.embed(x).transpose(1, 2)  # (B, E, T)
+        pooled = []
+        for conv in self.convs:
+            h = F.relu(conv(e))  # (B, F, T - k + 1)
+            # a window counts when it starts at a real token (it may run into padding, as Kim's did)
+            starts = keep[:, : h.shape[2]]  # (B, T - k + 1)
+            starts = starts | (torch.arange(h.shape[2], device=x.device) == 0)  # at least one window
+            pooled.append(h.masked_fill(~starts[:, None, :], float("-inf")).max(2).values)  # (B, F)
+        return self.head(self.drop(torch.cat(pooled, 1)))  # (B, out)
+
+
+@MODELS.register("textcnn", config=TextCNNConfig, group="textcnn",
+                 description="Kim's 1-D CNN over word embeddings, max-pooled over time (sentence classification)")
+def build_textcnn(cfg: TextCNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> TextCNN:
+    return TextCNN(cfg, input_shape, num_outputs)

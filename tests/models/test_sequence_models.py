@@ -1,0 +1,153 @@
+"""Sequence models against references: attention vs torch's, masks, packing, causality, gradient flow."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from layerlab.models import create_model
+from layerlab.models.attention import (
+    AdditiveAttention,
+    MultiHeadAttention,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product,
+)
+from layerlab.models.rnn import time_step_gradients
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small recurrent kernels run far faster on one thread on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tokens(lengths: list[int], T: int, vocab: int = 30, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(4, vocab, (len(lengths), T), generator=g)
+    for i, n in enumerate(lengths):
+        x[i, n:] = 0
+    return x
+
+
+def test_scaled_dot_product_matches_torch_with_padding_and_causal_masks():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 6, 8, dtype=torch.float64) for _ in range(3))
+    tokens = _tokens([6, 4, 2], 6)
+    for mask in (padding_mask(tokens), causal_mask(6), padding_mask(tokens) & causal_mask(6)):
+        ours, weights = scaled_dot_product(q, k, v, mask)
+        torch.testing.assert_close(ours, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+        assert torch.all(weights.masked_select(~mask.expand_as(weights)) == 0)  # nothing attends to a masked key
+        torch.testing.assert_close(weights.sum(-1), torch.ones_like(weights.sum(-1)))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_matches_nn_multihead_attention(causal):
+    torch.manual_seed(0)
+    ours, ref = MultiHeadAttention(16, 4).double().eval(), nn.MultiheadAttention(16, 4, batch_first=True).double().eval()
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(torch.cat([ours.q.weight, ours.k.weight, ours.v.weight]))
+        ref.in_proj_bias.copy_(torch.cat([ours.q.bias, ours.k.bias, ours.v.bias]))
+        ref.out_proj.weight.copy_(ours.out.weight)
+        ref.out_proj.bias.copy_(ours.out.bias)
+    x = torch.randn(3, 7, 16, dtype=torch.float64)
+    tokens = _tokens([7, 5, 3], 7)
+    expected, _ = ref(x, x, x, key_padding_mask=tokens == 0,
+                      attn_mask=~causal_mask(7) if causal else None)  # torch's masks say where NOT to attend
+    got = ours(x, x, x, mask=padding_mask(tokens), causal=causal)
+    torch.testing.assert_close(got, expected)
+    ours.keep_weights = True  # the written-out path with weights gives the same result
+    torch.testing.assert_close(ours(x, x, x, mask=padding_mask(tokens), causal=causal), expected)
+    if causal:
+        assert torch.all(ours.weights[..., 0, 1:] == 0)  # the first position sees only itself
+
+
+def test_additive_attention_ignores_padded_keys():
+    torch.manual_seed(0)
+    attend = AdditiveAttention(5, 6)
+    keys, keep = torch.randn(2, 4, 6), torch.tensor([[True, True, False, False], [True, True, True, True]])
+    context, weights = attend(torch.randn(2, 5), keys, keep)
+    assert torch.all(weights[0, 2:] == 0) and torch.allclose(weights.sum(1), torch.ones(2))
+    torch.testing.assert_close(context, (weights[:, :, None] * keys).sum(1))
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_recurrent_classifiers_ignore_padding(name, pooling):
+    torch.manual_seed(0)
+    model = create_model({"name": name, "vocab_size": 30, "hidden": 8, "embed_dim": 6, "bidirectional": True,
+                          "pooling": pooling}, input_shape=(9,), num_outputs=3).eval()
+    x = _tokens([9, 5, 2], 9)
+    short = x[:, :5].clone()  # the same sentences with less padding
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[1:], model(short)[1:])
+
+
+def test_lstm_last_state_is_torch_lstm_final_hidden_state():
+    torch.manual_seed(0)
+    model = create_model({"name": "lstm", "hidden": 8, "layers": 2}, input_shape=(6, 3), num_outputs=2).eval()
+    x = torch.randn(4, 6, 3)
+    _, (h, _) = model.rnn(x)
+    torch.testing.assert_close(model(x), model.head(h[-1]))
+
+
+def test_gpt_is_causal_and_ties_its_output_to_the_embedding():
+    torch.manual_seed(0)
+    model = create_model({"name": "gpt", "vocab_size": 20, "dim": 32, "heads": 4, "layers": 2},
+                         input_shape=(10,), num_outputs=20).eval()
+    assert model.head.weight is model.embed.weight
+    x = _tokens([10, 10], 10, vocab=20)
+    changed = x.clone()
+    changed[:, 6:] = 5  # changing later tokens must not change the predictions at earlier positions
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[:, :6], model(changed)[:, :6])
+        assert not torch.allclose(model(x)[:, 6:], model(changed)[:, 6:])
+
+
+@pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
+def test_transformer_classifier_ignores_padding(positions):
+    torch.manual_seed(0)
+    model = create_model({"name": "transformer", "vocab_size": 30, "dim": 16, "heads": 2, "positions": positions},
+                         input_shape=(8,), num_outputs=2).eval()
+    x = _tokens([8, 3], 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[1], model(x[:, :4])[1])
+
+
+def test_textcnn_handles_sentences_shorter_than_its_kernels():
+    model = create_model({"name": "textcnn", "vocab_size": 30}, input_shape=(2,), num_outputs=2).eval()
+    assert model(_tokens([2, 1], 2)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("name", ["transformer-seq2seq", "rnn-seq2seq"])
+def test_decoding_step_by_step_equals_teacher_forcing(name):
+    torch.manual_seed(0)
+    model = create_model({"name": name, "vocab_size": 30, "target_vocab_size": 25, "dropout": 0.0,
+                          **({"dim": 16, "heads": 2} if name.startswith("transformer") else {"hidden": 16, "embed_dim": 8})},
+                         input_shape=(7,), num_outputs=25).eval()
+    src, tgt = _tokens([7, 4], 7), _tokens([6, 6], 6, vocab=25, seed=1)
+    with torch.no_grad():
+        forced = model(src, tgt)  # (B, T, V)
+        state, steps = model.start(src), []
+        for t in range(tgt.shape[1]):
+            logits, state = model.step(state, tgt[:, t])
+            steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, 1), forced, atol=1e-5, rtol=1e-4)
+
+
+def test_gradient_vanishes_through_time_far_faster_in_a_plain_rnn():
+    x, y = _tokens([64] * 16, 64, vocab=60), _tokens([64] * 16, 64, vocab=60, seed=1)
+    back30 = {}
+    for name in ("rnn", "lstm", "gru"):
+        torch.manual_seed(0)
+        model = create_model({"name": name, "vocab_size": 60, "pooling": "none", "hidden": 64, "layers": 1},
+                             input_shape=(64,), num_outputs=60)
+        norms = time_step_gradients(model, x, y)
+        assert norms.shape == (64,) and torch.all(norms >= 0)
+        back30[name] = (norms[-31] / norms[-1]).item()  # 30 steps back, relative to the last step
+    assert back30["lstm"] > 1000 * back30["rnn"] and back30["gru"] > 1000 * back30["rnn"]

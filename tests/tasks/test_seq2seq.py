@@ -1,0 +1,100 @@
+"""Translation: a transformer overfits 50 real Multi30k pairs; beam search; BLEU and chrF; translate."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+import torch
+
+import layerlab
+from layerlab.api import load_run
+from layerlab.data import load_data
+from layerlab.tasks.seq2seq import Seq2SeqTask, beam_search, bleu_chrf, greedy_search
+from layerlab.translation import translate
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+PAIRS = 50
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """The first 50 German-English pairs of Multi30k's training set, as a plain parallel corpus."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    folder = tmp_path_factory.mktemp("pairs")
+    for lang in ("de", "en"):
+        lines = gzip.open(SHARED_DATA / "multi30k" / f"train.{lang}.gz", "rt", encoding="utf-8").read().splitlines()
+        (folder / f"train.{lang}").write_text("\n".join(lines[:PAIRS]) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def overfit_run(corpus, tmp_path_factory):
+    torch.set_num_threads(1)
+    recipe = {
+        "name": "tiny-translation",
+        "data": {"name": "parallel", "path": str(corpus), "tokenizer": "bpe", "vocab_size": 400, "max_length": 40,
+                 "val_fraction": 0, "test_fraction": 0},
+        "model": {"name": "transformer-seq2seq", "dim": 64, "heads": 2, "layers": 2, "dropout": 0.0},
+        "task": {"name": "seq2seq"},
+        "train": {"epochs": 40, "batch_size": 10, "lr": 0.004, "report": False, "diagnostics_every": 0, "threads": 1},
+    }
+    return layerlab.run(recipe, out=tmp_path_factory.mktemp("runs") / "mt")
+
+
+@pytest.mark.slow
+def test_a_transformer_overfits_50_pairs_to_bleu_above_90(overfit_run, corpus):
+    run = load_run(overfit_run.run_dir)
+    data = load_data(run.recipe.data, task="seq2seq", seed=0, preprocessor=run.preprocessor)
+    metrics, report = run.task.evaluate(run.model, data.train, batch_size=64, report=True)
+    assert metrics["bleu"] > 90 and metrics["chrf"] > 90, report["samples"]
+    assert report["samples"][0]["reference"] == "Two young, White males are outside near many bushes."  # detokenised
+
+
+@pytest.mark.slow
+def test_beam_search_of_width_one_is_greedy_and_wider_beams_score_at_least_as_well(overfit_run):
+    run = load_run(overfit_run.run_dir)
+    src = run.preprocessor.encode_sources(["Zwei Hunde spielen im Schnee.", "Ein Mann fährt Fahrrad.",
+                                           "Mehrere Männer mit Schutzhelmen bedienen ein Antriebsradsystem."])
+    with torch.inference_mode():
+        greedy = greedy_search(run.model, src, max_length=30)
+        assert torch.equal(beam_search(run.model, src, beam=1, max_length=30), greedy)
+        beam = beam_search(run.model, src, beam=4, max_length=30, length_penalty=0.0)
+
+        def score(ids: torch.Tensor) -> torch.Tensor:  # summed log-probability of each output until <eos>
+            prefix = torch.cat([torch.full((len(ids), 1), 2), ids[:, :-1]], 1)
+            logp = run.model(src, prefix).log_softmax(-1).gather(-1, ids[..., None]).squeeze(-1)
+            return logp.masked_fill(ids == 0, 0).sum(1)
+
+        assert torch.all(score(beam) >= score(greedy) - 1e-4)
+
+
+@pytest.mark.slow
+def test_translate_sentences_and_a_file_from_the_run_directory(overfit_run, tmp_path):
+    source = tmp_path / "in.de"
+    source.write_text("Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.\n\n", encoding="utf-8")
+    rows = translate(overfit_run.run_dir, ["Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche."],
+                     files=[source], beam_size=3)
+    assert [r["translation"] for r in rows] == ["Two young, White males are outside near many bushes."] * 2
+    assert rows[1]["input"] == f"{source}:1"
+
+
+def test_loss_ignores_padding_and_bleu_is_sacrebleus():
+    task = Seq2SeqTask(["<pad>", "<unk>", "<bos>", "<eos>", "▁a", "▁dog", "."])
+    target = torch.tensor([[2, 4, 5, 3, 0, 0]])
+    output = torch.randn(1, 5, 7)
+    changed = output.clone()
+    changed[:, 3:] = 100.0  # outputs at padded positions do not count
+    assert task.loss(output, target) == task.loss(changed, target)
+    assert task.detokenize([4, 5, 6, 3, 4]) == "a dog."
+    assert bleu_chrf(["a dog runs ."], ["a dog runs ."])["bleu"] == pytest.approx(100.0)
