@@ -1,0 +1,158 @@
+"""Forecasting: the next ``data.horizon`` values of a time series from the ``data.window`` before them.
+
+The model sees standardised windows (``SeriesPreprocessor``) and outputs one value per horizon step,
+standardised with the target column's training statistics; the loss (MSE, MAE or Huber) is taken there,
+so it does not depend on the series' units. Metrics are in the data's own units: MSE, RMSE, MAE and
+MAPE (in %, over targets that are not 0). Beside them, every evaluation reports two baselines that need
+no training, and a model is only worth having when it beats them:
+
+    naive            every step forecast as the last value seen
+    seasonal naive   each step forecast as the value one season (``data.season`` steps) before it
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from layerlab.errors import LayerLabError
+from layerlab.models.inference import predict_outputs
+from layerlab.recipe import TaskConfig
+from layerlab.tasks.base import TASKS, Task
+
+ForecastLoss = Literal["mse", "mae", "huber"]
+MAPE_FLOOR = 1e-8  # targets closer to 0 than this are left out of the MAPE (it is undefined there)
+
+
+@TASKS.register("forecast", description="predict the next data.horizon values of a time series (data: series, co2, sunspots)")
+class ForecastTask(Task):
+    name = "forecast"
+    losses = ("auto", "mse", "mae", "huber")
+    monitor = ("val_loss", "min")
+
+    def __init__(self, horizon: int = 1, *, loss: ForecastLoss = "mse", huber_delta: float = 1.0):
+        losses: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+            "mse": F.mse_loss,
+            "mae": F.l1_loss,
+            "huber": functools.partial(F.huber_loss, delta=huber_delta),
+        }
+        if loss not in losses:
+            raise LayerLabError(f"task.loss: '{loss}' is not a forecasting loss; allowed: {', '.join(losses)}")
+        self.horizon, self.loss_name, self.huber_delta = int(horizon), loss, float(huber_delta)
+        self._loss_fn = losses[loss]
+        # From the series' preprocessing (attach_preprocessor); until then the model's outputs are taken as is.
+        self.mean, self.std = 0.0, 1.0  # the target column's training statistics
+        self.target_index = 0  # the target's column among the inputs
+        self.season: int | None = None
+
+    @classmethod
+    def from_config(cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None,
+                    train_targets: Tensor) -> ForecastTask:
+        if num_classes is not None:
+            raise LayerLabError(f"task.name is 'forecast' but the data has {num_classes} classes; "
+                                "forecasting needs a time series (data.name: series, co2 or sunspots)")
+        if cfg.label_smoothing or cfg.class_weights != "none":
+            raise LayerLabError("task.label_smoothing and task.class_weights apply to classification, not forecast")
+        if train_targets.numel() and not torch.isfinite(train_targets).all():
+            raise LayerLabError("the series has NaN or infinite values; fill or drop them first")
+        horizon = train_targets.shape[1] if train_targets.ndim == 2 else 1
+        return cls(horizon, loss="mse" if cfg.loss == "auto" else cfg.loss, huber_delta=cfg.huber_delta)
+
+    def attach_preprocessor(self, preprocessor: Any) -> None:
+        from layerlab.data.series_preprocessor import SeriesPreprocessor
+
+        if not isinstance(preprocessor, SeriesPreprocessor):
+            raise LayerLabError(f"task.name: forecast needs a time series (data.name: series, co2 or sunspots), "
+                                f"not {preprocessor.kind} data")
+        self.mean, self.std = preprocessor.target_scale()
+        self.target_index, self.season, self.horizon = preprocessor.target_index, preprocessor.season, preprocessor.horizon
+
+    def num_outputs(self) -> int:
+        return self.horizon
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "loss": self.loss_name, "huber_delta": self.huber_delta}
+
+    # ------------------------------------------------------------------------------------ every step
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """The loss between the model's standardised outputs (B, horizon) and the standardised targets."""
+        output, target = _aligned(output, target)
+        return self._loss_fn(output, (target - self.mean) / self.std)
+
+    # ----------------------------------------------------------------------------- a whole split
+    def forecast(self, output: Tensor) -> Tensor:
+        """The model's outputs (standardised) in the data's units, float32."""
+        return output.float() * self.std + self.mean
+
+    def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
+        """``loss`` (standardised units), and ``mse``, ``rmse``, ``mae``, ``mape`` in the data's units."""
+        output, target = _aligned(output, target)
+        return {"loss": self.loss(output, target).item(), **errors(self.forecast(output), target)}
+
+    def evaluate(self, model: nn.Module, split: Any, *, batch_size: int, precision: str = "fp32",
+                 report: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
+        """The metrics, with the baselines' MAE beside them (``naive_mae``, ``seasonal_naive_mae``); the
+        report has every metric of the model and of each baseline, and the number of forecasts."""
+        outputs = predict_outputs(model, split.x, batch_size=batch_size, precision=precision)
+        metrics = self.metrics(outputs, split.y)
+        baselines = {name: errors(forecast, split.y.float()) for name, forecast in self.baselines(split.x).items()}
+        metrics.update({f"{name}_mae": values["mae"] for name, values in baselines.items()})
+        if not report:
+            return metrics, {}
+        detail = self.report(outputs, split.y)
+        detail["errors"].update(baselines)
+        return metrics, detail
+
+    def report(self, output: Tensor, target: Tensor) -> dict[str, Any]:
+        """The number of forecasts, horizon and season, and ``errors``: {"model": {mse, rmse, mae, mape}}
+        (``evaluate`` adds the baselines' beside it)."""
+        output, target = _aligned(output, target)
+        return {"n": len(target), "horizon": self.horizon, "season": self.season,
+                "errors": {"model": errors(self.forecast(output), target)}}
+
+    def baselines(self, x: Tensor) -> dict[str, Tensor]:
+        """Forecasts (N, horizon) in the data's units from standardised windows x (N, window, columns):
+        ``naive``, and ``seasonal_naive`` when the season is known."""
+        history = x[:, :, self.target_index].float() * self.std + self.mean  # (N, window), the data's units
+        window = history.shape[1]
+        forecasts = {"naive": history[:, -1:].expand(-1, self.horizon)}
+        if self.season is not None and self.season <= window:
+            m = self.season
+            steps = torch.arange(self.horizon, device=x.device)
+            # step h repeats the value m * ceil((h + 1) / m) steps back: one season before, or two, ...
+            back = window + steps - m * torch.div(steps + m, m, rounding_mode="floor")  # (horizon,)
+            forecasts["seasonal_naive"] = history[:, back]
+        return forecasts
+
+    def predict(self, output: Tensor) -> list[dict[str, Any]]:
+        """``{"value": v}`` per window: the forecast, a list of ``horizon`` values when it is more than 1."""
+        values = self.forecast(output).reshape(len(output), -1)
+        if values.shape[1] != self.horizon:
+            raise LayerLabError(f"expected model outputs with {self.horizon} values each, got {tuple(output.shape)}")
+        rows = values.tolist()
+        return [{"value": row[0] if self.horizon == 1 else row} for row in rows]
+
+
+def errors(forecast: Tensor, target: Tensor) -> dict[str, float]:
+    """MSE, RMSE, MAE and MAPE (%, over targets further than ``MAPE_FLOOR`` from 0) of forecasts."""
+    forecast, target = _aligned(forecast, target)
+    error = (forecast - target).double()
+    nonzero = target.abs() > MAPE_FLOOR
+    mse = error.square().mean()
+    mape = (error.abs()[nonzero] / target.double().abs()[nonzero]).mean() * 100
+    return dict(zip(("mse", "rmse", "mae", "mape"), torch.stack([mse, mse.sqrt(), error.abs().mean(), mape]).tolist()))
+
+
+def _aligned(output: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Both float32 and (N, horizon); a target of one step may come as (N,)."""
+    output, target = output.float().reshape(len(output), -1), target.float().reshape(len(target), -1)
+    if target.shape[1] == 1 and output.shape[1] > 1:  # e.g. api's probe of the metric names with made-up targets
+        target = target.expand_as(output)
+    if output.shape != target.shape:
+        raise LayerLabError(f"model outputs {tuple(output.shape)} do not match the targets {tuple(target.shape)}")
+    return output, target
