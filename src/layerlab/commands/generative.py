@@ -1,0 +1,118 @@
+"""Commands of the generative area: ``reconstruct``, ``interpolate``, ``embed``, ``frechet``.
+
+``layerlab generate`` (GAN and VAE samples) is a core command; the tasks implement it.
+Only argparse and the standard library are imported here; the work is in ``layerlab.analyze.generated``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("reconstruct", help="images beside an autoencoder's or VAE's reconstructions (PNG)")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--n", type=int, default=16, help="how many images (default 16)")
+    p.add_argument("--split", default="test", help="train, val or test (default test)")
+    p.add_argument("--out", default=None, help="the PNG to write (default RUN/reconstructions.png)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_reconstruct)
+
+    p = sub.add_parser("interpolate", help="walk a VAE's latent space between pairs of images (PNG)")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--pairs", type=int, default=4, help="pairs of images, one row each (default 4)")
+    p.add_argument("--steps", type=int, default=10, help="decoded points between the two images (default 10)")
+    p.add_argument("--split", default="test", help="train, val or test (default test)")
+    p.add_argument("--out", default=None, help="the PNG to write (default RUN/interpolation.png)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_interpolate)
+
+    p = sub.add_parser("embed", help="2-D maps (PCA, t-SNE, UMAP) of inputs, latent codes or features, with their quality")
+    p.add_argument("run_dir", metavar="RUN", nargs="?", help="a run directory (or give --data)")
+    p.add_argument("--data", default=None, metavar="NAME", help="map a data source's raw inputs, without a run")
+    p.add_argument("--source", default="auto", choices=["auto", "inputs", "latent", "features"],
+                   help="what to map: raw inputs, an autoencoder's latent codes, a model's penultimate features "
+                        "(auto: latent for autoencoders, else features)")
+    p.add_argument("--method", default="pca,tsne", help="comma-separated: pca, tsne, umap (default pca,tsne)")
+    p.add_argument("--compare", action="store_true", help="also put the methods side by side in one figure and table")
+    p.add_argument("--n", type=int, default=2000, help="items to map (default 2000)")
+    p.add_argument("--split", default="test", help="train, val or test (default test)")
+    p.add_argument("--out", default=None, help="folder to write (default RUN/embedding)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_embed)
+
+    p = sub.add_parser("frechet", help="Fréchet distance of a GAN's or VAE's images, on a LayerLab classifier's features")
+    p.add_argument("run_dir", metavar="RUN", help="the generator's run directory")
+    p.add_argument("--classifier", required=True, metavar="RUN", help="a classification run trained on the same data")
+    p.add_argument("--n", type=int, default=None, help="images each side (default the whole test split)")
+    p.add_argument("--features", default="classifier", choices=["classifier", "inception"],
+                   help="classifier (default) or inception (needs torchvision's Inception-v3 weights)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_frechet)
+
+
+def _print(result: dict[str, Any], args: argparse.Namespace, console: Any) -> None:
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for key, value in result.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items())
+        console.print(f"{key}: {value}", highlight=False)
+
+
+def cmd_reconstruct(args: argparse.Namespace, console: Any) -> int:
+    from layerlab.analyze.generated import reconstruct
+
+    _print(reconstruct(args.run_dir, out=args.out, n=args.n, split=args.split, device=args.device), args, console)
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace, console: Any) -> int:
+    from layerlab.analyze.generated import interpolate
+
+    result = interpolate(args.run_dir, out=args.out, pairs=args.pairs, steps=args.steps, split=args.split,
+                         seed=args.seed, device=args.device)
+    _print(result, args, console)
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace, console: Any) -> int:
+    from layerlab.analyze.generated import embed
+
+    methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
+    result = embed(args.run_dir, data=args.data, source=args.source, methods=methods, n=args.n, split=args.split,
+                   out=args.out, compare=args.compare, seed=args.seed, device=args.device)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, title=f"{result['source']} of {result['n']} items")
+    for column in ("method", "trustworthiness", "k-NN accuracy", "seconds"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method, q in result["quality"].items():
+        table.add_row(method, f"{q['trustworthiness']:.3f}", f"{q['knn_accuracy']:.3f}", f"{q['seconds']:.1f}")
+    console.print(table)
+    console.print(f"written to {result['folder']}: {', '.join(result['files'])}", highlight=False)
+    return 0
+
+
+def cmd_frechet(args: argparse.Namespace, console: Any) -> int:
+    from layerlab.analyze.generated import frechet
+
+    result = frechet(args.run_dir, args.classifier, n=args.n, seed=args.seed, features=args.features,
+                     device=args.device)
+    _print(result, args, console)
+    return 0
