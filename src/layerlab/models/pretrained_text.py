@@ -1,0 +1,104 @@
+"""Pretrained text encoders from Hugging Face transformers (``hf:<hub id or local directory>``) as
+sentence classifiers.
+
+    model: {name: "hf:sentence-transformers/all-MiniLM-L6-v2"}       # the hub id (its cache, or a download)
+    model: {name: "hf:/path/to/model-dir", pool: mean}                # a local directory
+
+    (B, T) token ids, 0-padded -> encoder -> (B, T, H) -> pool (mean of the tokens, or the first) -> head -> (B, classes)
+
+The encoder is ``transformers.AutoModel`` with its weights (safetensors); the head is a new linear
+layer for the data's classes. The text is tokenised with the model's own tokenizer (its
+``tokenizer.json``, see ``layerlab.data.text``), which the run saves with its preprocessing. The
+attention mask comes from the padding: a token id equal to ``pad_id`` is padding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import Field, PrivateAttr
+from torch import nn
+
+from layerlab.errors import LayerLabError
+from layerlab.models.base import MODELS, ModelConfig
+
+
+class HFConfig(ModelConfig):
+    name: str = Field("hf:sentence-transformers/all-MiniLM-L6-v2", description="hf:<hub id or local directory>: a Hugging Face transformers encoder")
+    pool: Literal["mean", "first"] = Field("mean", description="hf: sentence vector: mean of the token vectors (sentence-transformers), or the first token's ([CLS])")
+    pad_id: int = Field(0, ge=0, description="hf: the token id that pads sentences (masked from attention)")
+    dropout: float = Field(0.1, ge=0, lt=1, description="hf: dropout before the head")
+
+    tokenizer_source: ClassVar[bool] = True  # the data tokenises with this model's own tokenizer
+    _load_weights: bool = PrivateAttr(True)
+
+    def source(self) -> str:
+        return self.name.partition(":")[2]
+
+    def architecture_only(self) -> HFConfig:
+        copy = super().architecture_only()
+        copy._load_weights = False
+        return copy
+
+
+class SentenceClassifier(nn.Module):
+    def __init__(self, encoder: nn.Module, num_outputs: int, *, pool: str, pad_id: int, dropout: float):
+        super().__init__()
+        self.encoder = encoder
+        self.pool, self.pad_id = pool, pad_id
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_outputs)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        mask = ids != self.pad_id  # (B, T)
+        hidden = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, T, H)
+        if self.pool == "first":
+            sentence = hidden[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+            sentence = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)  # (B, H)
+        return self.head(self.dropout(sentence))  # (B, classes)
+
+
+@MODELS.register("hf:", config=HFConfig, group="pretrained",
+                 description="hf:<hub id or dir>: a Hugging Face transformers encoder as a sentence classifier, new head")
+def build_hf(cfg: HFConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    if len(input_shape) != 1:
+        raise LayerLabError(f"model '{cfg.name}' takes token ids (sentences), not inputs of shape {input_shape}")
+    return SentenceClassifier(load_encoder(cfg.source(), weights=cfg._load_weights), num_outputs,
+                              pool=cfg.pool, pad_id=cfg.pad_id, dropout=cfg.dropout)
+
+
+def load_encoder(source: str, *, weights: bool = True) -> nn.Module:
+    """``AutoModel`` from a directory or hub id (safetensors only); without ``weights``, its architecture."""
+    import transformers
+
+    from layerlab.settings import load_settings
+
+    local = Path(source).expanduser().is_dir()
+    options: dict[str, Any] = {"local_files_only": local or load_settings().offline}
+    try:
+        if not weights:
+            return transformers.AutoModel.from_config(transformers.AutoConfig.from_pretrained(source, **options))
+        return transformers.AutoModel.from_pretrained(source, use_safetensors=True, **options)
+    except (OSError, ValueError) as exc:
+        raise LayerLabError(f"model.name: hf:{source}: cannot load a transformers model from it ({exc})") from None
+
+
+def tokenizer_file(source: str) -> Path:
+    """The model's ``tokenizer.json`` (from its directory, or the hub's cache or a download)."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if not (path / "tokenizer.json").is_file():
+            raise LayerLabError(f"{path}: no tokenizer.json (a fast tokenizer) in this model directory")
+        return path / "tokenizer.json"
+    from huggingface_hub import hf_hub_download
+
+    from layerlab.settings import load_settings
+
+    try:
+        return Path(hf_hub_download(source, "tokenizer.json", local_files_only=load_settings().offline))
+    except Exception as exc:  # the hub client raises many kinds
+        raise LayerLabError(f"hf:{source}: cannot get its tokenizer.json ({exc})") from None
