@@ -1,0 +1,124 @@
+"""Random search against TPE, each with pruning off and on, on Fashion-MNIST with `fashion-mlp`.
+
+    .venv/bin/python benchmarks/tune_search.py [--trials 30] [--limit 6000] [--epochs 4]
+
+Every search runs the same number of trials over the same space (learning rate, weight decay, dropout,
+batch size, hidden layers), with the same sampler seed, on a short budget: ``data.limit`` training
+examples (validation: 10% of them; test: the official 10,000), ``--epochs`` epochs with the recipe's
+one-cycle schedule. Pruning is Optuna's median pruner (after 5 trials, from epoch 2). Reported per
+search: the best validation accuracy, the wall time, and the wall time at which it first reached
+the best of plain random search. The issue's target: TPE with pruning reaches random search's best in
+at most half of random search's wall time.
+
+Besides wall time, which another job on the machine can stretch, the epochs trained (by every trial,
+pruned ones included) measure the work each search needed. Writes benchmarks/results/tune_search.json
+(and the studies under benchmarks/results/tune_search/); ``--analyse-only`` reads them again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+SPACE = {
+    "train.lr": {"log_uniform": [1.0e-4, 1.0e-1]},
+    "train.weight_decay": {"log_uniform": [1.0e-6, 1.0e-2]},
+    "model.dropout": {"uniform": [0.0, 0.5]},
+    "train.batch_size": {"choice": [64, 128, 256]},
+    "model.hidden": {"choice": [[128], [256, 128], [512, 256]]},
+}
+SEARCHES = [("random", "none"), ("random", "median"), ("tpe", "none"), ("tpe", "median")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--limit", type=int, default=6000, help="training examples (data.limit)")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--out", default="benchmarks/results/tune_search")
+    parser.add_argument("--analyse-only", action="store_true", help="only read the studies of an earlier run")
+    args = parser.parse_args()
+    out = Path(args.out)
+    if not args.analyse_only:
+        run_searches(out, trials=args.trials, limit=args.limit, epochs=args.epochs)
+    results = [analyse(out / name) for name in _names()]
+    target = results[0]["best_val_accuracy"]  # plain random search's best
+    for row in results:
+        hit = next((p for p in row["progress"] if p["best"] >= target), None)
+        row["reached_random_best_s"] = None if hit is None else hit["seconds"]
+        row["reached_random_best_epochs"] = None if hit is None else hit["epochs"]
+    report = {
+        "command": f"python benchmarks/tune_search.py --trials {args.trials} --limit {args.limit} --epochs {args.epochs}",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", "results": results,
+    }
+    (out.parent / "tune_search.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(_markdown(results))
+
+
+def _names() -> list[str]:
+    return [f"{strategy}-{'pruned' if pruner != 'none' else 'full'}" for strategy, pruner in SEARCHES]
+
+
+def run_searches(out: Path, *, trials: int, limit: int, epochs: int) -> None:
+    from layerlab.recipe import load_recipe
+    from layerlab.tune import tune
+
+    shutil.rmtree(out, ignore_errors=True)
+    base = load_recipe("fashion-mlp", {
+        "data.limit": limit, "train.epochs": epochs, "train.diagnostics_every": 0,
+        "tune": {"space": SPACE, "trials": trials, "seed": 0, "startup_trials": 8,
+                 "prune_startup": 5, "prune_warmup": 1},
+    }).to_dict()
+    for (strategy, pruner), name in zip(SEARCHES, _names()):
+        print(f"== {name}", flush=True)
+        recipe = {**base, "tune": {**base["tune"], "strategy": strategy, "pruner": pruner}}
+        started = time.time()
+        result = tune(recipe, out=out / name)
+        print(f"   best {result.best_value:.4f} in {time.time() - started:.0f} s ({result.counts})", flush=True)
+
+
+def analyse(study_dir: Path) -> dict:
+    """Best accuracy, wall time (first trial's start to last trial's end) and, after each complete
+    trial, the seconds and the epochs trained so far (by every trial, pruned ones included)."""
+    import optuna
+
+    study = optuna.load_study(study_name="fashion-mlp", storage=f"sqlite:///{study_dir / 'study.db'}")
+    trials = [t for t in study.trials if t.datetime_complete is not None]
+    started = min(t.datetime_start for t in trials).timestamp()
+    progress, best = [], float("-inf")
+    for trial in sorted(trials, key=lambda t: t.datetime_complete):
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            best = max(best, trial.value)
+        end = trial.datetime_complete.timestamp()
+        epochs = sum(len(t.intermediate_values) for t in trials if t.datetime_complete.timestamp() <= end)
+        progress.append({"seconds": round(end - started, 1), "epochs": epochs, "best": best})
+    counts: dict[str, int] = {}
+    for trial in study.trials:
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    return {"search": study_dir.name, "best_val_accuracy": best, "best_values": study.best_trial.user_attrs["values"],
+            "wall_s": progress[-1]["seconds"], "epochs": progress[-1]["epochs"], "counts": counts,
+            "progress": progress}
+
+
+def _markdown(results: list[dict]) -> str:
+    random_wall, random_epochs = results[0]["wall_s"], results[0]["epochs"]
+    lines = ["| search | best val accuracy | wall time (s) | epochs trained | reached random's best at (s) "
+             "| share of random's time | share of random's epochs | trials |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in results:
+        seconds, epochs = row["reached_random_best_s"], row["reached_random_best_epochs"]
+        counts = ", ".join(f"{n} {state}" for state, n in row["counts"].items())
+        lines.append(f"| {row['search']} | {row['best_val_accuracy']:.4f} | {row['wall_s']:.0f} | {row['epochs']} | "
+                     + ("never | | |" if seconds is None else
+                        f"{seconds:.0f} | {seconds / random_wall:.0%} | {epochs / random_epochs:.0%} |")
+                     + f" {counts} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Hyperparameter search (Optuna) and fair comparisons of recipes and runs.
+
+    from layerlab.tune import tune, compare
+    result = tune("my-recipe.yaml", trials=30, workers=2)
+    print(result.best_value, result.best_recipe)
+
+``tune:`` in a recipe says what is searched (``layerlab.tune.config``, ``layerlab.tune.space``); every
+trial is a normal run directory under the study's directory. The functions load on first use, so
+importing this package (as the recipe schema does) imports neither Optuna nor torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["tune", "compare", "TuneResult", "CompareResult"]
+
+_LAZY = {
+    "tune": "layerlab.tune.study",
+    "TuneResult": "layerlab.tune.study",
+    "compare": "layerlab.tune.comparison",
+    "CompareResult": "layerlab.tune.comparison",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'layerlab.tune' has no attribute '{name}'")
