@@ -1,0 +1,114 @@
+"""Explanations: integrated-gradients completeness, Grad-CAM's size, token attributions, attention
+maps, and `layerlab explain` on a trained run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from layerlab.analyze import explain as methods
+from layerlab.cli import main
+from layerlab.errors import LayerLabError
+
+
+def small_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(6 * 3 * 4, 3)).eval()
+
+
+def test_integrated_gradients_add_up_to_the_output_difference():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 3)).double().eval()
+    x = torch.randn(5, dtype=torch.float64)
+    baseline = torch.full_like(x, 0.3)
+    attributions, delta = methods.integrated_gradients(model, x, target=2, baseline=baseline)
+    with torch.no_grad():
+        difference = (model(x[None]) - model(baseline[None]))[0, 2].item()
+    assert abs(difference) > 1e-3  # a non-trivial case
+    assert attributions.sum().item() == pytest.approx(difference, abs=1e-6)  # completeness
+    assert abs(delta) < 1e-6
+
+
+def test_integrated_gradients_of_an_image_add_up_too():
+    model = small_cnn()
+    x = torch.randn(1, 12, 16)
+    attributions, delta = methods.integrated_gradients(model, x, target=1)
+    with torch.no_grad():
+        difference = (model(x[None]) - model(torch.zeros(1, 1, 12, 16)))[0, 1].item()
+    assert attributions.shape == x.shape
+    assert attributions.sum().item() == pytest.approx(difference, rel=0.02, abs=1e-3)
+
+
+def test_grad_cam_has_the_input_size_and_points_at_the_evidence():
+    model = small_cnn()
+    x = torch.randn(1, 12, 16)  # not square, and the last conv sees only 6 x 8
+    cam = methods.grad_cam(model, x, target=0)
+    assert cam.shape == (12, 16)
+    assert (cam >= 0).all()
+    assert methods.saliency(model, x, target=0).shape == (12, 16)
+
+
+def test_grad_cam_needs_a_convolution():
+    with pytest.raises(LayerLabError, match="needs a convolutional layer"):
+        methods.grad_cam(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), torch.randn(1, 2, 2), target=0)
+
+
+class TinyTextModel(nn.Module):
+    """Embedding -> self-attention -> mean over tokens -> linear: an embedding-input text classifier."""
+
+    def __init__(self, vocab: int = 12, dim: int = 8, classes: int = 2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim, padding_idx=0)
+        self.attention = nn.MultiheadAttention(dim, 2, batch_first=True)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.embed(ids)  # (B, T, D)
+        h, _ = self.attention(h, h, h, need_weights=False)
+        return self.head(h.mean(1))  # (B, classes)
+
+
+def test_token_attributions_are_one_per_token_and_complete():
+    torch.manual_seed(0)
+    model = TinyTextModel().eval()
+    ids = torch.tensor([5, 3, 7, 0, 0])
+    scores, delta = methods.token_attributions(model, ids, target=1)
+    with torch.no_grad():
+        difference = (model(ids[None]) - model(torch.zeros_like(ids)[None]))[0, 1].item()
+    assert scores.shape == (5,)
+    assert scores.sum() == pytest.approx(difference, abs=1e-3)
+    assert abs(delta) < 1e-3
+
+
+def test_attention_maps_come_out_of_multihead_attention():
+    torch.manual_seed(0)
+    model = TinyTextModel().eval()
+    maps = methods.attention_maps(model, torch.tensor([5, 3, 7, 2]))
+    assert [name for name, _ in maps] == ["attention"]
+    weights = maps[0][1]
+    assert weights.shape == (4, 4)
+    assert weights.sum(1) == pytest.approx([1, 1, 1, 1], abs=1e-5)  # each query's weights sum to 1
+
+
+def test_explain_command_writes_overlays_and_the_report(digits_run, capsys):
+    assert main(["explain", str(digits_run), "test:0", "test:3", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["input"].split(" ")[0] for r in results] == ["test:0", "test:3"]
+    for result in results:
+        assert result["methods"] == ["saliency", "integrated gradients", "Grad-CAM"]
+        assert all((digits_run / "explain" / f.split("/")[-1]).stat().st_size > 5000 for f in result["files"])
+        assert result["target_name"] == result["label"]  # the predicted class by default
+    page = (digits_run / "report.html").read_text()
+    assert "<h2>Explanations</h2>" in page and "test:3" in page
+
+
+def test_explain_refuses_an_unknown_class_and_a_bad_index(digits_run, capsys):
+    assert main(["explain", str(digits_run), "test:0", "--target", "eleven", "--no-report"]) == 2
+    assert "'eleven' is not a class of this run" in capsys.readouterr().err
+    assert main(["explain", str(digits_run), "test:100000", "--no-report"]) == 2
+    assert "the test split has" in capsys.readouterr().err
