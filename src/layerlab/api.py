@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from layerlab.analyze.temperature import calibrate, with_saved_calibration
 from layerlab.data import DataInfo, Dataset, Preprocessor, Split, load_data
 from layerlab.data.batching import BatchAugment
 from layerlab.errors import LayerLabError, TrainingError, UsageError, did_you_mean
@@ -27,10 +28,14 @@ from layerlab.models.inference import predict_outputs
 from layerlab.recipe import Recipe, load_recipe
 from layerlab.rundir import FORMAT_VERSION, RunDir
 from layerlab.tasks import Task, create_task
+from layerlab.track.tracking import open_tracking
 from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, PeriodicCheckpoint, metric_mode
 from layerlab.train.checkpoint import load_into, load_weights, save_weights
 from layerlab.train.device import resolve_device, seed_everything, set_deterministic
+from layerlab.train.diagnostics import Diagnostics, diagnostics_every
+from layerlab.train.gradient_time import time_gradient_callback
 from layerlab.train.progress import ProgressBar
+from layerlab.train.samples import SampleGrid
 from layerlab.train.trainer import Trainer, TrainState
 
 log = logging.getLogger(__name__)
@@ -94,10 +99,20 @@ def run(
     started = time.perf_counter()
     device = _prepare(cfg)
     data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed)
+    if cfg.data.generated:  # a conditional GAN's samples join the training split
+        from layerlab.tasks.adversarial import add_generated
+
+        data = add_generated(data, load_run(cfg.data.generated, device=cfg.train.device),
+                             per_class=cfg.data.generated_per_class, seed=cfg.train.seed)
     task = create_task(cfg.task, num_classes=data.info.num_classes, class_names=data.info.class_names,
-                       train_targets=data.train.y)
+                       train_targets=data.train.y, preprocessor=data.preprocessor)
     seed_everything(cfg.train.seed)
-    model = create_model(cfg.model, input_shape=data.info.input_shape, num_outputs=task.num_outputs())
+    model = create_model(cfg.model, input_shape=data.info.input_shape, num_outputs=task.num_outputs(),
+                         data_fields=data.info.model_hints(), pretrained=resume is None)
+    if cfg.model.get("from_run") and resume is None:
+        from layerlab.transfer import load_backbone
+
+        load_backbone(model, cfg.model["from_run"])
     if resume is None:
         rundir.recipe.write_text(cfg.to_yaml(), encoding="utf-8")
         rundir.write_json(rundir.model_meta, _model_meta(cfg, data, task))
@@ -112,6 +127,16 @@ def run(
     if console is not None:
         cbs.append(ProgressBar(console, len(data.train)))
     cbs.extend(callbacks)
+    cbs.append(SampleGrid(rundir.path / "samples"))  # generative tasks: the fixed noise batch's images
+    tracking = open_tracking(cfg, rundir)  # MLflow, TensorBoard (track:), and the run index at the end
+    cbs.extend(tracking.callbacks)
+    every = diagnostics_every(cfg.train.diagnostics_every, examples=len(data.train), batch_size=cfg.train.batch_size,
+                              accumulate=cfg.train.accumulate, epochs=cfg.train.epochs)
+    if every:
+        cbs.append(Diagnostics(rundir.path / "diagnostics", every=every))
+        time_gradients = time_gradient_callback(model, data.train, rundir.path / "diagnostics")  # recurrent models
+        if time_gradients is not None:
+            cbs.append(time_gradients)
     trainer = Trainer(model, task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
                       callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor)
     if console is not None:
@@ -123,10 +148,21 @@ def run(
     if keep_best.weights is not None and state.status != "interrupted":
         model.load_state_dict(keep_best.weights)
     save_weights(rundir.weights, model)
+    calibration = None
+    if cfg.task.calibrate == "temperature" and state.status in ("finished", "stopped"):
+        model, calibration = calibrate(model, data.val.to(device), batch_size=cfg.train.eval_batch_size)
+        rundir.write_json(rundir.model_meta, {**rundir.read_json(rundir.model_meta), "calibration": calibration})
     summary = _summarize(cfg, data, task, model, state, keep_best, device, time.perf_counter() - started)
+    if calibration is not None:
+        summary["calibration"] = calibration
     rundir.write_history(state.history)
     rundir.write_json(rundir.summary, summary)
     _plots(rundir, state.history, summary, keep_best.best_epoch)
+    if cfg.train.report:
+        from layerlab.analyze.report import report_after_run
+
+        report_after_run(rundir, cfg, task, model, data, device, summary, state.history)
+    tracking.finish(summary)
     if state.status == "interrupted":
         raise Interrupted(f"interrupted; the checkpoint is saved. Continue with: layerlab run --resume {rundir.path}")
     if state.status == "nan":
@@ -156,7 +192,10 @@ def _resolve_monitor(cfg: Recipe, task: Task, *, has_val: bool) -> tuple[str, st
 
 
 def _metric_names(task: Task) -> list[str]:
-    """The names ``task.metrics`` returns, found on a tiny made-up batch."""
+    """The names ``task.metrics`` returns, found on a tiny made-up batch (or named by the task, when its
+    metrics come from its own ``evaluate``: the generative tasks)."""
+    if hasattr(task, "metric_names"):
+        return list(task.metric_names())
     n = task.num_outputs()
     outputs = torch.zeros(2, n)
     targets = torch.zeros(2, dtype=torch.long) if task.name == "classification" else torch.zeros(2)
@@ -248,9 +287,11 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> LoadedRun:
     preprocessor = Preprocessor.from_dict(meta["preprocessor"])
     task_cfg = cfg.task.model_copy(update=_saved_task_fields(meta))
     task = create_task(task_cfg, num_classes=info.num_classes, class_names=info.class_names,
-                       train_targets=torch.empty(0, dtype=torch.long))
-    model = create_model(meta["model"], input_shape=tuple(meta["input_shape"]), num_outputs=meta["num_outputs"])
+                       train_targets=torch.empty(0, dtype=torch.long), preprocessor=preprocessor)
+    model = create_model(meta["model"], input_shape=tuple(meta["input_shape"]), num_outputs=meta["num_outputs"],
+                         data_fields=info.model_hints(), pretrained=False)  # the weights are the run's
     load_into(model, load_weights(rundir.weights), rundir.weights)
+    model = with_saved_calibration(model, meta)
     dev = resolve_device(device)
     model.to(dev).eval()
     return LoadedRun(rundir, cfg, model, task, info, preprocessor, dev)
@@ -313,4 +354,5 @@ def generate(run_dir: str | Path, *, device: str = "auto", **options: Any) -> di
     Raises UsageError when the run's task cannot generate.
     """
     loaded = load_run(run_dir, device=device)
+    options["out"] = options.get("out") or str(loaded.run.path / "generated.png")
     return loaded.task.generate(loaded.model, preprocessor=loaded.preprocessor, device=loaded.device, **options)

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--input", default="1x28x28", metavar="CxHxW", help="input shape per example (default 1x28x28)")
     p.add_argument("--classes", type=int, default=10, help="number of outputs (default 10)")
+    p.add_argument("--stage", type=int, default=1, help="for a recipe with fine-tuning stages: freeze as this stage does (default 1)")
 
     p = sub.add_parser("generate", help="new text (language models) or images (VAEs, GANs) from a run")
     p.add_argument("run_dir", metavar="RUN")
@@ -94,11 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     import importlib
-    import importlib.util
 
     for module in COMMAND_MODULES:
-        if importlib.util.find_spec(module) is not None:  # TODO(integration): make strict once all exist
-            importlib.import_module(module).register(sub)
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -120,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args, console) or 0
     except LayerLabError as exc:
-        _console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        from rich.markup import escape  # a message may hold [brackets]: "needs [low, high]"
+
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         _console(stderr=True).print("aborted")
@@ -193,8 +194,9 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
             table.add_row(str(row["input"]), str(row["label"]), f"{row['probability']:.3f}")
     else:
         table.add_column("value", justify="right")
-        for row in rows:
-            table.add_row(str(row["input"]), f"{row['value']:.4g}")
+        for row in rows:  # a value, or a list of them (several targets; a forecast of several steps)
+            value = row["value"]
+            table.add_row(str(row["input"]), " ".join(f"{v:.4g}" for v in value) if isinstance(value, list) else f"{value:.4g}")
     console.print(table)
     return 0
 
@@ -263,20 +265,21 @@ def cmd_models(args: argparse.Namespace, console: Any) -> int:
 
     if not args.name:
         raise UsageError("models show needs a NAME (see `layerlab models`)")
-    from layerlab.models import create_model, parse_input_shape, summarize
+    from layerlab.models import parse_input_shape, summarize
+    from layerlab.transfer.show import staged_model
 
-    MODELS.entry(args.name)  # a clear error for an unknown name
     shape = parse_input_shape(args.input)
-    model = create_model({"name": args.name}, input_shape=shape, num_outputs=args.classes)
+    model, label = staged_model(args.name, input_shape=shape, num_outputs=args.classes, stage=args.stage)
     summary = summarize(model, shape)
     table = Table(box=None)
-    for column, justify in (("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right")):
+    for column, justify in (("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right"), ("frozen", "right")):
         table.add_column(column, justify=justify)
     for row in summary.rows:
-        table.add_row(row.name, row.type, "x".join(map(str, row.output_shape)) if row.output_shape else "", f"{row.params:,}")
+        table.add_row(row.name, row.type, "x".join(map(str, row.output_shape)) if row.output_shape else "", f"{row.params:,}",
+                      f"{row.params - row.trainable:,}" if row.trainable < row.params else "")
     console.print(table)
     frozen = summary.params - summary.trainable
-    console.print(f"{args.name} on {'x'.join(map(str, shape))}: {summary.params:,} parameters "
+    console.print(f"{label} on {'x'.join(map(str, shape))}: {summary.params:,} parameters "
                   f"({summary.trainable:,} trainable, {frozen:,} frozen), {summary.flops:,} FLOPs per example")
     return 0
 

@@ -16,13 +16,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from layerlab.config import Section
 from layerlab.errors import RecipeError, close_match
+from layerlab.track.config import TrackConfig
+from layerlab.tune.config import TuneConfig
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -32,10 +34,14 @@ class AugmentConfig(Section):
     vflip: bool = Field(False, description="flip images upside-down with probability 0.5")
     erase: float = Field(0.0, ge=0, le=1, description="probability of erasing a random rectangle (random erasing)")
     noise: float = Field(0.0, ge=0, description="standard deviation of Gaussian noise added to normalised inputs")
+    freq_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive mel bands (0 = off)")
+    freq_masks: int = Field(1, ge=1, description="audio: SpecAugment: frequency masks per example")
+    time_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive frames (0 = off)")
+    time_masks: int = Field(1, ge=1, description="audio: SpecAugment: time masks per example")
 
 
 class DataConfig(Section):
-    name: str = Field("digits", description="data source: digits, fashion-mnist, mnist, cifar10, image-folder, csv")
+    name: str = Field("digits", description="data source: digits, fashion-mnist, mnist, cifar10, image-folder, csv, fsdd, audio-folder, series, co2, sunspots")
     path: str | None = Field(None, description="file or directory to read (only there; a relative path not found is looked for in each data directory)")
     download: bool = Field(True, description="download from the official address (checked by SHA-256) when not found locally")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="fraction of the training split held out for validation (stratified, seeded)")
@@ -43,12 +49,38 @@ class DataConfig(Section):
     limit: int | None = Field(None, gt=0, description="use at most this many training examples (quick runs)")
     normalize: bool = Field(True, description="standardise inputs with statistics from the training split only")
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation of training batches")
-    target: str | None = Field(None, description="csv: the target column (name, or 0-based index when there is no header); default the last")
-    header: bool = Field(True, description="csv: the first row holds column names")
-    delimiter: str = Field(",", description="csv: the column separator")
+    target: str | None = Field(None, description="csv, series: the target column (name, or 0-based index when there is no header); default the last")
+    header: bool = Field(True, description="csv, series: the first row holds column names")
+    delimiter: str = Field(",", description="csv, series: the column separator")
     categorical: list[str] | None = Field(None, description="csv: columns to one-hot encode; default every non-numeric column")
     image_size: int | None = Field(None, gt=0, description="image-folder: resize images to this square size (default: the first image's size)")
     grayscale: bool = Field(False, description="image-folder: convert images to one channel")
+    tokenizer: Literal["char", "word", "bpe"] | Annotated[str, StringConstraints(pattern=r"^hf:.+")] = Field("char", description="text: how text becomes tokens: char, word, or bpe (subwords learned from the training split); hf:<model> (a pretrained model's own, set for hf: models)")
+    vocab_size: int = Field(8000, ge=5, description="text: word and bpe: the largest vocabulary, special tokens included")
+    min_frequency: int = Field(1, ge=1, description="text: word and bpe: tokens seen fewer times in the training split become <unk>")
+    lowercase: bool = Field(False, description="text: lower-case the text before tokenising")
+    max_length: int = Field(128, ge=1, description="text: tokens per training window (language models), or the most tokens kept of a sentence")
+    encoding: str | None = Field(None, description="text: the files' character encoding, e.g. latin-1 (default utf-8; the rt-polarity source knows its own)")
+    text_column: str | None = Field(None, description="sentences: in a CSV/TSV file, the text column (name, or 0-based index); the label is data.target")
+    source_lang: str = Field("de", description="parallel: the source side's file suffix (train.de or train.de.gz)")
+    target_lang: str = Field("en", description="parallel: the target side's file suffix (train.en or train.en.gz)")
+    test_split: str | None = Field(None, description="parallel: the stem of the test files (default test; multi30k: test_2016_flickr)")
+    label_pattern: str | None = Field(None, description="audio-folder: a regular expression searched in each file name; its group 'label' (or first group) is the class, its group 'speaker' the speaker (default: the class is the file's subfolder)")
+    test_speaker: str | None = Field(None, description="audio: test on this speaker's recordings, train on the others' (leave-one-speaker-out; fsdd, or a label_pattern with a 'speaker' group)")
+    sample_rate: int | None = Field(None, gt=0, description="audio: the sample rate in Hz every recording is brought to (default: the first file's)")
+    resample: bool = Field(True, description="audio: resample recordings made at another rate than data.sample_rate (false: refuse them)")
+    clip_seconds: float = Field(1.0, gt=0, description="audio: cut or zero-pad every recording to this many seconds")
+    n_mels: int = Field(40, ge=1, description="audio: mel bands of the log-mel spectrogram")
+    window_ms: float = Field(32.0, gt=0, description="audio: STFT window length in milliseconds")
+    hop_ms: float = Field(16.0, gt=0, description="audio: milliseconds between STFT frames")
+    columns: list[str] | None = Field(None, description="series: the columns read as model inputs (default: every numeric column); data.target is the one forecast")
+    window: int = Field(24, ge=1, description="series: look-back window: the time steps the model sees")
+    horizon: int = Field(1, ge=1, description="series: how many steps ahead are forecast (one model output per step)")
+    season: int | None = Field(None, ge=1, description="series: the season's length in steps, for the seasonal-naive baseline (default: the data set's own, co2 12, sunspots 11; none for a csv)")
+    groups: str | None = Field(None, description="groups of examples (audits, group_balance): column:NAME, file:REGEX (its first group, in file names) or meta:PATH (CSV of id,group)")
+    group_balance: bool = Field(False, description="resample the training split so that every group (data.groups) is seen as often as the largest")
+    generated: str | None = Field(None, description="classification: a conditional GAN (cgan) run directory whose samples are added to the training split")
+    generated_per_class: int = Field(100, ge=1, description="classification: with data.generated, generated training images per class")
 
     @model_validator(mode="after")
     def _known_source(self) -> DataConfig:
@@ -56,6 +88,8 @@ class DataConfig(Section):
 
         if self.name not in DATASETS:
             raise ValueError(f"@name@{DATASETS.unknown_message(self.name)}")
+        if self.group_balance and not self.groups:
+            raise ValueError("@group_balance@needs data.groups, the rule that gives each example its group")
         return self
 
 
@@ -63,12 +97,24 @@ class DataConfig(Section):
 class TaskConfig(Section):
     name: str = Field("classification", description="what is learned: classification, regression, ... (see `layerlab recipe explain task`)")
     loss: str = Field("auto", description="auto (the task's usual loss), or one the task allows: cross_entropy; mse, mae, huber; ...")
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="classification: label smoothing of the cross-entropy")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="classification: label smoothing of the cross-entropy; adversarial (bce): the real images' target is 1 - this (one-sided)")
     class_weights: Literal["none", "balanced"] | list[float] = Field(
         "none", description="classification: per-class loss weights, or 'balanced' (inverse class frequency)"
     )
     top_k: int = Field(5, ge=1, description="classification: k of the top-k accuracy")
     huber_delta: float = Field(1.0, gt=0, description="regression: where the Huber loss turns linear")
+    beam_size: int = Field(1, ge=1, description="seq2seq: beam width when decoding test translations and `translate` (1 = greedy)")
+    length_penalty: float = Field(1.0, ge=0, description="seq2seq: beam search ranks by log-probability / length**this (0 = no normalisation)")
+    calibrate: Literal["none", "temperature"] = Field("none", description="classification: temperature scaling fitted on the validation split after training, used by evaluate and predict")
+    noise: Literal["none", "gaussian", "salt_pepper", "mask"] = Field("none", description="reconstruction: noise added to the inputs, which the model learns to remove (a denoising autoencoder)")
+    noise_level: float = Field(0.3, ge=0, le=1, description="reconstruction: the noise's standard deviation (gaussian) or the fraction of pixels hit (salt_pepper, mask)")
+    beta: float = Field(1.0, gt=0, description="vae: weight of the KL term (1: the ELBO; above 1: a beta-VAE)")
+    kl_warmup: int = Field(0, ge=0, description="vae: training batches over which the KL weight rises linearly from 0 to beta")
+    n_critic: int = Field(1, ge=1, description="adversarial: discriminator steps per generator step")
+    d_lr: float | None = Field(None, gt=0, description="adversarial: the discriminator's learning rate (default train.lr)")
+    g_lr: float | None = Field(None, gt=0, description="adversarial: the generator's learning rate (default train.lr)")
+    gp_weight: float = Field(10.0, ge=0, description="adversarial: weight of the gradient penalty (loss wgan-gp)")
+    samples_seed: int = Field(1234, description="vae, adversarial: seed of the fixed noise batch whose samples are saved after every epoch")
 
     @model_validator(mode="after")
     def _loss_fits(self) -> TaskConfig:
@@ -83,6 +129,8 @@ class TaskConfig(Section):
             raise ValueError("@label_smoothing@applies to classification only; remove it for regression")
         if self.name == "regression" and self.class_weights != "none":
             raise ValueError("@class_weights@applies to classification only; remove it for regression")
+        if self.calibrate != "none" and self.name != "classification":
+            raise ValueError(f"@calibrate@temperature scaling applies to classification only, not {self.name}")
         return self
 
 
@@ -118,7 +166,46 @@ class TrainConfig(Section):
     deterministic: bool = Field(False, description="use only deterministic kernels (bit-for-bit repeatable runs)")
     max_seconds: float | None = Field(None, gt=0, description="wall-clock budget for training; stops at the end of the step that passes it")
     checkpoint_every: int = Field(0, ge=0, description="also write a checkpoint every this many optimiser steps (0 = epoch ends only)")
+    diagnostics_every: int | None = Field(None, ge=0, description="record per-layer gradient norms and activation statistics every this many steps (None: ~100 times a run; 0: never)")
+    report: bool = Field(True, description="write report.html (and its PNGs) into the run directory at the end of the run")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
+    stages: list[StageConfig] = Field(default_factory=list, description="fine-tuning stages, one after another (see train.stages[].*); train.epochs is their sum")
+    fine_tune: int = Field(0, ge=0, description="fastai-like shortcut: this many epochs training the head only at train.lr, then the rest of train.epochs everything at lr/2, rates falling to 1/100 at the first layer group (0 = off)")
+
+    @model_validator(mode="after")
+    def _stages_fit(self) -> TrainConfig:
+        if self.stages and self.fine_tune:
+            raise ValueError("@fine_tune@is a shortcut for two stages; give either train.stages or train.fine_tune")
+        if self.fine_tune and self.fine_tune >= self.epochs:
+            raise ValueError(f"@fine_tune@{self.fine_tune} frozen epochs leave none of train.epochs ({self.epochs}) to fine-tune everything")
+        if self.stages:
+            total = sum(s.epochs for s in self.stages)
+            if "epochs" in self.model_fields_set and self.epochs != total:
+                raise ValueError(f"@epochs@{self.epochs} differs from the sum of the stages' epochs ({total}); leave train.epochs out or make them agree")
+            object.__setattr__(self, "epochs", total)  # no re-validation loop
+        return self
+
+
+class StageConfig(Section):
+    epochs: int = Field(1, ge=1, description="stage: its number of epochs")
+    trainable: str | int = Field("head", description="stage: what trains: head (the new output layer), all, or N (the head and the last N layer groups below it)")
+    lr: float | None = Field(None, gt=0, description="stage: the head's peak learning rate (default train.lr)")
+    lr_decay: float = Field(1.0, gt=0, le=1, description="stage: each layer group below the head trains at this times the rate of the one above (discriminative rates)")
+    first_group_lr: float | None = Field(None, gt=0, le=1, description="stage: instead of lr_decay, the lowest training group's rate as a fraction of lr (geometric steps between)")
+    freeze_bn: bool = Field(False, description="stage: every batch norm keeps its running statistics (frozen groups' always do)")
+
+    @field_validator("trainable", mode="before")
+    @classmethod
+    def _head_all_or_count(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if value in ("head", "all"):
+            return value
+        hint = close_match(str(value), ["head", "all"])
+        raise ValueError(f"@@{value!r} is not head, all or a number of layer groups (0 or more){f'; did you mean {hint!r}?' if hint else ''}")
+
+
+TrainConfig.model_rebuild()
 
 
 # ------------------------------------------------------------------------------------------- recipe
@@ -129,11 +216,50 @@ class Recipe(Section):
     model: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"}, validate_default=True, description="the network: 'name' picks the family, the other keys are its options")
     task: TaskConfig = Field(default_factory=TaskConfig, description="what is learned: its loss and metrics")
     train: TrainConfig = Field(default_factory=TrainConfig, description="how it is learned")
+    tune: TuneConfig = Field(default_factory=TuneConfig, description="hyperparameter search (`layerlab tune`): space, strategy, metric, trials")
+    track: TrackConfig = Field(default_factory=TrackConfig, description="where the run is recorded: the run index, MLflow, TensorBoard")
 
     @field_validator("model")
     @classmethod
     def _model_fields(cls, section: dict[str, Any]) -> dict[str, Any]:
         return validate_model_section(section)
+
+    @model_validator(mode="after")
+    def _pixels_for_generative(self) -> Recipe:
+        from layerlab.tasks import TASKS
+
+        if getattr(TASKS.get(self.task.name), "pixel_space", False) and self.data.normalize:
+            raise ValueError(f"@data.normalize@task {self.task.name} models pixels in [0, 1]; set data.normalize: false")
+        return self
+
+    @model_validator(mode="after")
+    def _pixels_for_pretrained(self) -> Recipe:
+        from layerlab.models import MODELS
+
+        # A pretrained image model standardises its input as its weights expect (its input transform), so
+        # the data stays in [0, 1]; the saved recipe says so.
+        if getattr(MODELS.entry(self.model["name"]).config, "takes_pixels", False) and self.data.normalize:
+            self.data.normalize = False
+        # Likewise a pretrained text model reads text as its own tokenizer cuts it.
+        if getattr(MODELS.entry(self.model["name"]).config, "tokenizer_source", False):
+            self.data.tokenizer = self.model["name"]
+        return self
+
+    @model_validator(mode="after")
+    def _calibration_has_data(self) -> Recipe:
+        if self.task.calibrate != "none" and self.data.val_fraction == 0:
+            raise ValueError("@task.calibrate@temperature scaling is fitted on the validation split; "
+                             "set data.val_fraction above 0")
+        return self
+
+    @model_validator(mode="after")
+    def _search_space_fits(self) -> Recipe:
+        from layerlab.tune.space import recipe_problems  # checks tune.space against the rest of the recipe
+
+        problems = recipe_problems(self)
+        if problems:
+            raise _NestedErrors(problems)
+        return self
 
     def model_config_object(self):
         """The model section as its family's config object."""
@@ -332,13 +458,13 @@ def explain(section: str | None = None) -> list[tuple[str, str, str, str]]:
     """
     from layerlab.models import MODELS
 
-    sections = {"data": DataConfig, "task": TaskConfig, "train": TrainConfig}
+    sections = {"data": DataConfig, "task": TaskConfig, "train": TrainConfig, "tune": TuneConfig, "track": TrackConfig}
     if section is not None and section not in {*sections, "model"} and not section.startswith("model."):
         hint = close_match(section, [*sections, "model"])
-        raise RecipeError([f"'{section}' is not a recipe section{f'; did you mean {hint!r}?' if hint else ''} (data, model, task, train)"])
+        raise RecipeError([f"'{section}' is not a recipe section{f'; did you mean {hint!r}?' if hint else ''} (data, model, task, train, tune, track)"])
     rows: list[tuple[str, str, str, str]] = []
     if section is None:
-        rows += _rows(Recipe, "", skip={"data", "model", "task", "train"})
+        rows += _rows(Recipe, "", skip={"data", "model", "task", "train", "tune", "track"})
     for name, cls in sections.items():
         if section in (None, name):
             rows += _rows(cls, name)
@@ -360,6 +486,12 @@ def _rows(cls: type, prefix: str, skip: set[str] = frozenset()) -> list[tuple[st
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, Section):
             rows += _rows(annotation, _join(prefix, name))
+            continue
+        item = (getattr(annotation, "__args__", None) or [None])[0] if getattr(annotation, "__origin__", None) is list else None
+        if isinstance(item, type) and issubclass(item, Section):  # a list of sections (train.stages)
+            default = field.get_default(call_default_factory=True)
+            rows.append((_join(prefix, name), f"list[{item.__name__}]", repr(default), field.description or ""))
+            rows += _rows(item, _join(prefix, f"{name}[]"))
             continue
         default = field.get_default(call_default_factory=True)
         rows.append((_join(prefix, name), _type_name(annotation), repr(default), field.description or ""))

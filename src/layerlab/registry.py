@@ -55,10 +55,17 @@ class Registry(Generic[T]):
         self._entries[name] = Entry(name, obj, description, config, group or name)
 
     def entry(self, name: str) -> Entry[T]:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise UnknownNameError(self.unknown_message(name)) from None
+        """The entry of ``name``; a name ``prefix:rest`` falls to the family registered as ``prefix:``."""
+        found = self._entries.get(name) or self._prefix_family(name)
+        if found is None:
+            raise UnknownNameError(self.unknown_message(name))
+        return found
+
+    def _prefix_family(self, name: object) -> Entry[T] | None:
+        # Open-ended families ("tv:" takes tv:resnet50, tv:vit_b_16, ...) register their prefix; the
+        # family's config checks the rest of the name.
+        prefix, sep, rest = str(name).partition(":")
+        return self._entries.get(f"{prefix}:") if sep and rest else None
 
     def get(self, name: str) -> T:
         return self.entry(name).obj
@@ -73,7 +80,7 @@ class Registry(Generic[T]):
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or self._prefix_family(name) is not None
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries.values())

@@ -53,8 +53,8 @@ def test_data_info_round_trip(table):
 
 
 def test_unknown_saved_form_is_refused():
-    with pytest.raises(DataError, match="kind 'audio'"):
-        Preprocessor.from_dict({"kind": "audio"})
+    with pytest.raises(DataError, match="kind 'hologram'"):
+        Preprocessor.from_dict({"kind": "hologram"})
 
 
 def test_load_inputs_from_image_files_matches_training_preparation(digits, tmp_path):

@@ -23,7 +23,8 @@ def test_defaults_fill_in():
     cfg = CNNConfig()
     assert (cfg.name, cfg.width, cfg.blocks, cfg.convs_per_block, cfg.batch_norm, cfg.activation) == ("cnn", 32, 3, 2, True, "relu")
     assert MLPConfig(hidden=[8]).model_dump() == {
-        "name": "mlp", "init": "default", "hidden": [8], "activation": "relu", "dropout": 0.0, "batch_norm": False
+        "name": "mlp", "init": "default", "from_run": None, "hidden": [8], "activation": "relu", "dropout": 0.0,
+        "batch_norm": False,
     }
     assert validate_model_section({"name": "resnet34"})["stem"] == "auto"
 

@@ -16,23 +16,37 @@ DATA = {  # what the data side hands create_task for each task
                        "train_targets": torch.tensor([0, 1, 2, 3, 3, 3])},
     "regression": {"num_classes": None, "class_names": None, "train_targets": torch.randn(6)},
 }
+# Text tasks: the classes are the (target) vocabulary; targets are token sequences (N, T).
+VOCAB = ["<pad>", "<unk>", "<bos>", "<eos>", "a", "b", "c", " "]
+DATA["language_model"] = {"num_classes": 8, "class_names": VOCAB, "train_targets": torch.randint(4, 8, (3, 5))}
+DATA["seq2seq"] = {"num_classes": 8, "class_names": VOCAB, "train_targets": torch.randint(4, 8, (3, 6))}
+# Forecasting: the next `horizon` values of a series (N, horizon); without a preprocessor, unit scale.
+DATA["forecast"] = {"num_classes": None, "class_names": None, "train_targets": torch.randn(6, 1)}
 
 
 def batch(task: Task, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     output = torch.randn(n, task.num_outputs(), generator=g)
+    if task.name in ("language_model", "seq2seq"):  # an output per token; seq2seq targets start with <bos>
+        target = torch.randint(4, task.num_outputs(), (n, 6 if task.name == "seq2seq" else 5), generator=g)
+        return torch.randn(n, 5, task.num_outputs(), generator=g), target
     if task.name == "classification":
         return output, torch.randint(0, task.num_outputs(), (n,), generator=g)
     return output, torch.randn(n, generator=g)
 
 
 def test_registry_lists_the_tasks_of_the_recipe():
-    assert set(TASKS.names()) == {"classification", "regression"}
+    assert set(TASKS.names()) >= {"classification", "regression", "language_model", "seq2seq"}
     for entry in TASKS:
         assert entry.obj.name == entry.name and entry.description
 
 
-@pytest.mark.parametrize("name", TASKS.names())
+# The generative tasks (pixel_space) score structured outputs (reconstruction and input, posterior, the
+# discriminator's two logits) in their own evaluate; tests/tasks/test_generative_tasks.py covers them.
+TENSOR_TASKS = [n for n in TASKS.names() if not getattr(TASKS.get(n), "pixel_space", False)]
+
+
+@pytest.mark.parametrize("name", TENSOR_TASKS)
 def test_task_contract(name):
     task = create_task(TaskConfig(name=name), **DATA[name])
     assert task.name == name
@@ -56,7 +70,7 @@ def test_task_contract(name):
     TaskConfig(**task.config_dict())  # the saved section is a valid recipe section
 
 
-@pytest.mark.parametrize("name", TASKS.names())
+@pytest.mark.parametrize("name", TENSOR_TASKS)
 def test_metric_names_on_a_tiny_made_up_batch(name):
     """The trainer's CLI finds a task's metric names from two all-zero outputs; that must work."""
     task = create_task(TaskConfig(name=name), **DATA[name])

@@ -12,7 +12,18 @@ from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.load import load_data
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import DATASETS, RawData, SourceContext
-from layerlab.data.sources import cifar10, csv_table, digits, image_folder, mnist  # noqa: F401  (they register)
+from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401  (text sources)  # noqa: F401  (audio and time-series sources)
+    audio_folder,
+    cifar10,
+    csv_table,
+    digits,
+    image_folder,
+    mnist,
+    parallel,
+    sentences,
+    text_corpus,
+    timeseries,
+)
 from layerlab.data.table_preprocessor import TablePreprocessor
 
 __all__ = [

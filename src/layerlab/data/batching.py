@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from layerlab.data.spec_augment import SpecAugment
 from layerlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def batches(x: torch.Tensor, y: torch.Tensor, *, batch_size: int, order: torch.T
 
 
 class BatchAugment:
-    """Random crop, flips, random erasing and Gaussian noise, for a whole batch (B, C, H, W) at once.
+    """Random crop, flips, random erasing, SpecAugment masks (``layerlab.data.spec_augment``) and
+    Gaussian noise, for a whole batch (B, C, H, W) at once.
 
     Every example gets its own random crop offset, flips and rectangle, drawn as tensors on the
     batch's device; all randomness comes from the ``generator`` passed in, so the result is a pure
@@ -80,7 +82,9 @@ class BatchAugment:
         self.hflip, self.vflip = cfg.hflip, cfg.vflip
         self.erase = cfg.erase
         self.noise = cfg.noise
-        self.spatial = bool(self.crop_padding or self.hflip or self.vflip or self.erase)
+        self.spec = SpecAugment(freq_mask=cfg.freq_mask, time_mask=cfg.time_mask, freq_masks=cfg.freq_masks,
+                                time_masks=cfg.time_masks)  # audio: masks of the log-mel spectrograms
+        self.spatial = bool(self.crop_padding or self.hflip or self.vflip or self.erase or self.spec.enabled)
         self.enabled = self.spatial or self.noise > 0
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -98,6 +102,8 @@ class BatchAugment:
             x = torch.where(_rand((len(x), 1, 1, 1), generator, x.device) < 0.5, x.flip(2), x)
         if self.erase:
             x = self._erase(x, generator)
+        if self.spec.enabled:
+            x = self.spec(x, generator)
         if self.noise > 0:
             x = x + self.noise * _randn(x.shape, generator, x.device, x.dtype)
         return x

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 if TYPE_CHECKING:
@@ -21,13 +22,15 @@ class Split:
 
     x: torch.Tensor
     y: torch.Tensor
+    ids: np.ndarray | None = None  # one string per example: its file, CSV line or train:<i> (see RawData.meta)
+    groups: np.ndarray | None = None  # one string per example under data.groups; None without a rule
 
     def __len__(self) -> int:
         return len(self.y)
 
     def to(self, device: torch.device | str) -> Split:
         """The same split on ``device`` (no copy when it is already there)."""
-        return Split(self.x.to(device), self.y.to(device))
+        return Split(self.x.to(device), self.y.to(device), self.ids, self.groups)
 
 
 @dataclass
@@ -40,6 +43,14 @@ class DataInfo:
     num_classes: int | None  # None for regression
     class_names: list[str] | None
     feature_names: list[str] | None  # tables: the model's input columns, after one-hot encoding
+    vocab_size: int | None = None  # text: token ids lie in 0..vocab_size-1 (the source side for translation)
+    target_vocab_size: int | None = None  # translation: of the target language
+    pad_id: int | None = None  # text: the id that pads short sentences
+
+    def model_hints(self) -> dict[str, Any]:
+        """Model options the data decides (the vocabulary sizes), for ``create_model(data_fields=...)``."""
+        return {k: v for k, v in (("vocab_size", self.vocab_size), ("target_vocab_size", self.target_vocab_size))
+                if v is not None}
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,6 +66,9 @@ class DataInfo:
             num_classes=d.get("num_classes"),
             class_names=d.get("class_names"),
             feature_names=d.get("feature_names"),
+            vocab_size=d.get("vocab_size"),
+            target_vocab_size=d.get("target_vocab_size"),
+            pad_id=d.get("pad_id"),
         )
 
 

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from layerlab.data.dataset import DataInfo, Dataset, Split
+from layerlab.data.groups import attach_metadata
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import DATASETS, RawData, SourceContext
-from layerlab.data.splits import rng, split_fraction, split_indices
+from layerlab.data.splits import rng, split_fraction, split_indices, split_tail
 from layerlab.errors import DataError
 from layerlab.settings import Settings, load_settings
 
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TASKS = ("classification", "regression")
+# Tasks that learn from the inputs alone (autoencoders, VAEs, GANs) load their data as classification
+# does: the class labels stay the targets (conditional GANs and class-coloured embeddings use them).
+UNSUPERVISED = ("reconstruction", "vae", "adversarial")
+TASKS = ("classification", "regression", "language_model", "seq2seq", "forecast", *UNSUPERVISED)
 
 
 def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | None = None,
@@ -45,20 +49,32 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
+    task = "classification" if task in UNSUPERVISED else task
     settings = settings if settings is not None else load_settings()
     raw = DATASETS.get(cfg.name)(cfg, SourceContext(task, settings, preprocessor))
     _check_fits(raw, cfg, task, preprocessor)
-    stratify = task == "classification"
+    stratify = task == "classification" and not raw.ordered
 
     if raw.has_test_split:
         pool_x, pool_y, test_x, test_y = raw.x, raw.y, raw.test_x, raw.test_y
+        pool_at, test_at = np.arange(len(raw.y)), np.arange(len(raw.test_y))  # positions, for the metadata
     else:
-        keep, held = split_fraction(raw.y, cfg.test_fraction, seed=seed, purpose="test", stratify=stratify)
+        keep, held = (split_tail(len(raw.y), round(cfg.test_fraction * len(raw.y)), raw.gap) if raw.ordered else
+                      split_fraction(raw.y, cfg.test_fraction, seed=seed, purpose="test", stratify=stratify))
         pool_x, pool_y, test_x, test_y = raw.x[keep], raw.y[keep], raw.x[held], raw.y[held]
-    if cfg.limit is not None and cfg.limit < len(pool_y):
-        _, kept = split_indices(pool_y, cfg.limit, generator=rng(seed, "limit"), stratify=stratify)
-        pool_x, pool_y = pool_x[kept], pool_y[kept]
-    train_idx, val_idx = split_fraction(pool_y, cfg.val_fraction, seed=seed, purpose="val", stratify=stratify)
+        pool_at, test_at = keep, held
+    own_val = raw.val_size or 0  # an ordered source's own validation split: the last examples, kept whole
+    if cfg.limit is not None and cfg.limit < len(pool_y) - own_val:
+        if raw.ordered:  # the first examples, and the source's own validation split
+            kept = np.concatenate([np.arange(cfg.limit), np.arange(len(pool_y) - own_val, len(pool_y))])
+        else:
+            _, kept = split_indices(pool_y, cfg.limit, generator=rng(seed, "limit"), stratify=stratify)
+        pool_x, pool_y, pool_at = pool_x[kept], pool_y[kept], pool_at[kept]
+    if raw.ordered:
+        train_idx, val_idx = split_tail(len(pool_y), raw.val_size if raw.val_size is not None
+                                        else round(cfg.val_fraction * len(pool_y)), raw.gap)
+    else:
+        train_idx, val_idx = split_fraction(pool_y, cfg.val_fraction, seed=seed, purpose="val", stratify=stratify)
     if len(train_idx) == 0:
         raise DataError(f"{cfg.name}: no training examples left after the test and validation splits "
                         f"({len(raw.y)} examples in all); lower data.test_fraction or data.val_fraction")
@@ -67,13 +83,16 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
     fitted = preprocessor if preprocessor is not None else raw.fit(train_x)
 
     def split(x: np.ndarray, y: np.ndarray) -> Split:
-        target_dtype = torch.int64 if stratify else torch.float32
-        return Split(fitted.transform(x), torch.tensor(np.asarray(y), dtype=target_dtype))
+        target_dtype = torch.float32 if task in ("regression", "forecast") else torch.int64
+        return Split(*fitted.transform_split(x, y, target_dtype=target_dtype))
 
     train = split(train_x, pool_y[train_idx])
     val = split(pool_x[val_idx], pool_y[val_idx])
     test = split(test_x, test_y)
-    classes = fitted.classes if stratify else None
+    positions = (pool_at[train_idx], pool_at[val_idx], test_at)
+    if all(len(s) == len(at) for s, at in zip((train, val, test), positions)):  # not so for a text cut into windows
+        train, val, test = attach_metadata(raw, cfg, (train, val, test), positions, seed=seed)
+    classes = fitted.classes  # None for numeric targets; a language model's classes are its vocabulary
     info = DataInfo(
         name=cfg.name,
         modality=raw.modality,
@@ -81,6 +100,7 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
         num_classes=len(classes) if classes is not None else None,
         class_names=list(classes) if classes is not None else None,
         feature_names=fitted.feature_names,
+        **fitted.data_fields(),
     )
     log.info("%s: %d train, %d validation, %d test examples of shape %s",
              cfg.name, len(train), len(val), len(test), info.input_shape)
@@ -102,3 +122,19 @@ def _check_fits(raw: RawData, cfg: DataConfig, task: str, preprocessor: Preproce
         if spatial:
             raise DataError(f"data.augment.{spatial[0]}: crops, flips and erasing apply to images, not to the "
                             "rows of a table (data.augment.noise does)")
+    _check_signals(raw, cfg, task)
+
+
+def _check_signals(raw: RawData, cfg: DataConfig, task: str) -> None:
+    """Forecasting needs a time series; SpecAugment needs spectrograms; a series is not an image."""
+    if (task == "forecast") != (raw.modality == "series"):
+        raise DataError(f"task.name: forecast needs a time series (data.name: series, co2 or sunspots), not {cfg.name}"
+                        if task == "forecast" else f"{cfg.name} is a time series; use task.name: forecast")
+    masks = [name for name in ("freq_mask", "time_mask") if getattr(cfg.augment, name)]
+    if masks and raw.modality != "audio":
+        raise DataError(f"data.augment.{masks[0]}: SpecAugment masks log-mel spectrograms (audio data); "
+                        f"{cfg.name} gives {raw.modality} data")
+    spatial = [name for name in _SPATIAL if getattr(cfg.augment, name)]
+    if spatial and raw.modality == "series":
+        raise DataError(f"data.augment.{spatial[0]}: crops, flips and erasing apply to images, not to a time "
+                        "series (data.augment.noise does)")

@@ -46,6 +46,16 @@ class Preprocessor(ABC):
     def transform(self, raw: np.ndarray) -> torch.Tensor:
         """Model inputs (float32, (N, *input_shape)) from raw examples as a source reads them."""
 
+    def transform_split(self, x: np.ndarray, y: np.ndarray, *,
+                        target_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model inputs and targets of one split. Most preprocessing prepares the inputs only; text cut
+        into windows (language modelling) and sentence pairs (translation) make both from ``x``."""
+        return self.transform(x), torch.tensor(np.asarray(y), dtype=target_dtype)
+
+    def data_fields(self) -> dict[str, Any]:
+        """Further ``DataInfo`` fields this preprocessing knows (text: vocabulary sizes, padding id)."""
+        return {}
+
     @abstractmethod
     def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
         """Model inputs read from files, and one id per example (for ``layerlab predict``).

@@ -13,7 +13,7 @@ applying the preprocessing) is the same for every source and lives in ``load.py`
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 DATASETS: Registry = Registry("data set")
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "language_model", "seq2seq", "forecast"]
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,26 @@ class RawData:
     (float32). ``fit`` fits the preprocessing on the training rows of ``x``.
     """
 
-    modality: Literal["image", "table"]
+    modality: Literal["image", "table", "text", "audio", "series"]
     x: np.ndarray
     y: np.ndarray
     fit: Callable[[np.ndarray], Preprocessor]
     test_x: np.ndarray | None = None  # the data set's own test split, when it has one
     test_y: np.ndarray | None = None
+    # Per-example metadata, one array per key, aligned with x (and test_x): "file" (the path an example
+    # was read from), "id" (its identity; default the file, else train:<i>/test:<i>), "column:<name>"
+    # (a table's raw cells). Used for groups (layerlab.data.groups) and to name examples in reports.
+    meta: dict[str, np.ndarray] = field(default_factory=dict)
+    test_meta: dict[str, np.ndarray] = field(default_factory=dict)
+    # Examples in an order that matters (the characters of a text, the steps of a time series): the
+    # held-out splits are cut from the end by position, never shuffled or stratified, and ``limit``
+    # keeps the first examples. With ``val_size`` the last ``val_size`` examples of ``x`` are the data
+    # set's own validation split (Multi30k's val).
+    ordered: bool = False
+    val_size: int | None = None
+    # Ordered examples dropped before each held-out split, so that no target lies in two splits
+    # (forecasting windows: horizon - 1, as neighbouring windows share all but one target step).
+    gap: int = 0
 
     @property
     def has_test_split(self) -> bool:

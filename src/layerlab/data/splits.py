@@ -50,3 +50,10 @@ def split_fraction(y: np.ndarray, fraction: float, *, seed: int, purpose: str,
                    stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     """(kept, held out) indices with ``round(fraction * len(y))`` held out."""
     return split_indices(y, round(fraction * len(y)), generator=rng(seed, purpose), stratify=stratify)
+
+
+def split_tail(n: int, n_held: int, gap: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held out) indices of ordered examples: the last ``n_held`` are held out (no shuffling),
+    and the ``gap`` examples just before them are in neither (a buffer against overlapping targets)."""
+    n_held = int(min(max(n_held, 0), n))
+    return np.arange(max(n - n_held - (gap if n_held else 0), 0)), np.arange(n - n_held, n)

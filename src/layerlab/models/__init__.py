@@ -6,7 +6,20 @@
 A new family is one file that registers its builder with ``@MODELS.register(...)``, imported below.
 """
 
-from layerlab.models import cnn, mlp, resnet, vgg  # noqa: F401  (importing a family registers it)
+from layerlab.models import (  # noqa: F401  (importing a family registers it)  # noqa: F401  (sequence families)  # noqa: F401  (generative families)
+    autoencoder,
+    cnn,
+    gan,
+    mlp,
+    pretrained,
+    pretrained_text,
+    resnet,
+    rnn,
+    seq2seq,
+    textcnn,
+    transformer,
+    vgg,
+)
 from layerlab.models.base import MODELS, ModelConfig
 from layerlab.models.factory import create_model
 from layerlab.models.init import init_weights

@@ -19,3 +19,9 @@ class ModelConfig(Section):
 
     name: str = Field(description="the model family or variant")
     init: Init = Field("default", description="weight initialisation: default (the family's own), xavier_uniform/normal, kaiming_uniform/normal, orthogonal")
+    from_run: str | None = Field(None, description="start from the weights of this earlier run directory, all but the head (same family and sizes)")
+
+    def architecture_only(self) -> ModelConfig:
+        """The same model without loading any weights (pretrained, from a run): for weights that are
+        loaded next from a run directory, or for showing the architecture. Families that load weights override it."""
+        return self.model_copy(update={"from_run": None})

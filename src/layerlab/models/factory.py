@@ -15,19 +15,26 @@ from layerlab.models.init import init_weights
 
 
 def create_model(
-    section: Mapping[str, Any] | ModelConfig, *, input_shape: tuple[int, ...], num_outputs: int
+    section: Mapping[str, Any] | ModelConfig, *, input_shape: tuple[int, ...], num_outputs: int,
+    data_fields: Mapping[str, Any] | None = None, pretrained: bool = True,
 ) -> nn.Module:
     """Build the model a ``model:`` section describes, for inputs of ``input_shape`` (one example).
 
     ``section`` is a dict with ``name`` (the family) and that family's options, or its config object.
     The model takes float input of shape (B, *input_shape) and returns (B, num_outputs). Its weights
     are initialised by ``section.init``; seed torch (``torch.manual_seed``) before calling for a
-    repeatable model.
+    repeatable model. ``data_fields`` are options the data decides (``DataInfo.model_hints()``: the
+    vocabulary sizes of text); each fills the family's option of that name where the section left it None.
+    With ``pretrained=False`` no weights are downloaded or read (``ModelConfig.architecture_only``): the
+    architecture, for weights loaded next from a run directory.
 
     Raises ``UnknownNameError`` for an unknown name, ``RecipeError`` for options its config refuses,
     and ``LayerLabError`` when the model cannot take ``input_shape`` (a CNN on flat features, say).
     """
     cfg = section if isinstance(section, ModelConfig) else _validate(section)
+    filled = {k: v for k, v in (data_fields or {}).items() if k in type(cfg).model_fields and getattr(cfg, k) is None}
+    cfg = cfg.model_copy(update=filled) if filled else cfg
+    cfg = cfg if pretrained else cfg.architecture_only()
     entry = MODELS.entry(cfg.name)
     input_shape = _check_shape(input_shape)
     if not (isinstance(num_outputs, int) and num_outputs >= 1):

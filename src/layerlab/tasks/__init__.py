@@ -4,8 +4,15 @@
     loss = task.loss(model(x), y)
 """
 
+from layerlab.tasks.adversarial import AdversarialTask
 from layerlab.tasks.base import TASKS, Task, create_task
 from layerlab.tasks.classify import ClassificationTask
+from layerlab.tasks.forecast import ForecastTask
+from layerlab.tasks.language_model import LanguageModelTask
+from layerlab.tasks.reconstruct import ReconstructionTask
 from layerlab.tasks.regress import RegressionTask
+from layerlab.tasks.seq2seq import Seq2SeqTask
+from layerlab.tasks.vae import VAETask
 
-__all__ = ["TASKS", "ClassificationTask", "RegressionTask", "Task", "create_task"]
+__all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "ForecastTask", "LanguageModelTask", "ReconstructionTask",
+           "RegressionTask", "Seq2SeqTask", "Task", "VAETask", "create_task"]

@@ -20,6 +20,7 @@ from layerlab.errors import UsageError
 from layerlab.models.inference import predict_outputs
 from layerlab.recipe import TaskConfig
 from layerlab.registry import Registry
+from layerlab.tasks.step import MakeOptimizer, TrainingStep
 
 TASKS: Registry = Registry("task")
 
@@ -93,6 +94,22 @@ class Task(ABC):
         """
         raise UsageError(f"a {self.name} run cannot generate; generation needs a language model, a VAE or a GAN")
 
+    def training_step(self, model: nn.Module, *, make_optimizer: MakeOptimizer, precision: str) -> TrainingStep | None:
+        """The task's own training step (a GAN's alternating updates), or None for the trainer's usual
+        forward, loss, backward, optimiser step. See ``layerlab.tasks.step``."""
+        return None
+
+    def fixed_samples(self, model: nn.Module) -> Tensor | None:
+        """Images in [0, 1] from a fixed noise batch (the same every call), which training saves as a
+        grid after every epoch; None for tasks that do not generate images."""
+        return None
+
+    def attach_preprocessor(self, preprocessor: Any) -> None:
+        """Called with the run's fitted preprocessing right after the task is built, in training and when
+        a run is loaded back. A task whose loss or metrics need statistics of the data (a forecaster: the
+        target's scale, the season of its baseline) keeps them here; the default does nothing."""
+        return None
+
     @abstractmethod
     def config_dict(self) -> dict[str, Any]:
         """The task's recipe section with everything resolved (``loss: auto`` → the loss used,
@@ -100,15 +117,20 @@ class Task(ABC):
 
 
 def create_task(
-    cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor
+    cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor,
+    preprocessor: Any = None,
 ) -> Task:
     """The task a recipe's ``task`` section names, fitted to the data.
 
     ``num_classes`` and ``class_names`` come from the data (None for numeric targets);
     ``train_targets`` are the training split's targets, used for ``class_weights: balanced`` and to
     check that the targets suit the task (an empty tensor skips both, as when a run is loaded back).
+    ``preprocessor``, the run's fitted preprocessing, goes to ``Task.attach_preprocessor``.
     Raises LayerLabError when task and data do not fit (regression on class targets, classification
     without classes) or when ``class_weights`` is a list of the wrong length.
     """
     task_cls = TASKS.get(cfg.name)
-    return task_cls.from_config(cfg, num_classes=num_classes, class_names=class_names, train_targets=train_targets)
+    task = task_cls.from_config(cfg, num_classes=num_classes, class_names=class_names, train_targets=train_targets)
+    if preprocessor is not None:
+        task.attach_preprocessor(preprocessor)
+    return task

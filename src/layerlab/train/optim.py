@@ -35,8 +35,21 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return OPTIMIZERS[cfg.optimizer](parameter_groups(model, cfg.weight_decay), cfg)
+def scaled_parameter_groups(layers: list[tuple[list[nn.Parameter], float]], weight_decay: float) -> list[dict]:
+    """Groups for layers with their own rate multiplier (discriminative rates): each (parameters, lr_scale)
+    split as ``parameter_groups`` does; ``set_lr`` gives a group the schedule's rate times its lr_scale."""
+    groups = []
+    for params, scale in layers:
+        decay = [p for p in params if p.requires_grad and p.ndim >= 2]
+        no_decay = [p for p in params if p.requires_grad and p.ndim < 2]
+        groups += [{"params": ps, "weight_decay": wd, "lr_scale": scale}
+                   for ps, wd in ((decay, weight_decay), (no_decay, 0.0)) if ps]
+    return groups
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig, groups: list[dict] | None = None) -> torch.optim.Optimizer:
+    """The recipe's optimiser over ``groups`` (default: every trainable parameter, as ``parameter_groups``)."""
+    return OPTIMIZERS[cfg.optimizer](groups if groups is not None else parameter_groups(model, cfg.weight_decay), cfg)
 
 
 def l1_penalty(model: nn.Module) -> torch.Tensor:

@@ -34,7 +34,8 @@ from layerlab.tasks import Task
 from layerlab.train.callbacks import Callback, Monitor, Timer
 from layerlab.train.checkpoint import load_state, save_state
 from layerlab.train.device import rng_state, set_rng_state, step_generator
-from layerlab.train.optim import build_optimizer, l1_penalty, lr_factor, set_lr
+from layerlab.train.optim import build_optimizer, l1_penalty, set_lr
+from layerlab.train.stages import Stages
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,14 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.checkpoint_path = checkpoint_path
         self.monitor = monitor  # metric for reduce-on-plateau (the recipe's resolved train.monitor)
-        self.optimizer = build_optimizer(model, cfg)
+        # Fine-tuning stages (train.stages, train.fine_tune): what trains, at which rates, per epoch.
+        self.stages, self.stage = Stages(self.model, cfg), 0
+        self.optimizer = self.stages.enter(self.stage)
+        # A task with a step of its own (a GAN's alternating updates) trains by it instead of the usual
+        # forward, backward, step; its optimisers are made as ours are, its state goes into the checkpoint.
+        self.task_step = task.training_step(
+            self.model, make_optimizer=lambda module, lr: build_optimizer(module, cfg.model_copy(update={"lr": lr or cfg.lr})),
+            precision=cfg.precision)
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         self.state = TrainState()
         self.at_step_boundary = True  # no gradients pending: a checkpoint taken now is complete
@@ -104,6 +112,9 @@ class Trainer:
         with self._sigint_handler():
             self._call("on_fit_start")
             while self.state.epoch < self.cfg.epochs and not self._stop_requested:
+                if self.stages.index_at(self.state.epoch) != self.stage:  # a new stage: refreeze, fresh optimiser
+                    self.stage = self.stages.index_at(self.state.epoch)
+                    self.optimizer = self.stages.enter(self.stage)
                 self._call("on_epoch_start")
                 epoch_start = time.perf_counter()
                 try:
@@ -153,10 +164,13 @@ class Trainer:
                 x = self.augment(x, step_generator(cfg.seed, state.epoch, i, self.device))
             group_start = i - i % cfg.accumulate
             group_size = min(cfg.accumulate, n_batches - group_start)
-            loss = self._forward_backward(x, y, 1.0 / group_size)
-            self.at_step_boundary = i + 1 == group_start + group_size
-            if self.at_step_boundary:
-                self._optimizer_step(steps_per_epoch)
+            if self.task_step is not None:
+                loss = self._task_step(x, y)
+            else:
+                loss = self._forward_backward(x, y, 1.0 / group_size)
+                self.at_step_boundary = i + 1 == group_start + group_size
+                if self.at_step_boundary:
+                    self._optimizer_step(steps_per_epoch)
             state.step_in_epoch = i + 1
             self._epoch_loss += loss
             self._epoch_batches += 1
@@ -178,9 +192,19 @@ class Trainer:
         self.scaler.scale(total).backward()
         return loss.detach()
 
+    def _task_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        try:
+            loss = self.task_step(x, y)
+        except FloatingPointError as exc:
+            raise NonFiniteLoss(f"{exc} at epoch {self.state.epoch + 1}, batch {self.state.step_in_epoch + 1}") from None
+        self.state.global_step += 1
+        return loss
+
     def _optimizer_step(self, steps_per_epoch: int) -> None:
         cfg = self.cfg
-        set_lr(self.optimizer, cfg.lr * self.state.lr_scale * lr_factor(cfg, self.state.global_step, steps_per_epoch))
+        factor = self.stages.lr_factor(self.stage, self.state.global_step, steps_per_epoch)
+        set_lr(self.optimizer, cfg.lr * self.state.lr_scale * factor)
+        self._call("on_after_backward")
         if cfg.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -252,6 +276,8 @@ class Trainer:
             "epoch_batches": self._epoch_batches,
             "rng": rng_state(self.device),
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
+            "stage": self.stage,  # the fine-tuning stage the optimiser's state belongs to
+            "task_step": self.task_step.state_dict() if self.task_step is not None else {},
         }
 
     def save_checkpoint(self, path: Path | None = None) -> Path | None:
@@ -266,10 +292,15 @@ class Trainer:
         ckpt = load_state(path)
         try:
             self.model.load_state_dict(ckpt["model"])
+            if ckpt.get("stage", 0) != self.stage:  # the optimiser of the stage the checkpoint was taken in
+                self.stage = ckpt["stage"]
+                self.optimizer = self.stages.enter(self.stage)
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise LayerLabError(f"{path}: the checkpoint does not fit this model and recipe ({exc})") from None
         self.scaler.load_state_dict(ckpt["scaler"])
+        if self.task_step is not None:
+            self.task_step.load_state_dict(ckpt["task_step"])
         self.state = TrainState(**ckpt["trainer"])
         self._epoch_loss = ckpt["epoch_loss"].to(self.device)
         self._epoch_batches = ckpt["epoch_batches"]

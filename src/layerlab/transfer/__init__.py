@@ -3,9 +3,9 @@
     from layerlab.transfer import layer_groups, freeze, load_backbone, lr_find
 """
 
+from layerlab.train.groups import LayerGroup, describe, freeze, layer_groups, trainable_groups
+from layerlab.train.stages import Stages, stage_plan
 from layerlab.transfer.from_run import load_backbone
-from layerlab.transfer.groups import LayerGroup, describe, freeze, layer_groups, trainable_groups
-from layerlab.transfer.stages import Stages, stage_plan
 
 __all__ = ["LayerGroup", "Stages", "describe", "freeze", "layer_groups", "load_backbone", "lr_find",
            "stage_plan", "trainable_groups"]

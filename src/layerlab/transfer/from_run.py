@@ -17,7 +17,7 @@ from torch import nn
 from layerlab.errors import LayerLabError
 from layerlab.rundir import RunDir
 from layerlab.train.checkpoint import load_weights
-from layerlab.transfer.groups import layer_groups
+from layerlab.train.groups import layer_groups
 
 log = logging.getLogger(__name__)
 

@@ -49,8 +49,8 @@ def lr_find(recipe: Any = None, overrides: Any = (), *, start: float = 1e-7, end
     from layerlab.recipes import DEFAULT
     from layerlab.tasks import create_task
     from layerlab.train.device import resolve_device, seed_everything
+    from layerlab.train.stages import Stages
     from layerlab.transfer.from_run import load_backbone
-    from layerlab.transfer.stages import Stages
 
     if not (0 < start < end) or steps < 5:
         raise LayerLabError(f"lr-find: needs 0 < start < end and at least 5 steps (got {start:g}, {end:g}, {steps})")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 from layerlab.errors import UsageError
-from layerlab.transfer.groups import freeze, layer_groups
-from layerlab.transfer.stages import stage_plan
+from layerlab.train.groups import freeze, layer_groups
+from layerlab.train.stages import stage_plan
 
 
 def staged_model(target: str, *, input_shape: tuple[int, ...], num_outputs: int, stage: int = 1) -> tuple[nn.Module, str]:

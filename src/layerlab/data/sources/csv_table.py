@@ -42,7 +42,8 @@ def load_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
     y, classes = _targets(table, target, ctx.task, fitted.classes if fitted else None)
 
     if fitted is not None:  # a trained run's model on (new) data: its columns, as it was trained
-        return RawData(modality="table", x=fitted.select_inputs(table), y=y, fit=lambda train: fitted)
+        return RawData(modality="table", x=fitted.select_inputs(table), y=y, fit=lambda train: fitted,
+                       meta=_meta(table))
 
     inputs = [j for j in range(len(table.names)) if j != target]
     names = [table.names[j] for j in inputs]
@@ -54,7 +55,13 @@ def load_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
                                      target=table.names[target], header=cfg.header, delimiter=cfg.delimiter,
                                      classes=classes)
 
-    return RawData(modality="table", x=table.cells[:, inputs], y=y, fit=fit)
+    return RawData(modality="table", x=table.cells[:, inputs], y=y, fit=fit, meta=_meta(table))
+
+
+def _meta(table: Table) -> dict[str, np.ndarray]:
+    """Each row's line in the file as its id, and its raw cells as ``column:<name>`` (for data.groups)."""
+    return {"id": table.lines.astype(str),
+            **{f"column:{name}": table.cells[:, j] for j, name in enumerate(table.names)}}
 
 
 def _targets(table: Table, target: int, task: str, known: list[str] | None) -> tuple[np.ndarray, list[str] | None]:

@@ -51,6 +51,7 @@ def load_image_folder(cfg: DataConfig, ctx: SourceContext) -> RawData:
         return read_images(files, size=(height, width), channels=channels)
 
     test_x = test_y = None
+    test_files: list[Path] = []
     if test_root is not None:
         test_files, test_y = _labelled_files(test_root, classes)
         test_x = read(test_files)
@@ -61,6 +62,8 @@ def load_image_folder(cfg: DataConfig, ctx: SourceContext) -> RawData:
         fit=lambda train: ImagePreprocessor.fit(train, scale=255.0, normalize=cfg.normalize, classes=classes),
         test_x=test_x,
         test_y=test_y,
+        meta={"file": np.array([str(f.relative_to(root)) for f in train_files])},
+        test_meta={"file": np.array([str(f.relative_to(root)) for f in test_files])},
     )
 
 

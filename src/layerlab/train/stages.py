@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from layerlab.train.groups import LayerGroup, freeze, layer_groups, trainable_groups
 from layerlab.train.optim import build_optimizer, lr_factor, scaled_parameter_groups
-from layerlab.transfer.groups import LayerGroup, freeze, layer_groups, trainable_groups
 
 if TYPE_CHECKING:
     from layerlab.recipe import StageConfig, TrainConfig
