@@ -133,30 +133,115 @@ def gradients_section(ctx: ReportContext) -> Section:
     from layerlab.train.diagnostics import read_diagnostics
 
     diag = read_diagnostics(ctx.run.path / "diagnostics")
-    title = "Gradients and activations"
-    if diag is None or not diag["gradients"]:
-        return Section(title, [html.paragraph("No diagnostics were recorded (train.diagnostics_every: 0).",
-                                              note=True)])
-    layers = diag["meta"].get("layers") or [k for k in diag["gradients"][0] if k not in ("step", "epoch")]
+    parts: list[str] = []
+    if diag is not None and diag["gradients"]:
+        layers = _layers(diag)
+        weighted = _weight_layers(diag)
+        parts += [
+            html.paragraph(f"Recorded every {diag['meta'].get('every', '?')} optimiser steps, before gradient "
+                           "clipping. Vanishing gradients show as norms that fall by orders of magnitude towards "
+                           "the input layers; exploding ones as norms that grow over the steps."),
+            html.image(plot_gradient_flow(diag["gradients"], weighted, ctx.png("gradient_flow")),
+                       caption="Median gradient norm per layer, input side on the left, in each third of training"
+                               + (" (normalisation layers left out)." if len(weighted) < len(layers) else ".")),
+            html.image(plot_gradient_norms(diag["gradients"], layers, ctx.png("gradient_norms")),
+                       caption="Gradient norm of each layer over the optimiser steps."),
+        ]
+        if diag["activations"]:
+            parts.append(html.image(plot_activations(diag["activations"], ctx.png("activations")),
+                                    caption="Dead ReLUs (units off for the whole batch) and saturated sigmoid/tanh "
+                                            "outputs, per activation layer."))
+            parts.append(_last_activations(diag["activations"]))
+    parts += _flow_beside_parts(ctx, diag)
+    parts += _time_gradient_parts(ctx)
+    if not parts:
+        parts = [html.paragraph("No diagnostics were recorded (train.diagnostics_every: 0).", note=True)]
+    return Section("Gradients and activations", parts)
+
+
+def _layers(diag: dict[str, Any]) -> list[str]:
+    return diag["meta"].get("layers") or [k for k in diag["gradients"][0] if k not in ("step", "epoch")]
+
+
+def _weight_layers(diag: dict[str, Any]) -> list[str]:
+    """The layers that hold weights, input side first; normalisation layers carry tiny gradients that
+    would zigzag a flow plot, so they are left out."""
     types = diag["meta"].get("layer_types") or {}
-    # normalisation layers carry tiny gradients that would zigzag the flow plot; it shows the weight layers
-    weighted = [layer for layer in layers if "Norm" not in types.get(layer, "")] or layers
-    parts = [
-        html.paragraph(f"Recorded every {diag['meta'].get('every', '?')} optimiser steps, before gradient clipping. "
-                       "Vanishing gradients show as norms that fall by orders of magnitude towards the input "
-                       "layers; exploding ones as norms that grow over the steps."),
-        html.image(plot_gradient_flow(diag["gradients"], weighted, ctx.png("gradient_flow")),
-                   caption="Median gradient norm per layer, input side on the left, in each third of training"
-                           + (" (normalisation layers left out)." if len(weighted) < len(layers) else ".")),
-        html.image(plot_gradient_norms(diag["gradients"], layers, ctx.png("gradient_norms")),
-                   caption="Gradient norm of each layer over the optimiser steps."),
+    layers = _layers(diag)
+    return [layer for layer in layers if "Norm" not in types.get(layer, "")] or layers
+
+
+def _flow_beside_parts(ctx: ReportContext, diag: dict[str, Any] | None) -> list[str]:
+    """This run's gradient flow beside that of the runs given with ``layerlab report RUN --beside OTHER``."""
+    from layerlab.analyze.gradient_plots import median_flow, plot_flow_beside
+    from layerlab.train.diagnostics import read_diagnostics
+
+    if not ctx.beside:
+        return []
+    flows, rows = {}, []
+    for label, path in [(ctx.run.path.name, ctx.run.path), *ctx.beside.items()]:
+        other = diag if path == ctx.run.path else read_diagnostics(Path(path) / "diagnostics")
+        if other is None or not other["gradients"]:
+            continue
+        flow = median_flow(other["gradients"], _weight_layers(other))
+        flows[label] = flow
+        rows.append([label, len(flow), _test_metric(Path(path)), float(flow[0]), float(flow[-1]),
+                     float(flow[0] / max(flow[-1], 1e-30))])
+    if len(flows) < 2:
+        return []
+    return [
+        html.paragraph("Beside other runs: each line is a run's median gradient norm per weight layer over the "
+                       "whole of its training."),
+        html.image(plot_flow_beside(flows, ctx.png("gradient_flow_beside")),
+                   caption="Gradient flow of this run and the runs beside it (input side on the left)."),
+        html.table(["run", "weight layers", "test", "first layer", "last layer", "first / last"], rows, digits=3),
     ]
-    if diag["activations"]:
-        parts.append(html.image(plot_activations(diag["activations"], ctx.png("activations")),
-                                caption="Dead ReLUs (units off for the whole batch) and saturated sigmoid/tanh "
-                                        "outputs, per activation layer."))
-        parts.append(_last_activations(diag["activations"]))
-    return Section(title, parts)
+
+
+def _time_gradient_parts(ctx: ReportContext) -> list[str]:
+    """For recurrent runs: how much the loss at the last step depends on each earlier input, per epoch,
+    and beside the other runs given with ``--beside``."""
+    from layerlab.train.gradient_time import plot_time_gradients, read_time_gradients
+
+    mine = read_time_gradients(ctx.run.path)
+    others = {label: rows for label, path in ctx.beside.items() if (rows := read_time_gradients(path))}
+    if not mine and not others:
+        return []
+    parts = [html.paragraph("Gradient through time: the norm of the gradient of the loss at a sequence's last "
+                            "step with respect to the input of the recurrence at each earlier step. A plain "
+                            "RNN's falls by orders of magnitude within a few dozen steps (the vanishing "
+                            "gradient); an LSTM's or GRU's stays far higher, which is why they learn long "
+                            "dependencies.")]
+    if mine:
+        parts.append(html.image(plot_time_gradients(mine, ctx.png("time_gradients")),
+                                caption="‖∂ loss at T / ∂ input at t‖ against T − t, one line per epoch (log scale)."))
+    runs = ({ctx.run.path.name: mine} if mine else {}) | others
+    if len(runs) > 1:
+        labels = list(runs)
+        parts.append(html.image(plot_time_gradients([rows[-1] for rows in runs.values()],
+                                                    ctx.png("time_gradients_beside"), labels),
+                                caption="The last epoch's gradient through time of this run and the runs beside it."))
+    table = []
+    for label, rows in runs.items():
+        last = [v for k, v in rows[-1].items() if k.startswith("back_")]
+        table.append([label, len(last) - 1, last[0], last[-1], last[-1] / max(last[0], 1e-30)])
+    parts.append(html.table(["run", "steps back", "norm at the last step", "norm furthest back",
+                             "furthest / last"], table, digits=3))
+    return parts
+
+
+def _test_metric(run_dir: Path) -> str:
+    """A run's first test metric as "name value", or "" when its summary has none."""
+    import json
+
+    try:
+        test = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("test") or {}
+    except (OSError, ValueError):
+        return ""
+    for name in ("accuracy", "loss", "rmse"):
+        if isinstance(test.get(name), (int, float)):
+            return f"{name} {test[name]:.4f}"
+    return ""
 
 
 def _last_activations(rows: list[dict[str, Any]]) -> str:

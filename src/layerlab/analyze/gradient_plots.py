@@ -4,6 +4,8 @@
   from the input side (dark) to the output side (light);
 - ``plot_gradient_flow``: the median gradient norm of each layer against its depth, for the first,
   middle and last third of training: vanishing gradients are a line falling towards the input;
+- ``plot_flow_beside``: the median gradient norm by depth of several runs in one figure (a sigmoid MLP
+  beside a ReLU one with batch norm);
 - ``plot_activations``: dead-ReLU and saturation fractions of each activation layer over the steps.
 """
 
@@ -61,14 +63,34 @@ def plot_gradient_flow(rows: list[dict[str, Any]], layers: list[str], path: Path
         if len(part):
             ax.plot(depth, np.median(norms[part], axis=0), marker="o", markersize=3, color=colour,
                     label=f"{label} of training")
-    ax.set_yscale("log")
     ax.set_xticks(depth, [_short(layer) for layer in layers], rotation=60, ha="right", fontsize="x-small")
-    ax.set_xlabel("layer (input side first)")
-    ax.set_ylabel("median gradient L2 norm")
-    ax.set_title(title or "Gradient flow: norm by depth")
+    _log_axes(ax, "layer (input side first)", "median gradient L2 norm", title or "Gradient flow: norm by depth")
+    return _save(fig, path)
+
+
+def median_flow(rows: list[dict[str, Any]], layers: list[str]) -> np.ndarray:
+    """The median gradient norm of each of ``layers`` over all recorded steps."""
+    return np.median(_norm_matrix(rows, layers)[1], axis=0)
+
+
+def plot_flow_beside(flows: dict[str, np.ndarray], path: Path, *, title: str = "") -> Path:
+    """One line per run: its median gradient norm per weight layer (x: layer, 1 = input side)."""
+    fig = _figure(7.5, 4.2)
+    ax = fig.add_subplot()
+    for label, flow in flows.items():
+        ax.plot(np.arange(1, len(flow) + 1), np.maximum(flow, TINY), marker="o", markersize=3, label=label)
+    _log_axes(ax, "weight layer (1 = input side)", "median gradient L2 norm over training",
+              title or "Gradient flow of this run beside others")
+    return _save(fig, path)
+
+
+def _log_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    return _save(fig, path)
 
 
 def plot_activations(rows: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:

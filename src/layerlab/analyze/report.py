@@ -66,6 +66,7 @@ class ReportContext:
     device: torch.device
     summary: dict[str, Any]
     history: list[dict[str, float]]
+    beside: dict[str, Path] = field(default_factory=dict)  # other runs whose gradient flow is drawn beside this one's
     _outputs: torch.Tensor | None = field(default=None, repr=False)
 
     @property
@@ -112,15 +113,22 @@ def write_report(ctx: ReportContext) -> Path:
     return path
 
 
-def report(run_dir: str | Path, *, device: str = "auto") -> Path:
+def report(run_dir: str | Path, *, device: str = "auto", beside: list[str | Path] | tuple[str | Path, ...] = ()) -> Path:
     """Write (or rewrite) a finished run's report from its directory alone; returns ``report.html``.
 
     The data is read again as the run read it (same recipe and seed, the run's preprocessing), so the
-    test examples are the run's own. Raises UsageError for a directory that is not a complete run.
+    test examples are the run's own. ``beside`` names other runs whose gradient flow (per layer, and
+    through time for recurrent models) is drawn in the same figures as this run's: a plain RNN beside an
+    LSTM, a sigmoid MLP beside a ReLU one. Raises UsageError for a directory that is not a complete run.
     """
     from layerlab.api import load_run
     from layerlab.data import load_data
 
+    others = {}
+    for path in beside:
+        other = RunDir.open(path, need=("recipe",)).path
+        label = other.name if other.name not in others else str(other)
+        others[label] = other
     loaded = load_run(run_dir, device=device)
     data = load_data(loaded.recipe.data.model_copy(update={"group_balance": False}), task=loaded.recipe.task.name,
                      seed=loaded.recipe.train.seed, preprocessor=loaded.preprocessor)
@@ -128,7 +136,7 @@ def report(run_dir: str | Path, *, device: str = "auto") -> Path:
     summary = run.read_json(run.summary) if run.summary.exists() else {}
     history = run.read_history() if run.history.exists() else []
     ctx = ReportContext(run, loaded.recipe, loaded.task, loaded.model, loaded.info, loaded.preprocessor, data,
-                        loaded.device, summary, history)
+                        loaded.device, summary, history, beside=others)
     return write_report(ctx)
 
 

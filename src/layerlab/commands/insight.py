@@ -13,6 +13,8 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help="write the run's self-contained HTML report (report.html) and its PNGs")
     p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--beside", nargs="+", default=[], metavar="OTHER_RUN",
+                   help="runs whose gradient flow (per layer, and through time) is drawn beside this run's")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=cmd_report)
 
@@ -41,7 +43,7 @@ def register(sub: Any) -> None:
 def cmd_report(args: argparse.Namespace, console: Any) -> int:
     from layerlab.analyze.report import report
 
-    path = report(args.run_dir, device=args.device)
+    path = report(args.run_dir, device=args.device, beside=args.beside)
     console.print(f"report: {path}")
     return 0
 

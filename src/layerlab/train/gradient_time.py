@@ -97,16 +97,22 @@ def plot_time_gradients(rows: list[dict[str, float]], path: Path, labels: list[s
     return path
 
 
+def read_time_gradients(run_dir: str | Path) -> list[dict[str, float]]:
+    """The rows of a run's ``diagnostics/time_gradients.csv`` (one per epoch), or [] when it has none."""
+    csv_path = Path(run_dir) / "diagnostics" / "time_gradients.csv"
+    if not csv_path.is_file():
+        return []
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
 def compare_time_gradients(run_dirs: dict[str, Path], path: Path) -> Path | None:
     """One figure of several recurrent runs' last recorded gradient through time, labelled by name
     (a plain RNN beside an LSTM and a GRU); None when no run recorded one."""
     rows, labels = [], []
     for label, run in run_dirs.items():
-        csv_path = Path(run) / "diagnostics" / "time_gradients.csv"
-        if csv_path.is_file():
-            with csv_path.open(newline="", encoding="utf-8") as handle:
-                recorded = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-            if recorded:
-                rows.append(recorded[-1])
-                labels.append(label)
+        recorded = read_time_gradients(run)
+        if recorded:
+            rows.append(recorded[-1])
+            labels.append(label)
     return plot_time_gradients(rows, path, labels) if rows else None
