@@ -56,3 +56,25 @@ def test_hf_directory_trains_and_predicts(bert_dir, sentences, tmp_path):
     (tmp_path / "new.txt").write_text("the film was great\nthe film was very awful\n", encoding="utf-8")
     rows = api.predict(result.run_dir, [tmp_path / "new.txt"])
     assert [r["label"] for r in rows] == ["pos", "neg"]
+
+
+def test_padding_columns_are_dropped_without_changing_the_outputs(bert_dir):
+    import torch
+
+    from layerlab.models import create_model
+
+    model = create_model({"name": f"hf:{bert_dir}", "dropout": 0.0}, input_shape=(24,), num_outputs=2).eval()
+    torch.manual_seed(0)
+    ids = torch.randint(5, 19, (3, 24))
+    ids[0, 7:], ids[1, 5:], ids[2, 9:] = 0, 0, 0  # three sentences, the longest 9 tokens
+    seen = []
+    model.encoder.register_forward_pre_hook(lambda module, args, kwargs: seen.append(tuple(kwargs["input_ids"].shape)),
+                                            with_kwargs=True)
+    with torch.no_grad():
+        trimmed = model(ids)
+        mask = ids != 0  # the same sentences through all 24 columns
+        hidden = model.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        weights = mask.unsqueeze(-1).float()
+        full = model.head((hidden * weights).sum(1) / weights.sum(1))
+    assert seen == [(3, 9), (3, 24)]
+    torch.testing.assert_close(trimmed, full, rtol=1e-5, atol=1e-5)
