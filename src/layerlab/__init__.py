@@ -6,7 +6,7 @@ The verbs (``run``, ``evaluate``, ``predict``, ...) load on first use, so import
 
 from __future__ import annotations
 
-from typing import Any
+from layerlab.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -24,9 +24,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'layerlab' has no attribute '{name}'")
+__getattr__ = lazy_exports(__name__, _LAZY)

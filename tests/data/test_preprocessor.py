@@ -150,3 +150,24 @@ def test_a_run_on_images_refuses_table_data(digits, tmp_path, settings):
     with pytest.raises(DataError, match="trained on image data, but csv gives table data"):
         load_data(DataConfig(name="csv", path=str(path)), task="classification", seed=0, settings=settings,
                   preprocessor=digits.preprocessor)
+
+
+def test_input_files_expands_folders_and_names_what_is_wrong(tmp_path):
+    from layerlab.data.preprocessor import input_files
+
+    def listed(folder):
+        return sorted(folder.glob("*.wav"))
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "empty").mkdir()
+    for name in ("b.wav", "a.wav"):
+        (tmp_path / "in" / name).write_bytes(b"")
+    (tmp_path / "one.wav").write_bytes(b"")
+    files = input_files([tmp_path / "one.wav", tmp_path / "in"], listed, "WAV files")
+    assert [f.name for f in files] == ["one.wav", "a.wav", "b.wav"]
+    with pytest.raises(DataError, match="empty: no WAV files in this folder"):
+        input_files([tmp_path / "empty"], listed, "WAV files")
+    with pytest.raises(DataError, match="no input files given"):
+        input_files([], listed, "WAV files")
+    with pytest.raises(DataError, match="one.wav: not this kind"):
+        input_files([tmp_path / "one.wav"], listed, "WAV files", refuse={".wav": "not this kind"})

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from layerlab.data.audio import LogMel, load_waveforms, wav_files
-from layerlab.data.preprocessor import Preprocessor
+from layerlab.data.preprocessor import Preprocessor, input_files
 from layerlab.errors import DataError
 
 _CHUNK = 512  # waveforms per STFT call (bounds the complex spectrogram's memory)
@@ -77,20 +77,7 @@ class AudioPreprocessor(Preprocessor):
         return out
 
     def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
-        files: list[Path] = []
-        for path in paths:
-            path = Path(path)
-            if path.is_dir():
-                found = wav_files(path)
-                if not found:
-                    raise DataError(f"{path}: no WAV files in this folder")
-                files += found
-            elif not path.exists():
-                raise DataError(f"{path}: no such file or folder")
-            else:
-                files.append(path)  # read_wav says so if it is not a WAV file
-        if not files:
-            raise DataError("no input files given")
+        files = input_files(paths, wav_files, "WAV files")
         waves = load_waveforms(files, sample_rate=self.sample_rate, length=self.samples,
                                resample_other_rates=self.resample)
         return self.transform(waves), [str(f) for f in files]

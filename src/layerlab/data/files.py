@@ -107,6 +107,17 @@ def resolve_path(path: str | Path, settings: Settings) -> Path:
     raise DataError(f"data.path: '{path}' does not exist; looked for it at\n" + "\n".join(f"  {p}" for p in tried))
 
 
+
+def recipe_file(path: str | None, settings: Settings, source: str, what: str) -> Path:
+    """The one file a source reads from ``data.path`` (``what``: "CSV file"), found as ``resolve_path``
+    finds it. No path, or a folder, is a DataError saying what the source needs."""
+    if path is None:
+        raise DataError(f"data.path: the {source} source needs the {what} to read")
+    found = resolve_path(path, settings)
+    if found.is_dir():
+        raise DataError(f"data.path: {found} is a folder; the {source} source reads one {what}")
+    return found
+
 def find_files(fileset: FileSet, *, path: str | None, settings: Settings, download: bool) -> dict[str, Path]:
     """The local paths of all files of a data set, by name as published; downloads them if allowed.
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from layerlab.data.images import image_files, read_images
-from layerlab.data.preprocessor import Preprocessor
+from layerlab.data.preprocessor import Preprocessor, input_files
 from layerlab.errors import DataError
 
 _CHUNK = 8192  # examples per chunk when computing statistics (bounds the float64 temporaries)
@@ -59,22 +59,8 @@ class ImagePreprocessor(Preprocessor):
         return self._standardise(torch.from_numpy(raw.astype(np.float32)), self.scale)
 
     def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
-        files: list[Path] = []
-        for path in paths:
-            path = Path(path)
-            if path.is_dir():
-                found = image_files(path)
-                if not found:
-                    raise DataError(f"{path}: no image files in this folder")
-                files += found
-            elif not path.exists():
-                raise DataError(f"{path}: no such file or folder")
-            elif path.suffix.lower() == ".csv":
-                raise DataError(f"{path}: this run's model takes images of shape {self.input_shape}, not CSV tables")
-            else:
-                files.append(path)  # read_images says so if it is not an image
-        if not files:
-            raise DataError("no input files given")
+        files = input_files(paths, image_files, "image files", refuse={
+            ".csv": f"this run's model takes images of shape {self.input_shape}, not CSV tables"})
         channels, height, width = self.shape
         pixels = read_images(files, size=(height, width), channels=channels)
         return self._standardise(torch.from_numpy(pixels.astype(np.float32)), 255.0), [str(f) for f in files]

@@ -9,6 +9,7 @@ modality: ``ImagePreprocessor`` and ``TablePreprocessor``; ``Preprocessor.from_d
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -82,3 +83,26 @@ class Preprocessor(ABC):
             raise DataError(f"saved preprocessing of kind {kind!r}, format {version} is not one this version "
                             f"of LayerLab reads (kinds: {', '.join(sorted(Preprocessor._kinds))}; format {FORMAT})")
         return Preprocessor._kinds[kind](**fields)
+
+
+def input_files(paths: list[Path], list_folder: Callable[[Path], list[Path]], what: str, *,
+                refuse: dict[str, str] | None = None) -> list[Path]:
+    """The files named by ``paths`` for ``layerlab predict``: files as given, folders as ``list_folder``
+    finds them (``what``: "image files", "WAV files"). ``refuse`` maps a suffix to the reason such a
+    file does not fit. A missing path, an empty folder or nothing at all is a DataError naming it."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = list_folder(path)
+            if not found:
+                raise DataError(f"{path}: no {what} in this folder")
+            files += found
+        elif not path.exists():
+            raise DataError(f"{path}: no such file or folder")
+        elif refuse and path.suffix.lower() in refuse:
+            raise DataError(f"{path}: {refuse[path.suffix.lower()]}")
+        else:
+            files.append(path)  # the reader says so if it is not of the kind
+    if not files:
+        raise DataError("no input files given")
+    return files

@@ -11,7 +11,7 @@ once the run has written its summary, ``finish`` logs the artifacts and register
 
 from __future__ import annotations
 
-from typing import Any
+from layerlab.lazy import lazy_exports
 
 __all__ = ["open_tracking", "list_runs", "register_run"]
 
@@ -22,9 +22,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'layerlab.track' has no attribute '{name}'")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -11,7 +11,7 @@ importing this package (as the recipe schema does) imports neither Optuna nor to
 
 from __future__ import annotations
 
-from typing import Any
+from layerlab.lazy import lazy_exports
 
 __all__ = ["tune", "compare", "TuneResult", "CompareResult"]
 
@@ -23,9 +23,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'layerlab.tune' has no attribute '{name}'")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from layerlab.data.files import resolve_path
+from layerlab.data.files import recipe_file
 from layerlab.data.source import DATASETS, RawData, SourceContext
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.data.tables import NotANumber, Table, is_numeric, missing_mask, parse_numbers, read_table
@@ -27,11 +27,7 @@ log = logging.getLogger(__name__)
 
 @DATASETS.register("csv", description="a CSV table (data.path): numbers standardised, categories one-hot encoded")
 def load_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
-    if cfg.path is None:
-        raise DataError("data.path: the csv source needs the CSV file to read")
-    path = resolve_path(cfg.path, ctx.settings)
-    if path.is_dir():
-        raise DataError(f"data.path: {path} is a folder; the csv source reads one CSV file")
+    path = recipe_file(cfg.path, ctx.settings, "csv", "CSV file")
     table = read_table(path, delimiter=cfg.delimiter, header=cfg.header)
     fitted = ctx.fitted if isinstance(ctx.fitted, TablePreprocessor) else None
 

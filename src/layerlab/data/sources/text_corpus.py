@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
+from layerlab.data.files import FileSet, RemoteFile, find_files, recipe_file
 from layerlab.data.source import DATASETS, RawData, SourceContext
 from layerlab.data.text.preprocessor import TextPreprocessor
 from layerlab.data.text.reading import read_text
@@ -42,11 +42,7 @@ def load_tinyshakespeare(cfg: DataConfig, ctx: SourceContext) -> RawData:
 
 @DATASETS.register("text", description="a plain text file (data.path) for language modelling, split by position")
 def load_text(cfg: DataConfig, ctx: SourceContext) -> RawData:
-    if cfg.path is None:
-        raise DataError("data.path: the text source needs the text file to read")
-    path = resolve_path(cfg.path, ctx.settings)
-    if path.is_dir():
-        raise DataError(f"data.path: {path} is a folder; the text source reads one text file (.txt, or .gz)")
+    path = recipe_file(cfg.path, ctx.settings, "text", "text file")
     return corpus(path, cfg, ctx)
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from layerlab.data.files import resolve_path
+from layerlab.data.files import recipe_file
 from layerlab.data.series_preprocessor import SeriesPreprocessor
 from layerlab.data.source import DATASETS, RawData, SourceContext
 from layerlab.data.tables import NotANumber, is_numeric, parse_numbers, read_table
@@ -31,11 +31,7 @@ if TYPE_CHECKING:
 
 @DATASETS.register("series", description="a time series in a CSV file (data.path), one row per step, in time order")
 def load_series_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
-    if cfg.path is None:
-        raise DataError("data.path: the series source needs the CSV file to read")
-    path = resolve_path(cfg.path, ctx.settings)
-    if path.is_dir():
-        raise DataError(f"data.path: {path} is a folder; the series source reads one CSV file")
+    path = recipe_file(cfg.path, ctx.settings, "series", "CSV file")
     table = read_table(path, delimiter=cfg.delimiter, header=cfg.header)
     fitted = ctx.fitted if isinstance(ctx.fitted, SeriesPreprocessor) else None
     if fitted is not None:

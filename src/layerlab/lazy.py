@@ -1,0 +1,23 @@
+"""Lazy exports: a package names what it offers, and the module behind each name loads on first use.
+
+    __getattr__ = lazy_exports(__name__, {"run": "layerlab.api", "Recipe": "layerlab.recipe"})
+
+Importing the package then costs nothing (no torch, no Optuna, no MLflow) until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``exports[name]`` on first use and returns its ``name``."""
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            return getattr(importlib.import_module(exports[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
