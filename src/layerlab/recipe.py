@@ -151,6 +151,7 @@ class TrainConfig(Section):
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases or norms), added to the loss")
     schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle, plateau")
+    schedule_clock: Literal["steps", "time"] = Field("steps", description="what the schedule runs over: steps (train.epochs) or time (train.max_seconds: a cosine or onecycle reaches its end when the budget does, or at the last epoch if that comes first; without max_seconds, steps)")
     warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 over this many epochs (not with onecycle)")
     step_size: int = Field(10, ge=1, description="step: epochs between learning-rate cuts")
     gamma: float = Field(0.1, gt=0, le=1, description="step and plateau: factor of each cut")
@@ -174,6 +175,8 @@ class TrainConfig(Section):
 
     @model_validator(mode="after")
     def _stages_fit(self) -> TrainConfig:
+        if self.schedule_clock == "time" and (self.stages or self.fine_tune):
+            raise ValueError("@schedule_clock@'time' runs one schedule over the whole budget; fine-tuning stages each run their own over their epochs")
         if self.stages and self.fine_tune:
             raise ValueError("@fine_tune@is a shortcut for two stages; give either train.stages or train.fine_tune")
         if self.fine_tune and self.fine_tune >= self.epochs:

@@ -55,3 +55,21 @@ def test_l1_penalty_sums_weights_only():
         model.bias.fill_(100.0)
     assert l1_penalty(model).item() == pytest.approx(10.0)
     assert math.isfinite(l1_penalty(model).item())
+
+
+def test_time_clock_runs_the_schedule_over_the_budget():
+    cfg = TrainConfig(schedule="cosine", epochs=1000, max_seconds=100, schedule_clock="time")
+    assert lr_factor(cfg, 0, 10, seconds=0) == pytest.approx(1.0)
+    assert lr_factor(cfg, 10, 10, seconds=50) == pytest.approx(0.5)  # half the budget, a hundredth of the steps
+    assert lr_factor(cfg, 10, 10, seconds=100) == pytest.approx(0.0, abs=1e-9)
+    assert lr_factor(cfg.model_copy(update={"schedule_clock": "steps"}), 10, 10, seconds=50) > 0.99
+    # whichever is further on: the steps, when they run out before the time
+    short = TrainConfig(schedule="cosine", epochs=2, max_seconds=100, schedule_clock="time")
+    assert lr_factor(short, 10, 10, seconds=1) == pytest.approx(0.5)
+
+
+def test_time_clock_is_one_schedule_and_without_a_budget_counts_steps():
+    with pytest.raises(ValueError, match="fine-tuning stages each run their own"):
+        TrainConfig(schedule_clock="time", max_seconds=60, epochs=3, fine_tune=1)
+    unbudgeted = TrainConfig(schedule="cosine", epochs=2, schedule_clock="time")
+    assert lr_factor(unbudgeted, 10, 10, seconds=1e6) == pytest.approx(0.5)

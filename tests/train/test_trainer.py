@@ -80,6 +80,14 @@ def test_time_budget_stops_after_a_partial_epoch(tmp_path):
     assert result.summary["test"]["accuracy"] >= 0  # still evaluated
 
 
+def test_time_clock_decays_the_rate_to_the_end_of_the_budget(tmp_path):
+    result = api.run(SMALL, ["train.max_seconds=1.5", "train.epochs=100000", "train.schedule=cosine",
+                             "train.schedule_clock=time"], out=tmp_path / "r")
+    assert result.summary["status"] == "stopped" and "time budget" in result.summary["stop_reason"]
+    # train.lr is 0.01; by its steps alone (a few hundred of millions) the cosine would still be at its top
+    assert result.history[-1]["lr"] < 0.001
+
+
 def test_early_stopping_counts_epochs_without_improvement():
     class FakeTrainer:
         reason = ""

@@ -57,10 +57,15 @@ def l1_penalty(model: nn.Module) -> torch.Tensor:
     return sum(p.abs().sum() for p in model.parameters() if p.requires_grad and p.ndim >= 2)
 
 
-def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """Multiplier of ``cfg.lr`` at optimiser step ``step`` (0-based), before any plateau cuts."""
+def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int, seconds: float = 0.0) -> float:
+    """Multiplier of ``cfg.lr`` at optimiser step ``step`` (0-based), before any plateau cuts.
+
+    With ``schedule_clock: time`` the schedule's progress is also ``seconds`` of training over
+    ``max_seconds``, whichever is further on, so a run under a time budget ends its decay in time."""
     total = max(1, cfg.epochs * steps_per_epoch)
     progress = min(step / total, 1.0)
+    if cfg.schedule_clock == "time" and cfg.max_seconds:
+        progress = max(progress, min(seconds / cfg.max_seconds, 1.0))
     if cfg.schedule == "onecycle":
         # Up from lr/25 to lr over the first 30 %, then cosine down to lr/1e4, as torch's OneCycleLR.
         up = 0.3

@@ -84,8 +84,9 @@ class Stages:
         base = (stage.lr if stage.lr is not None else self.cfg.lr) / self.cfg.lr
         return [(g.params, base * decay**k) for k, g in enumerate(training)]
 
-    def lr_factor(self, index: int, step: int, steps_per_epoch: int) -> float:
-        """The schedule's multiplier at optimiser step ``step``, run anew over each stage's epochs."""
+    def lr_factor(self, index: int, step: int, steps_per_epoch: int, seconds: float = 0.0) -> float:
+        """The schedule's multiplier at optimiser step ``step`` (``seconds`` into training), run anew over
+        each stage's epochs."""
         if not self.plan:
-            return lr_factor(self.cfg, step, steps_per_epoch)
-        return lr_factor(self._stage_cfgs[index], step - self.starts[index] * steps_per_epoch, steps_per_epoch)
+            return lr_factor(self.cfg, step, steps_per_epoch, seconds)
+        return lr_factor(self._stage_cfgs[index], step - self.starts[index] * steps_per_epoch, steps_per_epoch, seconds)

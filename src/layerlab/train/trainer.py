@@ -90,6 +90,7 @@ class Trainer:
         self.at_step_boundary = True  # no gradients pending: a checkpoint taken now is complete
         self._stop_requested = ""
         self._interrupted = False
+        self._seconds = lambda: self.state.seconds  # fit replaces it by the running clock
         self._epoch_loss = torch.zeros((), device=device)
         self._epoch_batches = 0
         _check_precision(cfg.precision, device)
@@ -109,6 +110,7 @@ class Trainer:
         steps_per_epoch = math.ceil(num_batches(len(train), self.cfg.batch_size) / self.cfg.accumulate)
         timer = Timer()
         seconds_before = self.state.seconds
+        self._seconds = lambda: seconds_before + timer.elapsed()  # training time so far, resumed runs included
         with self._sigint_handler():
             self._call("on_fit_start")
             while self.state.epoch < self.cfg.epochs and not self._stop_requested:
@@ -202,7 +204,7 @@ class Trainer:
 
     def _optimizer_step(self, steps_per_epoch: int) -> None:
         cfg = self.cfg
-        factor = self.stages.lr_factor(self.stage, self.state.global_step, steps_per_epoch)
+        factor = self.stages.lr_factor(self.stage, self.state.global_step, steps_per_epoch, self._seconds())
         set_lr(self.optimizer, cfg.lr * self.state.lr_scale * factor)
         self._call("on_after_backward")
         if cfg.grad_clip is not None:
