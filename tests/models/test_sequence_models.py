@@ -151,3 +151,20 @@ def test_gradient_vanishes_through_time_far_faster_in_a_plain_rnn():
         assert norms.shape == (64,) and torch.all(norms >= 0)
         back30[name] = (norms[-31] / norms[-1]).item()  # 30 steps back, relative to the last step
     assert back30["lstm"] > 1000 * back30["rnn"] and back30["gru"] > 1000 * back30["rnn"]
+
+
+def test_textcnn_kim_init_and_word_dropout():
+    torch.manual_seed(0)
+    model = create_model({"name": "textcnn", "vocab_size": 50, "embed_init": 0.25, "word_dropout": 0.5},
+                         input_shape=(8,), num_outputs=2)
+    weight = model.embed.weight
+    assert weight.abs().max() <= 0.25 and weight[0].abs().sum() == 0  # uniform in [-a, a]; padding stays zero
+    x = torch.randint(1, 50, (64, 8))
+    model.eval()
+    assert torch.equal(model(x), model(x))  # no word dropout at evaluation
+    model.train()
+    model.drop.p = 0.0  # only word dropout left: two passes differ, and dropping every word changes the output
+    assert not torch.equal(model(x), model(x))
+    model.word_dropout = 0.999999
+    dropped = model(x)
+    assert torch.allclose(dropped, dropped[:1].expand_as(dropped), atol=1e-5)  # all-zero embeddings: one output

@@ -2,7 +2,7 @@
 
     model = create_model({"name": "textcnn", "vocab_size": 18000}, input_shape=(56,), num_outputs=2)
 
-tokens (B, T) -> embedding (B, T, E) -> for each kernel width k: conv1d -> ReLU -> max over the real
+tokens (B, T) -> embedding (B, T, E) (whole words dropped in training: word_dropout) -> for each kernel width k: conv1d -> ReLU -> max over the real
 positions (B, filters) -> concatenate (B, widths x filters) -> dropout -> linear. Sentences shorter
 than the widest kernel are padded on the right first.
 """
@@ -29,6 +29,8 @@ class TextCNNConfig(ModelConfig):
     kernel_sizes: list[int] = Field([3, 4, 5], description="widths (in tokens) of the convolution filters")
     filters: int = Field(100, ge=1, description="filters per width")
     dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output layer")
+    embed_init: float | None = Field(None, gt=0, description="initial token vectors uniform in [-a, a] (Kim used 0.25); None: torch's N(0, 1)")
+    word_dropout: float = Field(0.0, ge=0, lt=1, description="in training, the probability that a whole token's embedding is zeroed (the rest scaled up)")
 
 
 class TextCNN(nn.Module):
@@ -39,16 +41,25 @@ class TextCNN(nn.Module):
         if not cfg.kernel_sizes or min(cfg.kernel_sizes) < 1:
             raise LayerLabError(f"model.kernel_sizes must be positive widths, got {cfg.kernel_sizes}")
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD)
+        if cfg.embed_init is not None:  # Kim's random vectors: uniform in [-a, a] (0.25)
+            with torch.no_grad():
+                self.embed.weight.uniform_(-cfg.embed_init, cfg.embed_init)
+                self.embed.weight[PAD] = 0
         self.convs = nn.ModuleList(nn.Conv1d(cfg.embed_dim, cfg.filters, k) for k in cfg.kernel_sizes)
         self.widest = max(cfg.kernel_sizes)
         self.drop = nn.Dropout(cfg.dropout)
+        self.word_dropout = cfg.word_dropout
         self.head = nn.Linear(cfg.filters * len(cfg.kernel_sizes), num_outputs)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[1] < self.widest:
             x = F.pad(x, (0, self.widest - x.shape[1]), value=PAD)
         keep = x != PAD  # (B, T)
-        e = self.embed(x).transpose(1, 2)  # (B, E, T)
+        e = self.embed(x)  # (B, T, E)
+        if self.training and self.word_dropout > 0:
+            kept = torch.rand(e.shape[:2], device=e.device) >= self.word_dropout
+            e = e * (kept.unsqueeze(2) / (1 - self.word_dropout)).to(e.dtype)
+        e = e.transpose(1, 2)  # (B, E, T)
         pooled = []
         for conv in self.convs:
             h = F.relu(conv(e))  # (B, F, T - k + 1)
