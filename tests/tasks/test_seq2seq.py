@@ -98,3 +98,28 @@ def test_loss_ignores_padding_and_bleu_is_sacrebleus():
     assert task.loss(output, target) == task.loss(changed, target)
     assert task.detokenize([4, 5, 6, 3, 4]) == "a dog."
     assert bleu_chrf(["a dog runs ."], ["a dog runs ."])["bleu"] == pytest.approx(100.0)
+
+
+def test_val_bleu_records_bleu_against_training_time(corpus, tmp_path):
+    recipe = {
+        "name": "tiny-translation-curve",
+        "data": {"name": "parallel", "path": str(corpus), "tokenizer": "bpe", "vocab_size": 300, "max_length": 40,
+                 "val_fraction": 0.2, "test_fraction": 0},
+        "model": {"name": "transformer-seq2seq", "dim": 32, "heads": 2, "layers": 1, "dropout": 0.0},
+        "task": {"name": "seq2seq", "val_bleu": True, "beam_size": 3},
+        "train": {"epochs": 2, "batch_size": 10, "lr": 0.004, "report": False, "diagnostics_every": 0, "threads": 1},
+    }
+    run = layerlab.run(recipe, out=tmp_path / "mt")
+    assert len(run.history) == 2
+    for row in run.history:
+        assert 0 <= row["val_bleu"] <= 100 and 0 <= row["val_chrf"] <= 100 and row["seconds"] > 0
+    header = (run.run_dir / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"val_bleu", "val_chrf"} <= set(header)
+
+
+def test_val_bleu_is_refused_outside_translation():
+    from layerlab.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="val_bleu"):
+        layerlab.load_recipe({"name": "x", "data": {"name": "digits"}, "model": {"name": "mlp"},
+                              "task": {"name": "classification", "val_bleu": True}})

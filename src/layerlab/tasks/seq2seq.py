@@ -34,9 +34,10 @@ class Seq2SeqTask(Task):
     monitor = ("val_loss", "min")
 
     def __init__(self, vocabulary: list[str], *, label_smoothing: float = 0.0, beam_size: int = 1,
-                 length_penalty: float = 1.0):
+                 length_penalty: float = 1.0, val_bleu: bool = False):
         self.vocabulary, self.kind = list(vocabulary), vocabulary_kind(vocabulary)
         self.label_smoothing, self.beam_size, self.length_penalty = float(label_smoothing), int(beam_size), float(length_penalty)
+        self.val_bleu = bool(val_bleu)
 
     @classmethod
     def from_config(cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None,
@@ -47,14 +48,14 @@ class Seq2SeqTask(Task):
         if train_targets.numel() and train_targets.ndim != 2:
             raise LayerLabError(f"translation targets are token sequences (N, T); the data gives {tuple(train_targets.shape)}")
         return cls(class_names, label_smoothing=cfg.label_smoothing, beam_size=cfg.beam_size,
-                   length_penalty=cfg.length_penalty)
+                   length_penalty=cfg.length_penalty, val_bleu=cfg.val_bleu)
 
     def num_outputs(self) -> int:
         return len(self.vocabulary)
 
     def config_dict(self) -> dict[str, Any]:
         return {"name": self.name, "loss": "cross_entropy", "label_smoothing": self.label_smoothing,
-                "beam_size": self.beam_size, "length_penalty": self.length_penalty}
+                "beam_size": self.beam_size, "length_penalty": self.length_penalty, "val_bleu": self.val_bleu}
 
     # ------------------------------------------------------------------------------ every step
     def forward(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
@@ -83,7 +84,8 @@ class Seq2SeqTask(Task):
     def evaluate(self, model: nn.Module, split: Any, *, batch_size: int, precision: str = "fp32",
                  report: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
         """Teacher-forced loss and token accuracy; with ``report``, also decodes every source and adds
-        ``bleu`` and ``chrf`` (sacrebleu, on detokenised text), the decoding time and sample translations."""
+        ``bleu`` and ``chrf`` (sacrebleu, on detokenised text), the decoding time and sample translations.
+        Without ``report`` (validation during training), ``val_bleu`` adds greedy BLEU and chrF only."""
         was_training = model.training
         model.eval()
         totals = [0.0, 0.0, 0.0]
@@ -93,13 +95,14 @@ class Seq2SeqTask(Task):
                 totals = [a + b for a, b in zip(totals, self._sums(model(x, y[:, :-1]), y))]
         metrics = _from_sums(*totals)
         details: dict[str, Any] = {}
-        if report:
+        if report or self.val_bleu:
             started = time.perf_counter()
             hypotheses = self.translate_ids(model, split.x, max_length=split.y.shape[1] - 1,
-                                            batch_size=batch_size, precision=precision)
+                                            batch_size=batch_size, precision=precision,
+                                            beam=self.beam_size if report else 1)
             references = [self.detokenize(row) for row in split.y[:, 1:].tolist()]
-            scores = bleu_chrf(hypotheses, references)
-            metrics.update(scores)
+            metrics.update(bleu_chrf(hypotheses, references))
+        if report:
             details = {**metrics, "decoding": "greedy" if self.beam_size == 1 else f"beam {self.beam_size}",
                        "decoding_seconds": round(time.perf_counter() - started, 3),
                        "samples": [{"reference": r, "translation": h} for r, h in
@@ -117,14 +120,15 @@ class Seq2SeqTask(Task):
 
     # ------------------------------------------------------------------------------ decoding
     def translate_ids(self, model: nn.Module, src: Tensor, *, max_length: int, batch_size: int = 256,
-                      precision: str = "fp32") -> list[str]:
-        """Detokenised translations of source ids (N, S), decoded greedily or by beam search."""
+                      precision: str = "fp32", beam: int | None = None) -> list[str]:
+        """Detokenised translations of source ids (N, S), decoded greedily or by beam search (``beam``,
+        default ``task.beam_size``)."""
         texts: list[str] = []
         was_training = model.training
         model.eval()
         with torch.inference_mode(), autocast(src.device, precision):
             for i in range(0, len(src), batch_size):
-                ids = beam_search(model, src[i : i + batch_size], beam=self.beam_size, max_length=max_length,
+                ids = beam_search(model, src[i : i + batch_size], beam=beam or self.beam_size, max_length=max_length,
                                   length_penalty=self.length_penalty)
                 texts += [self.detokenize(row) for row in ids.tolist()]
         model.train(was_training)
