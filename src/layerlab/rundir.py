@@ -44,12 +44,7 @@ class RunDir:
     @classmethod
     def create(cls, root: Path, name: str) -> RunDir:
         """A new directory ``root/<name>-<timestamp>`` (suffixed if that exists)."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = root / f"{name}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = root / f"{name}-{stamp}-{n}"
+        path = stamped_path(root, name)
         path.mkdir(parents=True)
         return cls(path)
 
@@ -86,6 +81,16 @@ class RunDir:
     def read_history(self) -> list[dict[str, float]]:
         with self.history.open(newline="", encoding="utf-8") as handle:
             return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+
+
+def stamped_path(root: Path, name: str) -> Path:
+    """``root/<name>-<YYYYmmdd-HHMMSS>``, or with ``-2``, ``-3``, ... after it: a path that does not exist yet."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = root / f"{name}-{stamp}", 1
+    while path.exists():
+        n += 1
+        path = root / f"{name}-{stamp}-{n}"
+    return path
 
 
 def _jsonable(obj: Any) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,12 +144,9 @@ def _as_mapping(overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _new_folder(root: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, n = root / f"compare-{stamp}", 1
-    while path.exists():
-        n += 1
-        path = root / f"compare-{stamp}-{n}"
-    return path
+    from layerlab.rundir import stamped_path
+
+    return stamped_path(root, "compare")
 
 
 def rows_as_json(rows: list[dict[str, Any]]) -> str:

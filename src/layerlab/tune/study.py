@@ -349,12 +349,9 @@ def _merged(overrides: Sequence[str] | Mapping[str, Any], extra: dict[str, Any])
 def _new_study_dir(root: Path, name: str, study: str | None) -> Path:
     if study is not None:
         return root / study  # a named study (shared storage) keeps one folder, so a second call continues it
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, n = root / f"{name}-tune-{stamp}", 1
-    while path.exists():
-        n += 1
-        path = root / f"{name}-tune-{stamp}-{n}"
-    return path
+    from layerlab.rundir import stamped_path
+
+    return stamped_path(root, f"{name}-tune")
 
 
 def _resume_hint(study_dir: Path, storage: str | None, study: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
 from layerlab.data.source import DATASETS, RawData, SourceContext
-from layerlab.data.text.preprocessor import TextPreprocessor
+from layerlab.data.text.preprocessor import text_fitter
 from layerlab.data.text.reading import read_lines
 from layerlab.errors import DataError
 
@@ -70,16 +70,7 @@ def parallel(folder: Path, cfg: DataConfig, ctx: SourceContext, *, test_split: s
     val = read_pairs(folder, "val", cfg)
     test = read_pairs(folder, test_split, cfg)
     pool = train if val is None else np.concatenate([train, val])
-    fitted = ctx.fitted if isinstance(ctx.fitted, TextPreprocessor) else None
-
-    def fit(pairs: np.ndarray) -> TextPreprocessor:
-        if fitted is not None:
-            return fitted
-        return TextPreprocessor.fit(pairs, mode="seq2seq", kind=cfg.tokenizer, vocab_size=cfg.vocab_size,
-                                    min_frequency=cfg.min_frequency, lowercase=cfg.lowercase,
-                                    max_length=cfg.max_length, encoding=cfg.encoding)
-
-    return RawData(modality="text", x=pool, y=np.zeros(len(pool), dtype=np.int8), fit=fit,
+    return RawData(modality="text", x=pool, y=np.zeros(len(pool), dtype=np.int8), fit=text_fitter(cfg, ctx, "seq2seq"),
                    test_x=test, test_y=None if test is None else np.zeros(len(test), dtype=np.int8),
                    ordered=val is not None, val_size=None if val is None else len(val))
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
 from layerlab.data.source import DATASETS, RawData, SourceContext
-from layerlab.data.text.preprocessor import TextPreprocessor
+from layerlab.data.text.preprocessor import TextPreprocessor, text_fitter
 from layerlab.data.text.reading import read_lines, read_text
 from layerlab.errors import DataError
 
@@ -124,11 +124,5 @@ def labelled(examples: tuple[list[str], list[str], list[str]], cfg: DataConfig, 
         raise DataError(f"{ids[unknown]}: class '{labels[unknown]}' is not one of the run's classes ({', '.join(classes)})")
     y = np.array([index[label] for label in labels], dtype=np.int64)
 
-    def fit(train: np.ndarray) -> TextPreprocessor:
-        if fitted is not None:
-            return fitted
-        return TextPreprocessor.fit(train, mode="classify", kind=cfg.tokenizer, vocab_size=cfg.vocab_size,
-                                    min_frequency=cfg.min_frequency, lowercase=cfg.lowercase,
-                                    max_length=cfg.max_length, classes=classes, encoding=encoding)
-
+    fit = text_fitter(cfg, ctx, "classify", classes=classes, encoding=encoding)
     return RawData(modality="text", x=np.array(sentences, dtype=str), y=y, fit=fit, meta={"id": np.array(ids)})

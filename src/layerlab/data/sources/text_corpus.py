@@ -19,7 +19,7 @@ import numpy as np
 
 from layerlab.data.files import FileSet, RemoteFile, find_files, recipe_file
 from layerlab.data.source import DATASETS, RawData, SourceContext
-from layerlab.data.text.preprocessor import TextPreprocessor
+from layerlab.data.text.preprocessor import text_fitter
 from layerlab.data.text.reading import read_text
 from layerlab.errors import DataError
 
@@ -55,13 +55,4 @@ def corpus(path: Path, cfg: DataConfig, ctx: SourceContext) -> RawData:
     if not text:
         raise DataError(f"{path}: the file is empty")
     chars = np.frombuffer(text.encode("utf-32-le"), dtype="<U1")  # (N,) one character each, no copy per char
-    fitted = ctx.fitted if isinstance(ctx.fitted, TextPreprocessor) else None
-
-    def fit(train: np.ndarray) -> TextPreprocessor:
-        if fitted is not None:
-            return fitted
-        return TextPreprocessor.fit(train, mode="lm", kind=cfg.tokenizer, vocab_size=cfg.vocab_size,
-                                    min_frequency=cfg.min_frequency, lowercase=cfg.lowercase,
-                                    max_length=cfg.max_length, encoding=cfg.encoding)
-
-    return RawData(modality="text", x=chars, y=np.zeros(len(chars), dtype=np.int8), fit=fit, ordered=True)
+    return RawData(modality="text", x=chars, y=np.zeros(len(chars), dtype=np.int8), fit=text_fitter(cfg, ctx, "lm"), ordered=True)

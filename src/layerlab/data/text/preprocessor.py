@@ -17,9 +17,10 @@ JSON), so ``evaluate``, ``predict``, ``generate`` and ``translate`` prepare text
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -28,6 +29,10 @@ from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.text.reading import read_lines
 from layerlab.data.text.tokenizers import BOS, EOS, PAD, UNK, TextTokenizer, TokenizerKind, train_tokenizer
 from layerlab.errors import DataError
+
+if TYPE_CHECKING:
+    from layerlab.data.source import SourceContext
+    from layerlab.recipe import DataConfig
 
 TextMode = Literal["lm", "classify", "seq2seq"]
 
@@ -165,3 +170,20 @@ def pad_rows(rows: list[list[int]], length: int) -> torch.Tensor:
     for i, row in enumerate(rows):
         out[i, : len(row)] = torch.tensor(row[:length], dtype=torch.int64)
     return out
+
+
+def text_fitter(cfg: DataConfig, ctx: SourceContext, mode: TextMode, *, classes: list[str] | None = None,
+                encoding: str | None = None) -> Callable[[np.ndarray], TextPreprocessor]:
+    """The ``fit`` of a text source's RawData: the run's own preprocessing when it has one (evaluate,
+    predict), else tokenizer(s) trained on the training examples with the recipe's ``data.*`` settings."""
+    fitted = ctx.fitted if isinstance(ctx.fitted, TextPreprocessor) else None
+
+    def fit(train: np.ndarray) -> TextPreprocessor:
+        if fitted is not None:
+            return fitted
+        return TextPreprocessor.fit(train, mode=mode, kind=cfg.tokenizer, vocab_size=cfg.vocab_size,
+                                    min_frequency=cfg.min_frequency, lowercase=cfg.lowercase,
+                                    max_length=cfg.max_length, classes=classes,
+                                    encoding=encoding if encoding is not None else cfg.encoding)
+
+    return fit
