@@ -101,3 +101,32 @@ def test_first_group_lr_spreads_rates_geometrically():
 def test_unknown_trainable_is_refused():
     with pytest.raises(LayerLabError, match="not head, all"):
         trainable_groups(layer_groups(resnet()), "top")
+
+
+def test_frozen_groups_run_without_dropout_and_trainable_ones_keep_it():
+    class Block(torch.nn.Module):  # one layer group: a linear layer with dropout after it
+        def __init__(self, width_in: int, width_out: int):
+            super().__init__()
+            self.linear, self.dropout = torch.nn.Linear(width_in, width_out), torch.nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.dropout(self.linear(x))
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(Block(16, 32), Block(32, 16), torch.nn.Linear(16, 3))  # no block is half the model
+    groups = layer_groups(model)
+    assert [g.name for g in groups] == ["0", "1", "2"]
+    x = torch.randn(8, 16)
+    hooks = freeze(model, groups, "head")
+    model.train()
+    first = model[0](x)
+    assert torch.equal(first, model[0](x))  # frozen: the same features every time, as at test time
+    model(x)
+    assert model[1].training is False
+    for hook in hooks:
+        hook.remove()
+    freeze(model, groups, 1)  # the head and group "1" train: its dropout is on again
+    model.train()
+    model(x)
+    assert not torch.equal(model[1](first), model[1](first))
+    assert torch.equal(model[0](x), first)

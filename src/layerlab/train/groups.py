@@ -12,8 +12,10 @@ group: the layer that makes the outputs, replaced for new classes.
 
 ``freeze`` sets what trains: the head, the head and the last N groups below it, or everything. A
 frozen group's parameters get ``requires_grad = False`` (no gradients are computed or kept for them)
-and its batch-norm layers keep their running statistics (they run as in evaluation); with
-``freeze_bn`` every batch-norm layer of the model does.
+and the group runs as in evaluation, whatever ``model.train()`` says: its batch-norm layers keep their
+running statistics and its dropout is off, so a frozen backbone gives the same features in training as
+at test time (Keras's advice for feature extraction: call the base model with ``training=False``);
+with ``freeze_bn`` every batch-norm layer of the model keeps its statistics, in trainable groups too.
 """
 
 from __future__ import annotations
@@ -99,24 +101,25 @@ def trainable_groups(groups: list[LayerGroup], trainable: Trainable) -> list[Lay
 
 
 def freeze(model: nn.Module, groups: list[LayerGroup], trainable: Trainable, *, freeze_bn: bool = False) -> list[RemovableHandle]:
-    """Make only the ``trainable`` groups train; returns the hooks that keep batch norms frozen
-    (remove them before freezing differently)."""
+    """Make only the ``trainable`` groups train; returns the hooks that keep the frozen groups (and with
+    ``freeze_bn`` every batch norm) in evaluation mode (remove them before freezing differently)."""
     training = trainable_groups(groups, trainable)
     train_ids = {id(p) for g in training for p in g.params}
     for p in model.parameters():
         p.requires_grad_(id(p) in train_ids)
+    kept = {id(g) for g in training}
+    frozen = [sub for g in groups if id(g) not in kept for sub in g.modules]
+    hooks = [m.register_forward_pre_hook(_evaluation_mode) for m in frozen]
     if freeze_bn:
-        frozen_bn = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-    else:
-        kept = {id(g) for g in training}
-        frozen_bn = [m for g in groups if id(g) not in kept for sub in g.modules
-                     for m in sub.modules() if isinstance(m, _BatchNorm)]
-    return [m.register_forward_pre_hook(_evaluation_mode) for m in frozen_bn]
+        hooks += [m.register_forward_pre_hook(_evaluation_mode) for g in training for sub in g.modules
+                  for m in sub.modules() if isinstance(m, _BatchNorm)]
+    return hooks
 
 
 def _evaluation_mode(module: nn.Module, args: object) -> None:
-    # Run with the stored statistics and leave them as they are, whatever model.train() said.
-    module.training = False
+    # Run as in evaluation (batch norms on their stored statistics, which stay as they are; no dropout),
+    # whatever model.train() said.
+    module.eval()
 
 
 def describe(groups: list[LayerGroup], trainable: Trainable) -> list[tuple[str, int, bool]]:
