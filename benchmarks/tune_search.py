@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/tune_search.py [--trials 30] [--limit 6000] [--epochs 4] [--space narrow|wide]
                                                [--seeds 0 1 2] [--pruner median|halving|hyperband]
-                                               [--schedule onecycle|cosine|constant]
+                                               [--schedule onecycle|cosine|constant] [--tpe-seed-offset 1000]
 
 Every search runs the same number of trials over the same space (learning rate, weight decay, dropout,
 batch size, hidden layers), with the same sampler seed, on a short budget: ``data.limit`` training
@@ -16,6 +16,10 @@ at most half of random search's wall time.
 With several ``--seeds`` (the sampler's seed, so every search draws other settings) each search is
 repeated once per seed, and the table gives the mean over seeds, and in how many seeds each search
 reached that seed's random-search best within half of random search's wall time.
+
+TPE starts with random trials (``startup_trials: 8``) drawn, with the same seed, exactly as random
+search draws its first 8: when random search's best is among them, TPE "reaches" it for free.
+``--tpe-seed-offset N`` gives TPE the sampler seed + N, so the two searches share no trial.
 
 Besides wall time, which another job on the machine can stretch, the epochs trained (by every trial,
 pruned ones included) measure the work each search needed. Writes benchmarks/results/tune_search.json
@@ -62,23 +66,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--pruner", choices=["median", "halving", "hyperband"], default="median")
     parser.add_argument("--schedule", default="onecycle", help="train.schedule of every trial")
+    parser.add_argument("--tpe-seed-offset", type=int, default=0,
+                        help="TPE's sampler seed is the seed + this (0: TPE's start-up trials are random search's first)")
     parser.add_argument("--out", default="benchmarks/results/tune_search")
     parser.add_argument("--analyse-only", action="store_true", help="only read the studies of an earlier run")
     args = parser.parse_args()
     label = args.space + ("" if (args.pruner, args.schedule) == ("median", "onecycle")
-                          else f"-{args.pruner}-{args.schedule}-{args.epochs}ep")
+                          else f"-{args.pruner}-{args.schedule}-{args.epochs}ep") \
+        + (f"-tpe+{args.tpe_seed_offset}" if args.tpe_seed_offset else "")
     out = Path(args.out) / label
     per_seed = {}
     for seed in args.seeds:
         if not args.analyse_only:
             run_searches(out / f"seed{seed}", trials=args.trials, limit=args.limit, epochs=args.epochs,
-                         space=SPACES[args.space], seed=seed, pruner=args.pruner, schedule=args.schedule)
+                         space=SPACES[args.space], seed=seed, pruner=args.pruner, schedule=args.schedule,
+                         tpe_seed_offset=args.tpe_seed_offset)
         per_seed[seed] = compare(out / f"seed{seed}")
         print(f"seed {seed}:\n{_markdown(per_seed[seed])}\n", flush=True)
     report = {
         "command": f"python benchmarks/tune_search.py --trials {args.trials} --limit {args.limit} --epochs {args.epochs} "
                    f"--space {args.space} --seeds {' '.join(map(str, args.seeds))} --pruner {args.pruner} "
-                   f"--schedule {args.schedule}",
+                   f"--schedule {args.schedule} --tpe-seed-offset {args.tpe_seed_offset}",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "space": SPACES[args.space], "per_seed": per_seed, "summary": summarise(per_seed),
     }
@@ -130,7 +138,7 @@ def _names() -> list[str]:
 
 
 def run_searches(out: Path, *, trials: int, limit: int, epochs: int, space: dict, seed: int, pruner: str,
-                 schedule: str) -> None:
+                 schedule: str, tpe_seed_offset: int = 0) -> None:
     from layerlab.recipe import load_recipe
     from layerlab.tune import tune
 
@@ -143,7 +151,8 @@ def run_searches(out: Path, *, trials: int, limit: int, epochs: int, space: dict
     searches = [(strategy, kind) for strategy in STRATEGIES for kind in ("none", pruner)]
     for (strategy, kind), name in zip(searches, _names()):
         print(f"== seed {seed}: {name}", flush=True)
-        recipe = {**base, "tune": {**base["tune"], "strategy": strategy, "pruner": kind}}
+        recipe = {**base, "tune": {**base["tune"], "strategy": strategy, "pruner": kind,
+                                   "seed": seed + (tpe_seed_offset if strategy == "tpe" else 0)}}
         started = time.time()
         result = tune(recipe, out=out / name)
         print(f"   best {result.best_value:.4f} in {time.time() - started:.0f} s ({result.counts})", flush=True)
