@@ -176,23 +176,29 @@ class RNNSeq2Seq(nn.Module):
         return s, torch.zeros_like(s), keys, self.attend.project_keys(keys), keep
 
     def step(self, state: State, tokens: Tensor) -> tuple[Tensor, State]:
+        features, state = self._advance(state, self.drop(self.tgt_embed(tokens)))
+        return self.head(self.drop(features)), state  # (B, V)
+
+    def _advance(self, state: State, e: Tensor) -> tuple[Tensor, State]:
+        """One decoder step from the embedded previous token ``e`` (B, E): the features the output layer
+        reads, [s_t; c_t; e] (B, 2H + E), and the new state."""
         s, c, keys, projected, keep = state
-        e = self.drop(self.tgt_embed(tokens))  # (B, E)
         context, _ = self.attend(s, keys, keep, projected=projected)  # (B, H)
         if self.lstm:
             s, c = self.cell(torch.cat([e, context], 1), (s, c))
         else:
             s = self.cell(torch.cat([e, context], 1), s)
-        logits = self.head(self.drop(torch.cat([s, context, e], 1)))  # (B, V)
-        return logits, (s, c, keys, projected, keep)
+        return torch.cat([s, context, e], 1), (s, c, keys, projected, keep)
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        state = self.start(src)
-        outputs = []
+        # Teacher forcing: the recurrence runs step by step, but the embeddings are looked up and the
+        # output layer (the largest matrix) applied once for all steps: one big product, not T small ones.
+        state, embedded = self.start(src), self.drop(self.tgt_embed(tgt_in))  # (B, T, E)
+        features = []
         for t in range(tgt_in.shape[1]):
-            logits, state = self.step(state, tgt_in[:, t])
-            outputs.append(logits)
-        return torch.stack(outputs, dim=1)  # (B, T, V)
+            step_features, state = self._advance(state, embedded[:, t])
+            features.append(step_features)
+        return self.head(self.drop(torch.stack(features, dim=1)))  # (B, T, V)
 
 
 @MODELS.register("rnn-seq2seq", config=RNNSeq2SeqConfig, group="seq2seq",
