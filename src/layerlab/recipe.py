@@ -198,7 +198,7 @@ class StageConfig(Section):
     lr: float | None = Field(None, gt=0, description="stage: the head's peak learning rate (default train.lr)")
     lr_decay: float = Field(1.0, gt=0, le=1, description="stage: each layer group below the head trains at this times the rate of the one above (discriminative rates)")
     first_group_lr: float | None = Field(None, gt=0, le=1, description="stage: instead of lr_decay, the lowest training group's rate as a fraction of lr (geometric steps between)")
-    freeze_bn: bool = Field(False, description="stage: every batch norm keeps its running statistics (frozen groups' always do)")
+    freeze_bn: bool = Field(False, description="stage: every batch norm keeps its running statistics (frozen groups always run as in evaluation: statistics kept, no dropout)")
 
     @field_validator("trainable", mode="before")
     @classmethod
