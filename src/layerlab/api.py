@@ -143,26 +143,30 @@ def run(
         console.print(f"[bold]{cfg.name}[/]: {cfg.model['name']} on {cfg.data.name} "
                       f"({len(data.train):,} train / {len(data.val):,} val / {len(data.test):,} test), "
                       f"{sum(p.numel() for p in model.parameters()):,} parameters, {device}", highlight=False)
-    state = trainer.fit(data.train, data.val, resume=rundir.checkpoint if resume is not None else None)
+    try:
+        state = trainer.fit(data.train, data.val, resume=rundir.checkpoint if resume is not None else None)
 
-    if keep_best.weights is not None and state.status != "interrupted":
-        model.load_state_dict(keep_best.weights)
-    save_weights(rundir.weights, model)
-    calibration = None
-    if cfg.task.calibrate == "temperature" and state.status in ("finished", "stopped"):
-        model, calibration = calibrate(model, data.val.to(device), batch_size=cfg.train.eval_batch_size)
-        rundir.write_json(rundir.model_meta, {**rundir.read_json(rundir.model_meta), "calibration": calibration})
-    summary = _summarize(cfg, data, task, model, state, keep_best, device, time.perf_counter() - started)
-    if calibration is not None:
-        summary["calibration"] = calibration
-    rundir.write_history(state.history)
-    rundir.write_json(rundir.summary, summary)
-    _plots(rundir, state.history, summary, keep_best.best_epoch)
-    if cfg.train.report:
-        from layerlab.analyze.report import report_after_run
+        if keep_best.weights is not None and state.status != "interrupted":
+            model.load_state_dict(keep_best.weights)
+        save_weights(rundir.weights, model)
+        calibration = None
+        if cfg.task.calibrate == "temperature" and state.status in ("finished", "stopped"):
+            model, calibration = calibrate(model, data.val.to(device), batch_size=cfg.train.eval_batch_size)
+            rundir.write_json(rundir.model_meta, {**rundir.read_json(rundir.model_meta), "calibration": calibration})
+        summary = _summarize(cfg, data, task, model, state, keep_best, device, time.perf_counter() - started)
+        if calibration is not None:
+            summary["calibration"] = calibration
+        rundir.write_history(state.history)
+        rundir.write_json(rundir.summary, summary)
+        _plots(rundir, state.history, summary, keep_best.best_epoch)
+        if cfg.train.report:
+            from layerlab.analyze.report import report_after_run
 
-        report_after_run(rundir, cfg, task, model, data, device, summary, state.history)
-    tracking.finish(summary)
+            report_after_run(rundir, cfg, task, model, data, device, summary, state.history)
+        tracking.finish(summary)
+    except BaseException as error:  # the trackers hear of it (MLflow: FAILED), then it goes on up
+        tracking.fail(error)
+        raise
     if state.status == "interrupted":
         raise Interrupted(f"interrupted; the checkpoint is saved. Continue with: layerlab run --resume {rundir.path}")
     if state.status == "nan":

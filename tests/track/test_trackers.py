@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from mlflow.tracking import MlflowClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -43,3 +44,24 @@ def test_tensorboard_event_files_hold_the_curves(tracked_runs):
     assert [e.step for e in curve] == [1, 2]
     assert [round(e.value, 5) for e in curve] == [round(r["val_accuracy"], 5) for r in fast.history]
     assert not (slow.run_dir / "tensorboard").exists()
+
+
+def test_a_run_that_fails_in_training_is_marked_failed_in_mlflow_and_its_event_file_closed(tmp_path):
+    from layerlab.train.callbacks import Callback
+
+    tiny = {"name": "tiny", "data": {"name": "digits", "limit": 300, "val_fraction": 0.2},
+            "model": {"name": "mlp", "hidden": [32]}, "train": {"epochs": 2, "diagnostics_every": 0, "report": False}}
+
+    class Breaks(Callback):  # a data or code error in the middle of training
+        def on_epoch_end(self, trainer, row):
+            raise RuntimeError("the disk went away")
+
+    with pytest.raises(RuntimeError, match="the disk went away"):
+        api.run(tiny, {"track.mlflow": True, "track.tensorboard": True}, out=tmp_path / "broken", callbacks=[Breaks()])
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["layerlab.error"] == "RuntimeError: the disk went away"
+    events = EventAccumulator(str(tmp_path / "broken" / "tensorboard"))
+    events.Reload()
+    assert "recipe" in str(events.Tags())  # written and flushed before the failure

@@ -111,6 +111,13 @@ class MLflowTracker(Tracker):
                     self._call(self.client.log_artifact, self.run_id, str(path / name), "model")
         self._call(self.client.set_terminated, self.run_id, STATUS.get(summary.get("status", ""), "FINISHED"))
 
+    def fail(self, error: BaseException) -> None:
+        if self.run_id is None:
+            return
+        message = f"{type(error).__name__}: {error}"[:PARAM_VALUE_CHARS]
+        self.client.set_tag(self.run_id, "layerlab.error", message)
+        self.client.set_terminated(self.run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+
     # --------------------------------------------------------------------------------- helpers
     def _experiment_id(self) -> str:
         existing = self._call(self.client.get_experiment_by_name, self.experiment)

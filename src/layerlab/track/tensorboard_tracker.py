@@ -63,3 +63,7 @@ class TensorBoardTracker(Tracker):
         if metrics:
             self.writer.add_hparams(hparams, metrics, run_name=".", global_step=self.epoch)
         self.writer.close()
+
+    def fail(self, error: BaseException) -> None:
+        if self.writer is not None:
+            self.writer.close()  # what was written so far stays readable

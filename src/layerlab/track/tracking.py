@@ -4,10 +4,14 @@
     trainer = Trainer(..., callbacks=[..., *tracking.callbacks])
     ...                                 # summary.json, history.csv and the plots written
     tracking.finish(summary)            # trackers log the results; the run joins the local index
+
+If training (or anything before ``finish``) raises, ``tracking.fail(error)`` marks the tracked run as
+failed (MLflow: status FAILED, the error in the ``layerlab.error`` tag) and closes the trackers' files.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +21,16 @@ if TYPE_CHECKING:
     from layerlab.recipe import Recipe
     from layerlab.rundir import RunDir
 
+log = logging.getLogger(__name__)
+
 
 class Tracker(Callback):
     """A trainer callback that also hears of the run's end, after summary.json and the plots exist."""
 
     def finish(self, summary: dict[str, Any]) -> None: ...
+
+    def fail(self, error: BaseException) -> None:
+        """The run ended with ``error`` before its summary: record that, close what is open."""
 
 
 @dataclass
@@ -38,6 +47,15 @@ class Tracking:
             from layerlab.track.index import register_run
 
             register_run(self.rundir.path, self.recipe.to_dict(), summary)
+
+    def fail(self, error: BaseException) -> None:
+        """Tell every tracker the run failed; a tracker's own trouble here is logged, never raised, so
+        the run's error is the one the user sees."""
+        for tracker in self.callbacks:
+            try:
+                tracker.fail(error)
+            except Exception as exc:  # noqa: BLE001 - the original error matters more
+                log.warning("%s: could not record the failed run (%s)", type(tracker).__name__, exc)
 
 
 def open_tracking(recipe: Recipe, rundir: RunDir) -> Tracking:
