@@ -113,6 +113,7 @@ def run(
         from layerlab.transfer import load_backbone
 
         load_backbone(model, cfg.model["from_run"])
+    model = task.wrap_model(model)
     if resume is None:
         rundir.recipe.write_text(cfg.to_yaml(), encoding="utf-8")
         rundir.write_json(rundir.model_meta, _model_meta(cfg, data, task))
@@ -294,6 +295,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> LoadedRun:
                        train_targets=torch.empty(0, dtype=torch.long), preprocessor=preprocessor)
     model = create_model(meta["model"], input_shape=tuple(meta["input_shape"]), num_outputs=meta["num_outputs"],
                          data_fields=info.model_hints(), pretrained=False)  # the weights are the run's
+    model = task.wrap_model(model)
     load_into(model, load_weights(rundir.weights), rundir.weights)
     model = with_saved_calibration(model, meta)
     dev = resolve_device(device)

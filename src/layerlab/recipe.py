@@ -106,6 +106,7 @@ class TaskConfig(Section):
     beam_size: int = Field(1, ge=1, description="seq2seq: beam width when decoding test translations and `translate` (1 = greedy)")
     length_penalty: float = Field(1.0, ge=0, description="seq2seq: beam search ranks by log-probability / length**this (0 = no normalisation)")
     val_bleu: bool = Field(False, description="seq2seq: also decode the validation split (greedy) at every epoch end and record val_bleu and val_chrf: BLEU against training time, for a decoding pass per epoch")
+    relative: bool = Field(False, description="forecast: the model sees each window relative to its last step and forecasts the change from the last value (NLinear), so a trend may leave the training range")
     calibrate: Literal["none", "temperature"] = Field("none", description="classification: temperature scaling fitted on the validation split after training, used by evaluate and predict")
     noise: Literal["none", "gaussian", "salt_pepper", "mask"] = Field("none", description="reconstruction: noise added to the inputs, which the model learns to remove (a denoising autoencoder)")
     noise_level: float = Field(0.3, ge=0, le=1, description="reconstruction: the noise's standard deviation (gaussian) or the fraction of pixels hit (salt_pepper, mask)")
@@ -132,6 +133,8 @@ class TaskConfig(Section):
             raise ValueError("@class_weights@applies to classification only; remove it for regression")
         if self.val_bleu and self.name != "seq2seq":
             raise ValueError(f"@val_bleu@BLEU is a translation (seq2seq) metric, not one of {self.name}")
+        if self.relative and self.name != "forecast":
+            raise ValueError(f"@relative@level-relative windows are a forecasting option, not one of {self.name}")
         if self.calibrate != "none" and self.name != "classification":
             raise ValueError(f"@calibrate@temperature scaling applies to classification only, not {self.name}")
         return self

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import layerlab
 from layerlab.api import evaluate, predict
@@ -104,3 +105,47 @@ def test_a_forecaster_beats_naive_on_a_clean_seasonal_series_and_reads_back_from
     np.testing.assert_allclose(row["value"], expected, atol=0.6)
     saved = json.loads((tmp_path / "run" / "model.json").read_text())["preprocessor"]
     assert saved["kind"] == "series" and saved["season"] == 12 and saved["horizon"] == 3
+
+
+class _Recorder(nn.Module):
+    """Returns the sum over each window's first column, and keeps the windows it saw."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = x
+        return x[:, :, 0].sum(dim=1, keepdim=True).expand(-1, 2)
+
+
+def test_a_relative_forecaster_sees_windows_from_their_last_step_and_forecasts_the_change():
+    x = torch.tensor([[[1.0, 5.0], [2.0, 7.0], [4.0, 6.0]]])  # (1 window, 3 steps, 2 columns); target column 1
+    task = task_for(window=3, horizon=2, season=None)
+    assert task.wrap_model(_Recorder()).__class__ is _Recorder  # not relative: the model as it is
+    task.relative = True
+    wrapped = task.wrap_model(net := _Recorder())
+    out = wrapped(x)
+    np.testing.assert_allclose(net.seen[0].numpy(), [[-3, -1], [-2, 1], [0, 0]])  # minus the last step
+    np.testing.assert_allclose(out.numpy(), [[-5 + 6, -5 + 6]])  # the net's change plus the target's last value
+    with pytest.raises(LayerLabError, match="task.relative: level-relative windows are a forecasting option"):
+        load_recipe({"task": {"name": "regression", "relative": True}, "model": {"name": "mlp"}})
+
+
+def test_a_relative_lstm_forecasts_a_trend_beyond_the_training_range(tmp_path):
+    """A rising seasonal series whose test span lies above every training value (co2's shape): the LSTM
+    sees level-relative windows and beats both baselines there, and reads back from its run."""
+    t = np.arange(480)
+    rng = np.random.default_rng(0)
+    y = 0.05 * t + 3 * np.sin(2 * np.pi * t / 12) + 0.1 * rng.standard_normal(480)
+    path = tmp_path / "trend.csv"
+    path.write_text("y\n" + "\n".join(f"{v:.5f}" for v in y) + "\n")
+    recipe = {"name": "trend", "data": {"name": "series", "path": str(path), "window": 24, "horizon": 3,
+                                        "season": 12, "val_fraction": 0.1, "test_fraction": 0.2},
+              "task": {"name": "forecast", "relative": True},
+              "model": {"name": "lstm", "hidden": 32, "layers": 1, "pooling": "last"},
+              "train": {"epochs": 25, "batch_size": 32, "lr": 0.01, "schedule": "cosine", "report": False,
+                        "threads": 1}}
+    result = layerlab.run(recipe, out=tmp_path / "run")
+    test = result.summary["test"]
+    assert y[-96:].mean() > y[:300].max()  # the test span's level was never seen in training
+    assert test["mae"] < 0.5 * test["seasonal_naive_mae"], test  # seasonal naive lags the trend by a season
+    assert test["mae"] < 0.5 * test["naive_mae"], test
+    again = evaluate(tmp_path / "run")  # loaded back: the same wrapping around the saved weights
+    assert again["metrics"]["mae"] == pytest.approx(test["mae"], rel=1e-5)

@@ -104,6 +104,13 @@ class Task(ABC):
         grid after every epoch; None for tasks that do not generate images."""
         return None
 
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        """The network trained, evaluated and saved: ``model`` with what the task puts around it (a
+        forecaster's level-relative inputs), or ``model`` itself, the default. Called once the model is
+        built, before its weights are loaded or trained, in training, when a run is loaded back and in
+        the LR finder, so that saved weights always fit the same wrapping."""
+        return model
+
     def attach_preprocessor(self, preprocessor: Any) -> None:
         """Called with the run's fitted preprocessing right after the task is built, in training and when
         a run is loaded back. A task whose loss or metrics need statistics of the data (a forecaster: the

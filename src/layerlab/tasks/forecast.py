@@ -8,6 +8,10 @@ no training, and a model is only worth having when it beats them:
 
     naive            every step forecast as the last value seen
     seasonal naive   each step forecast as the value one season (``data.season`` steps) before it
+
+With ``task.relative: true`` the model is wrapped in ``LevelRelative``: it sees each window minus the
+window's last step and forecasts the change from the last value (NLinear, Zeng et al. 2023). A series
+whose level leaves the training range (a trend: co2) then still gives the model inputs it has seen.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ class ForecastTask(Task):
     losses = ("auto", "mse", "mae", "huber")
     monitor = ("val_loss", "min")
 
-    def __init__(self, horizon: int = 1, *, loss: ForecastLoss = "mse", huber_delta: float = 1.0):
+    def __init__(self, horizon: int = 1, *, loss: ForecastLoss = "mse", huber_delta: float = 1.0,
+                 relative: bool = False):
         losses: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
             "mse": F.mse_loss,
             "mae": F.l1_loss,
@@ -44,6 +49,7 @@ class ForecastTask(Task):
         if loss not in losses:
             raise LayerLabError(f"task.loss: '{loss}' is not a forecasting loss; allowed: {', '.join(losses)}")
         self.horizon, self.loss_name, self.huber_delta = int(horizon), loss, float(huber_delta)
+        self.relative = bool(relative)
         self._loss_fn = losses[loss]
         # From the series' preprocessing (attach_preprocessor); until then the model's outputs are taken as is.
         self.mean, self.std = 0.0, 1.0  # the target column's training statistics
@@ -61,7 +67,8 @@ class ForecastTask(Task):
         if train_targets.numel() and not torch.isfinite(train_targets).all():
             raise LayerLabError("the series has NaN or infinite values; fill or drop them first")
         horizon = train_targets.shape[1] if train_targets.ndim == 2 else 1
-        return cls(horizon, loss="mse" if cfg.loss == "auto" else cfg.loss, huber_delta=cfg.huber_delta)
+        return cls(horizon, loss="mse" if cfg.loss == "auto" else cfg.loss, huber_delta=cfg.huber_delta,
+                   relative=cfg.relative)
 
     def attach_preprocessor(self, preprocessor: Any) -> None:
         from layerlab.data.series_preprocessor import SeriesPreprocessor
@@ -75,8 +82,11 @@ class ForecastTask(Task):
     def num_outputs(self) -> int:
         return self.horizon
 
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        return LevelRelative(model, self.target_index) if self.relative else model
+
     def config_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "loss": self.loss_name, "huber_delta": self.huber_delta}
+        return {"name": self.name, "loss": self.loss_name, "huber_delta": self.huber_delta, "relative": self.relative}
 
     # ------------------------------------------------------------------------------------ every step
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
@@ -136,6 +146,20 @@ class ForecastTask(Task):
             raise LayerLabError(f"expected model outputs with {self.horizon} values each, got {tuple(output.shape)}")
         rows = values.tolist()
         return [{"value": row[0] if self.horizon == 1 else row} for row in rows]
+
+
+class LevelRelative(nn.Module):
+    """``net`` on windows (B, window, columns) made relative to their last step; its outputs (B, horizon)
+    are changes, to which the last value of the target column is added back. Standardisation is linear,
+    so a change in standardised units is the change in the data's units over the target's std."""
+
+    def __init__(self, net: nn.Module, target_index: int):
+        super().__init__()
+        self.net, self.target_index = net, int(target_index)
+
+    def forward(self, x: Tensor) -> Tensor:
+        last = x[:, -1:, :]  # (B, 1, columns)
+        return self.net(x - last) + last[:, :, self.target_index].to(x.dtype)
 
 
 def errors(forecast: Tensor, target: Tensor) -> dict[str, float]:

@@ -58,12 +58,13 @@ def lr_find(recipe: Any = None, overrides: Any = (), *, start: float = 1e-7, end
     device = resolve_device(cfg.train.device)
     data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed)
     task = create_task(cfg.task, num_classes=data.info.num_classes, class_names=data.info.class_names,
-                       train_targets=data.train.y)
+                       train_targets=data.train.y, preprocessor=data.preprocessor)
     seed_everything(cfg.train.seed)
     model = create_model(cfg.model, input_shape=data.info.input_shape, num_outputs=task.num_outputs(),
-                         data_fields=data.info.model_hints()).to(device)
+                         data_fields=data.info.model_hints())
     if cfg.model.get("from_run"):
         load_backbone(model, cfg.model["from_run"])
+    model = task.wrap_model(model).to(device)
     optimizer = Stages(model, cfg.train).enter(0)
     train = data.train.to(device)
     model.train()
