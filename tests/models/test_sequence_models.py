@@ -168,3 +168,22 @@ def test_textcnn_kim_init_and_word_dropout():
     model.word_dropout = 0.999999
     dropped = model(x)
     assert torch.allclose(dropped, dropped[:1].expand_as(dropped), atol=1e-5)  # all-zero embeddings: one output
+
+
+def test_lstm_forget_gates_start_at_the_configured_bias():
+    torch.manual_seed(0)
+    model = create_model({"name": "lstm", "hidden": 8, "layers": 2, "bidirectional": True}, input_shape=(5, 3),
+                         num_outputs=2)
+    for layer in range(2):
+        for suffix in ("", "_reverse"):
+            b_ih, b_hh = (getattr(model.rnn, f"bias_{kind}_l{layer}{suffix}") for kind in ("ih", "hh"))
+            total = (b_ih + b_hh).detach()
+            assert torch.equal(total[8:16], torch.ones(8))  # the forget quarter sums to 1
+            assert total[:8].abs().max() > 0 and total[:8].abs().max() < 1  # input gate: PyTorch's init kept
+    torch.manual_seed(0)
+    plain = create_model({"name": "lstm", "hidden": 8, "forget_bias": None}, input_shape=(5, 3), num_outputs=2)
+    torch.manual_seed(0)
+    reference = nn.LSTM(3, 8, 2, batch_first=True)
+    assert torch.equal(plain.rnn.bias_ih_l0, reference.bias_ih_l0)  # None: PyTorch's uniform init untouched
+    with pytest.raises(Exception, match="forget_bias"):
+        create_model({"name": "gru", "forget_bias": 1.0}, input_shape=(5, 3), num_outputs=2)

@@ -48,6 +48,7 @@ class RNNConfig(RecurrentConfig):
 
 class LSTMConfig(RecurrentConfig):
     name: Literal["lstm"] = Field("lstm", description="a long short-term memory network")
+    forget_bias: float | None = Field(1.0, description="lstm: the forget gates' initial bias (1: keep the cell state until learnt otherwise, as Keras' unit_forget_bias; Jozefowicz et al. 2015); None = PyTorch's uniform init")
 
 
 class GRUConfig(RecurrentConfig):
@@ -79,6 +80,8 @@ class RecurrentNet(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = CELLS[cfg.name](features, cfg.hidden, cfg.layers, batch_first=True,
                                    dropout=cfg.dropout if cfg.layers > 1 else 0.0, bidirectional=cfg.bidirectional)
+        if getattr(cfg, "forget_bias", None) is not None:
+            set_forget_bias(self.rnn, cfg.forget_bias)
         width = cfg.hidden * (2 if cfg.bidirectional else 1)
         if cfg.pooling == "attention":
             self.query = nn.Parameter(torch.randn(width) / width**0.5)
@@ -127,6 +130,17 @@ class RecurrentNet(nn.Module):
             return h.max(1).values if keep is None else h.masked_fill(~keep[..., None], float("-inf")).max(1).values
         context, _ = self.attend(self.query.expand(B, H), h, keep)
         return context
+
+
+def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
+    """Every layer's (and direction's) forget gate starts with bias ``value``: PyTorch adds two biases,
+    ``bias_ih`` and ``bias_hh``, with the gates in the order input, forget, cell, output; the first gets
+    ``value`` in its forget quarter and the second 0 there. The other gates keep their init."""
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        for name, bias in lstm.named_parameters():
+            if name.startswith(("bias_ih", "bias_hh")):
+                bias[hidden : 2 * hidden] = value if name.startswith("bias_ih") else 0.0
 
 
 def _build(cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outputs: int) -> RecurrentNet:
