@@ -59,6 +59,8 @@ def series(args: argparse.Namespace, work: Path) -> None:
     runs = [("sunspots-lstm", "sunspots-lstm", []),
             ("co2, LSTM (window 36, 12 steps ahead)", "sunspots-lstm",
              ["data.name=co2", "data.window=36", "data.horizon=12", "train.epochs=60", "train.batch_size=32"]),
+            ("co2-lstm (level-relative windows: task.relative)", "co2-lstm", []),
+            ("sunspots, LSTM, level-relative windows (task.relative)", "sunspots-lstm", ["task.relative=true"]),
             ("co2, MLP (window 36, 12 steps ahead)", "sunspots-lstm",
              ["data.name=co2", "data.window=36", "data.horizon=12", "train.epochs=60", "train.batch_size=32",
               "model={name: mlp, hidden: [64]}"])]

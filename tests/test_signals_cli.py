@@ -88,6 +88,19 @@ def test_forecast_recipe_runs_and_predicts_from_a_csv(tmp_path, capsys):
     assert "missing.csv" in capsys.readouterr().err
 
 
+def test_the_co2_recipe_forecasts_from_level_relative_windows_and_predicts_a_year(tmp_path, capsys):
+    out = tmp_path / "co2"
+    assert main(["run", "co2-lstm", "train.epochs=2", "model.hidden=8", "train.threads=1", "train.report=false",
+                 "--out", str(out), "-q"]) == 0
+    assert json.loads((out / "model.json").read_text())["task"]["relative"] is True
+    capsys.readouterr()
+    recent = tmp_path / "recent.csv"
+    recent.write_text("co2\n" + "\n".join(str(400 + 0.1 * i) for i in range(36)) + "\n")  # above every training value
+    assert main(["predict", str(out), str(recent), "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(row["value"]) == 12 and all(395 < v < 410 for v in row["value"])  # near the last level, not the training range
+
+
 def test_recipe_explain_lists_the_audio_and_series_fields():
     from layerlab.recipe import explain
 
