@@ -149,3 +149,5 @@ def test_a_relative_lstm_forecasts_a_trend_beyond_the_training_range(tmp_path):
     assert test["mae"] < 0.5 * test["naive_mae"], test
     again = evaluate(tmp_path / "run")  # loaded back: the same wrapping around the saved weights
     assert again["metrics"]["mae"] == pytest.approx(test["mae"], rel=1e-5)
+    header = (tmp_path / "run" / "diagnostics" / "time_gradients.csv").read_text().splitlines()[0]
+    assert header.split(",")[-1] == "back_23"  # the gradient through time, probed inside the wrapper

@@ -157,9 +157,13 @@ class LevelRelative(nn.Module):
         super().__init__()
         self.net, self.target_index = net, int(target_index)
 
+    @staticmethod
+    def relative(x: Tensor) -> Tensor:
+        """The windows the net sees: each minus its last step (which becomes 0)."""
+        return x - x[:, -1:, :]
+
     def forward(self, x: Tensor) -> Tensor:
-        last = x[:, -1:, :]  # (B, 1, columns)
-        return self.net(x - last) + last[:, :, self.target_index].to(x.dtype)
+        return self.net(self.relative(x)) + x[:, -1:, self.target_index]  # (B, horizon) + (B, 1)
 
 
 def errors(forecast: Tensor, target: Tensor) -> dict[str, float]:

@@ -33,22 +33,28 @@ PROBE = 32  # sequences in the probe batch
 
 
 def time_gradient_callback(model: nn.Module, train: Split, directory: Path) -> TimeStepGradients | None:
-    """The callback for a recurrent model (rnn, lstm, gru), or None for any other model."""
-    if not isinstance(model, RecurrentNet) or len(train) == 0 or train.x.dim() < 2:
+    """The callback for a recurrent model (rnn, lstm, gru), also inside a level-relative forecaster (it
+    probes the recurrence with the windows it sees), or None for any other model."""
+    from layerlab.tasks.forecast import LevelRelative
+
+    net, x = model, train.x[:PROBE]
+    if isinstance(model, LevelRelative) and x.dim() == 3:
+        net, x = model.net, model.relative(x)
+    if not isinstance(net, RecurrentNet) or len(train) == 0 or x.dim() < 2:
         return None
-    return TimeStepGradients(directory, train.x[:PROBE], train.y[:PROBE])
+    return TimeStepGradients(directory, x, train.y[:PROBE], net)
 
 
 class TimeStepGradients(Callback):
     name = "time_gradients"
 
-    def __init__(self, directory: Path, x: torch.Tensor, y: torch.Tensor):
-        self.directory, self.x, self.y = Path(directory), x, y
+    def __init__(self, directory: Path, x: torch.Tensor, y: torch.Tensor, net: RecurrentNet):
+        self.directory, self.x, self.y, self.net = Path(directory), x, y, net  # net: the trained model or inside it
         self.rows: list[dict[str, float]] = []
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
-        device = next(trainer.model.parameters()).device
-        norms = time_step_gradients(trainer.model, self.x.to(device), self.y.to(device)).flip(0).tolist()
+        device = next(self.net.parameters()).device
+        norms = time_step_gradients(self.net, self.x.to(device), self.y.to(device)).flip(0).tolist()
         self.rows.append({"epoch": int(row["epoch"]), **{f"back_{i}": v for i, v in enumerate(norms)}})
         self.write()
 
