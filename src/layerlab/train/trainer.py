@@ -31,6 +31,7 @@ from layerlab.errors import LayerLabError
 from layerlab.models.inference import autocast, predict_outputs  # noqa: F401 (re-exported)
 from layerlab.recipe import TrainConfig
 from layerlab.tasks import Task
+from layerlab.train.averaging import WeightAverage
 from layerlab.train.callbacks import Callback, Monitor, Timer
 from layerlab.train.checkpoint import load_state, save_state
 from layerlab.train.device import rng_state, set_rng_state, step_generator
@@ -86,6 +87,8 @@ class Trainer:
             self.model, make_optimizer=lambda module, lr: build_optimizer(module, cfg.model_copy(update={"lr": lr or cfg.lr})),
             precision=cfg.precision)
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+        # train.ema: validation, the best epoch and the final weights use a moving average of the weights.
+        self.average = WeightAverage(self.model, cfg.ema) if cfg.ema is not None else None
         self.state = TrainState()
         self.at_step_boundary = True  # no gradients pending: a checkpoint taken now is complete
         self._stop_requested = ""
@@ -129,14 +132,17 @@ class Trainer:
                     self.state.status = "interrupted"
                     self.save_checkpoint()
                     break
-                row = self._end_epoch(train, val, time.perf_counter() - epoch_start, partial=not finished)
-                self._call("on_epoch_end", row)
+                with self._averaged():  # the epoch's metrics and the best-epoch copy are the average's
+                    row = self._end_epoch(train, val, time.perf_counter() - epoch_start, partial=not finished)
+                    self._call("on_epoch_end", row)
                 self._adjust_plateau(row)
                 self.state.seconds = seconds_before + timer.elapsed()  # validation included
                 self.save_checkpoint()
             if self.state.status == "running":
                 self.state.status = "stopped" if self._stop_requested else "finished"
                 self.state.stop_reason = self._stop_requested
+            if self.average is not None and self.state.status in ("finished", "stopped"):
+                self.average.copy_to(self.model)  # the checkpoint keeps the raw weights for a resume
             self._call("on_fit_end")
         return self.state
 
@@ -200,6 +206,8 @@ class Trainer:
         except FloatingPointError as exc:
             raise NonFiniteLoss(f"{exc} at epoch {self.state.epoch + 1}, batch {self.state.step_in_epoch + 1}") from None
         self.state.global_step += 1
+        if self.average is not None:
+            self.average.update(self.model, self.state.global_step)
         return loss
 
     def _optimizer_step(self, steps_per_epoch: int) -> None:
@@ -214,6 +222,8 @@ class Trainer:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.global_step += 1
+        if self.average is not None:
+            self.average.update(self.model, self.state.global_step)
 
     def _end_epoch(self, train: Split, val: Split | None, seconds: float, partial: bool) -> dict[str, float]:
         state = self.state
@@ -280,6 +290,7 @@ class Trainer:
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
             "stage": self.stage,  # the fine-tuning stage the optimiser's state belongs to
             "task_step": self.task_step.state_dict() if self.task_step is not None else {},
+            "average": self.average.state_dict() if self.average is not None else {},
         }
 
     def save_checkpoint(self, path: Path | None = None) -> Path | None:
@@ -303,6 +314,12 @@ class Trainer:
         self.scaler.load_state_dict(ckpt["scaler"])
         if self.task_step is not None:
             self.task_step.load_state_dict(ckpt["task_step"])
+        if self.average is not None:
+            try:
+                self.average.load_state_dict(ckpt.get("average") or {})
+            except KeyError as exc:
+                raise LayerLabError(f"{path}: the checkpoint was written without train.ema, so it holds no weight "
+                                    f"average to continue ({exc.args[0]})") from None
         self.state = TrainState(**ckpt["trainer"])
         self._epoch_loss = ckpt["epoch_loss"].to(self.device)
         self._epoch_batches = ckpt["epoch_batches"]
@@ -318,6 +335,9 @@ class Trainer:
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.cfg.precision)
+
+    def _averaged(self) -> contextlib.AbstractContextManager:
+        return self.average.applied(self.model) if self.average is not None else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def _sigint_handler(self) -> Iterator[None]:
