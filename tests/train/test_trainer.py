@@ -126,3 +126,14 @@ def test_fp16_on_cpu_is_refused(tmp_path):
 def test_bf16_autocast_trains_on_cpu(tmp_path):
     result = api.run(SMALL, ["train.precision=bf16", "train.deterministic=false", "train.epochs=4"], out=tmp_path / "r")
     assert result.summary["test"]["accuracy"] > 0.5
+
+
+@pytest.mark.parametrize(("flags", "dtype"), [({"avx512_bf16"}, torch.bfloat16), ({"amx_bf16"}, torch.bfloat16),
+                                              ({"avx512f", "avx2"}, None)])
+def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it_natively(monkeypatch, flags, dtype):
+    from layerlab.models import inference
+
+    monkeypatch.setattr(inference, "_cpu_flags", lambda: frozenset(flags))
+    with inference.autocast(torch.device("cpu"), "auto"):
+        out = torch.nn.Linear(4, 4)(torch.randn(2, 4))
+    assert out.dtype == (dtype or torch.float32)

@@ -7,17 +7,45 @@ directory; it lives with the models so that every layer above can use it.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 from torch import nn
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """Autocast for ``precision`` ("fp32", "bf16" or "fp16") on ``device``; a no-op for fp32."""
+    """Autocast for ``precision`` ("fp32", "bf16", "fp16" or "auto") on ``device``; a no-op for fp32.
+
+    ``auto`` is bf16 where the device computes in bf16 natively (see ``native_bf16``), else fp32."""
+    if precision == "auto":
+        precision = "bf16" if native_bf16(device) else "fp32"
     if precision == "fp32":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` has bf16 arithmetic in hardware: a CUDA GPU of compute capability 8.0 or later
+    (Ampere on), or a CPU with AVX-512 BF16 or AMX (Intel Cooper Lake and Sapphire Rapids on, AMD Zen 4
+    on; read from /proc/cpuinfo, so only on Linux). Elsewhere bf16 autocast is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
 
 
 @torch.inference_mode()
