@@ -21,6 +21,10 @@ from layerlab.train.groups import layer_groups
 
 log = logging.getLogger(__name__)
 
+# A level-relative forecaster (task.relative) saves its network inside the wrapper, as "net.*"; a new model
+# is made before any wrapping, so such a run's names are matched without the prefix.
+WRAPPED = "net."
+
 
 def load_backbone(model: nn.Module, run_dir: str | Path) -> list[str]:
     """Copy the earlier run's weights into ``model``, all but the head; returns the names copied.
@@ -29,10 +33,12 @@ def load_backbone(model: nn.Module, run_dir: str | Path) -> list[str]:
     """
     run = RunDir.open(run_dir, need=("weights",))
     saved = load_weights(run.weights)
+    own = model.state_dict()
+    if not own.keys() & saved.keys() and all(k.startswith(WRAPPED) for k in saved):
+        saved = {k.removeprefix(WRAPPED): v for k, v in saved.items()}
     head = {id(p) for p in layer_groups(model)[-1].params}
     head_names = {n for n, p in model.named_parameters() if id(p) in head}
     head_modules = {n.rpartition(".")[0] for n in head_names}
-    own = model.state_dict()
     # the head's buffers too (none for a Linear), by the module they belong to
     backbone = [k for k in own if k not in head_names and k.rpartition(".")[0] not in head_modules]
     missing = [k for k in backbone if k not in saved]
