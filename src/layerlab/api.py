@@ -135,7 +135,7 @@ def run(
                               accumulate=cfg.train.accumulate, epochs=cfg.train.epochs)
     if every:
         cbs.append(Diagnostics(rundir.path / "diagnostics", every=every))
-        time_gradients = time_gradient_callback(model, data.train, rundir.path / "diagnostics")  # recurrent models
+        time_gradients = time_gradient_callback(model, data.train, rundir.path / "diagnostics", task)  # recurrent models
         if time_gradients is not None:
             cbs.append(time_gradients)
     trainer = Trainer(model, task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),

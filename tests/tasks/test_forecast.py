@@ -128,6 +128,26 @@ def test_a_relative_forecaster_sees_windows_from_their_last_step_and_forecasts_t
         load_recipe({"task": {"name": "regression", "relative": True}, "model": {"name": "mlp"}})
 
 
+@pytest.mark.parametrize("relative", [False, True])
+def test_the_gradient_through_time_probe_takes_the_loss_the_forecaster_trains_on(tmp_path, relative):
+    """The probe's loss at the last step is the task's: standardised targets, and for a level-relative
+    forecaster the change its network is trained to output."""
+    from layerlab.data import Split
+    from layerlab.models import create_model
+    from layerlab.train.gradient_time import time_gradient_callback
+
+    task = task_for(window=6, horizon=2, season=None)
+    task.relative = relative
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 6, 2), 10 + 2 * torch.randn(8, 2)  # targets in the data's units (mean 10, std 2)
+    cfg = load_recipe({"task": {"name": "forecast"}, "model": {"name": "lstm", "hidden": 8, "pooling": "last"}}).model
+    model = task.wrap_model(create_model(cfg, input_shape=(6, 2), num_outputs=2))
+    probe = time_gradient_callback(model, Split(x, y), tmp_path, task)
+    with torch.no_grad():
+        probe_loss = nn.functional.mse_loss(probe.net(probe.x), probe.y)
+        assert probe_loss.item() == pytest.approx(task.loss(model(x), y).item(), rel=1e-5)
+
+
 def test_a_relative_lstm_forecasts_a_trend_beyond_the_training_range(tmp_path):
     """A rising seasonal series whose test span lies above every training value (co2's shape): the LSTM
     sees level-relative windows and beats both baselines there, and reads back from its run."""

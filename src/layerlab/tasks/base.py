@@ -111,6 +111,12 @@ class Task(ABC):
         the LR finder, so that saved weights always fit the same wrapping."""
         return model
 
+    def loss_targets(self, target: Tensor) -> Tensor:
+        """The targets in the units in which ``loss`` compares them with the outputs (a forecaster
+        standardises them); the targets themselves by default. Diagnostics use it to take the loss
+        as training does."""
+        return target
+
     def attach_preprocessor(self, preprocessor: Any) -> None:
         """Called with the run's fitted preprocessing right after the task is built, in training and when
         a run is loaded back. A task whose loss or metrics need statistics of the data (a forecaster: the

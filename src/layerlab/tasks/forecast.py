@@ -92,7 +92,10 @@ class ForecastTask(Task):
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """The loss between the model's standardised outputs (B, horizon) and the standardised targets."""
         output, target = _aligned(output, target)
-        return self._loss_fn(output, (target - self.mean) / self.std)
+        return self._loss_fn(output, self.loss_targets(target))
+
+    def loss_targets(self, target: Tensor) -> Tensor:
+        return (target - self.mean) / self.std
 
     # ----------------------------------------------------------------------------- a whole split
     def forecast(self, output: Tensor) -> Tensor:
@@ -164,6 +167,11 @@ class LevelRelative(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(self.relative(x)) + x[:, -1:, self.target_index]  # (B, horizon) + (B, 1)
+
+    def net_targets(self, x: Tensor, target: Tensor) -> Tensor:
+        """What ``net`` itself is trained towards, given (standardised) targets of the whole: the change
+        from each window's last value, (B, horizon)."""
+        return target.reshape(len(target), -1) - x[:, -1:, self.target_index]
 
 
 def errors(forecast: Tensor, target: Tensor) -> dict[str, float]:

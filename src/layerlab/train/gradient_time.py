@@ -27,22 +27,24 @@ from layerlab.train.state_io import atomic_write_text
 
 if TYPE_CHECKING:
     from layerlab.data import Split
+    from layerlab.tasks import Task
     from layerlab.train.trainer import Trainer
 
 PROBE = 32  # sequences in the probe batch
 
 
-def time_gradient_callback(model: nn.Module, train: Split, directory: Path) -> TimeStepGradients | None:
+def time_gradient_callback(model: nn.Module, train: Split, directory: Path, task: Task) -> TimeStepGradients | None:
     """The callback for a recurrent model (rnn, lstm, gru), also inside a level-relative forecaster (it
-    probes the recurrence with the windows it sees), or None for any other model."""
+    probes the recurrence with the windows and towards the targets it sees), or None for any other model.
+    The probe's loss is the task's: against its targets in the loss's units (a forecaster's standardised)."""
     from layerlab.tasks.forecast import LevelRelative
 
-    net, x = model, train.x[:PROBE]
+    net, x, y = model, train.x[:PROBE], task.loss_targets(train.y[:PROBE])
     if isinstance(model, LevelRelative) and x.dim() == 3:
-        net, x = model.net, model.relative(x)
+        net, x, y = model.net, model.relative(x), model.net_targets(x, y)
     if not isinstance(net, RecurrentNet) or len(train) == 0 or x.dim() < 2:
         return None
-    return TimeStepGradients(directory, x, train.y[:PROBE], net)
+    return TimeStepGradients(directory, x, y, net)
 
 
 class TimeStepGradients(Callback):
