@@ -6,10 +6,10 @@
         metrics = evaluate(model, val)
 
 After step ``t`` (1, 2, ...) each floating-point entry of the state dict (parameters and buffers such as
-batch-norm statistics) moves towards the model's by ``1 - d_t``, where ``d_t = min(decay, (1 + t) / (10 + t))``:
-the average follows the weights closely in the first steps (so a short run does not average in its random
-start) and settles on ``decay`` later (Polyak averaging with TensorFlow's ramp). Integer buffers (batch
-counters) are copied. The average lives on the model's device; its state is only the tensors, so a resumed
+batch-norm statistics) moves towards the model's by ``1 - d_t``, where ``d_t = min(decay, (t - 1) / t)``:
+until the window of about ``1 / (1 - decay)`` steps has filled, the average is the plain mean of every
+step's weights so far (Polyak averaging; the random start is never in it), and from then on an exponential
+average with ``decay``. Integer buffers (batch counters) are copied. The average lives on the model's device; its state is only the tensors, so a resumed
 run continues it exactly.
 """
 
@@ -23,8 +23,9 @@ from torch import nn
 
 
 def ema_decay(decay: float, step: int) -> float:
-    """The decay used at optimiser step ``step`` (counting from 1): ramped up to ``decay``."""
-    return min(decay, (1 + step) / (10 + step))
+    """The decay used at optimiser step ``step`` (counting from 1): the running mean's (t - 1) / t until
+    that reaches ``decay``."""
+    return min(decay, (step - 1) / step)
 
 
 class WeightAverage:
