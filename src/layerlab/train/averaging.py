@@ -9,8 +9,9 @@ After step ``t`` (1, 2, ...) each floating-point entry of the state dict (parame
 batch-norm statistics) moves towards the model's by ``1 - d_t``, where ``d_t = min(decay, (t - 1) / t)``:
 until the window of about ``1 / (1 - decay)`` steps has filled, the average is the plain mean of every
 step's weights so far (Polyak averaging; the random start is never in it), and from then on an exponential
-average with ``decay``. Integer buffers (batch counters) are copied. The average lives on the model's device; its state is only the tensors, so a resumed
-run continues it exactly.
+average with ``decay``. Integer buffers (batch counters) are copied. The average lives on the model's
+device; its state is only the tensors (the step comes from the trainer), so a resumed run continues it
+exactly.
 """
 
 from __future__ import annotations
