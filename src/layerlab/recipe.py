@@ -167,7 +167,7 @@ class TrainConfig(Section):
     monitor: str = Field("auto", description="validation metric for early stopping and the best checkpoint (auto: val_accuracy or val_loss)")
     early_stopping: int | None = Field(None, ge=1, description="stop after this many epochs without improvement of the monitored metric")
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
-    ema: float | None = Field(None, gt=0, lt=1, description="keep an exponential moving average of the weights, with this decay per optimiser step (e.g. 0.999; until about 1/(1-ema) steps have passed, the plain mean of the weights so far); validation, the best epoch, the saved weights and the test use the average (None: off)")
+    ema: float | None = Field(None, gt=0, lt=1, description="keep an exponential moving average of the weights, with this decay per optimiser step (e.g. 0.999; until about 1/(1-ema) steps have passed, the plain mean of the weights so far); validation, the best epoch, the saved weights and the test use the average; keep the window 1/(1-ema) well below the run's steps (None: off)")
     precision: Literal["fp32", "bf16", "fp16", "auto"] = Field("fp32", description="bf16 autocast (CPU or CUDA), fp16 with loss scaling (CUDA), or auto: bf16 where the CPU or GPU computes bf16 natively (AVX-512 BF16 or AMX; Ampere or later), else fp32")
     device: str = Field("auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     seed: int = Field(0, description="one seed for splits, initialisation, batch order and augmentation")
