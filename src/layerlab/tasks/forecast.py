@@ -156,6 +156,8 @@ class LevelRelative(nn.Module):
     are changes, to which the last value of the target column is added back. Standardisation is linear,
     so a change in standardised units is the change in the data's units over the target's std."""
 
+    SAVED_PREFIX = "net."  # the wrapped network's weights are saved under this prefix (``model.from_run`` strips it)
+
     def __init__(self, net: nn.Module, target_index: int):
         super().__init__()
         self.net, self.target_index = net, int(target_index)

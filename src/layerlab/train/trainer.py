@@ -205,9 +205,7 @@ class Trainer:
             loss = self.task_step(x, y)
         except FloatingPointError as exc:
             raise NonFiniteLoss(f"{exc} at epoch {self.state.epoch + 1}, batch {self.state.step_in_epoch + 1}") from None
-        self.state.global_step += 1
-        if self.average is not None:
-            self.average.update(self.model, self.state.global_step)
+        self._count_step()
         return loss
 
     def _optimizer_step(self, steps_per_epoch: int) -> None:
@@ -221,6 +219,10 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+        self._count_step()
+
+    def _count_step(self) -> None:
+        """After each optimiser step (ours or the task's): count it, and move the weight average."""
         self.state.global_step += 1
         if self.average is not None:
             self.average.update(self.model, self.state.global_step)

@@ -16,6 +16,7 @@ from torch import nn
 
 from layerlab.errors import LayerLabError
 from layerlab.rundir import RunDir
+from layerlab.tasks.forecast import LevelRelative
 from layerlab.train.checkpoint import load_weights
 from layerlab.train.groups import layer_groups
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # A level-relative forecaster (task.relative) saves its network inside the wrapper, as "net.*"; a new model
 # is made before any wrapping, so such a run's names are matched without the prefix.
-WRAPPED = "net."
+WRAPPED = LevelRelative.SAVED_PREFIX
 
 
 def load_backbone(model: nn.Module, run_dir: str | Path) -> list[str]:
