@@ -46,6 +46,8 @@ class DataConfig(Section):
     download: bool = Field(True, description="download from the official address (checked by SHA-256) when not found locally")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="fraction of the training split held out for validation (stratified, seeded)")
     test_fraction: float = Field(0.2, ge=0, lt=1, description="fraction held out for testing when the source has no test split of its own")
+    folds: int | None = Field(None, ge=2, description="k-fold cross-validation: cut the data into this many seeded (stratified) folds and test on fold data.fold instead of data.test_fraction (`layerlab cv` runs every fold)")
+    fold: int = Field(0, ge=0, description="with data.folds: the fold held out for testing (0-based)")
     limit: int | None = Field(None, gt=0, description="use at most this many training examples (quick runs)")
     normalize: bool = Field(True, description="standardise inputs with statistics from the training split only")
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation of training batches")
@@ -90,6 +92,10 @@ class DataConfig(Section):
             raise ValueError(f"@name@{DATASETS.unknown_message(self.name)}")
         if self.group_balance and not self.groups:
             raise ValueError("@group_balance@needs data.groups, the rule that gives each example its group")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"@fold@is 0-based and must be below data.folds ({self.folds}), got {self.fold}")
+        if self.folds is None and self.fold:
+            raise ValueError("@fold@needs data.folds, the number of folds the data is cut into")
         return self
 
 

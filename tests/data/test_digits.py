@@ -8,8 +8,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from layerlab.data import DATASETS, Dataset, load_data
-from layerlab.errors import DataError
-from layerlab.recipe import AugmentConfig, DataConfig
+from layerlab.errors import DataError, RecipeError
+from layerlab.recipe import AugmentConfig, DataConfig, load_recipe
 
 
 def load(seed: int = 0, **fields) -> Dataset:
@@ -123,3 +123,21 @@ def test_unknown_source_name_is_refused_by_the_recipe():
 def test_augment_config_is_part_of_the_data_section():
     cfg = DataConfig(name="digits", augment=AugmentConfig(crop_padding=1))
     assert cfg.augment.crop_padding == 1
+
+
+def test_k_folds_test_every_digit_once():
+    images = load_digits().data
+    tests = [load(folds=5, fold=k, val_fraction=0.1, normalize=False).test for k in range(5)]
+    seen = torch.cat([t.x.flatten(1) for t in tests]).numpy()
+    whole = load(normalize=False, test_fraction=0.0, val_fraction=0.0).train.x.flatten(1).numpy()
+    assert len(seen) == len(images) == len(whole)
+    assert np.array_equal(np.unique(seen, axis=0, return_counts=True)[1],
+                          np.unique(whole, axis=0, return_counts=True)[1])  # the whole data set, each once
+    assert np.allclose(np.unique(seen, axis=0), np.unique(whole, axis=0))
+    fold = load(folds=5, fold=2, val_fraction=0.1)
+    assert len(fold.test) in (359, 360) and len(fold.train) + len(fold.val) + len(fold.test) == len(images)
+    assert np.abs(class_shares(fold.test.y) - class_shares(fold.train.y)).max() < 0.02  # stratified
+    with pytest.raises(RecipeError, match=r"data.fold: is 0-based and must be below data.folds \(5\), got 5"):
+        load_recipe({"data": {"name": "digits", "folds": 5, "fold": 5}})
+    with pytest.raises(RecipeError, match="data.fold: needs data.folds"):
+        load_recipe({"data": {"name": "digits", "fold": 1}})

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from layerlab.data.splits import rng, split_fraction, split_indices
+from layerlab.data.splits import kfold_indices, rng, split_fraction, split_indices
 
 
 def test_split_sizes_and_disjointness():
@@ -37,3 +38,23 @@ def test_splits_depend_on_seed_and_purpose_only():
     d = split_fraction(y, 0.3, seed=3, purpose="test", stratify=True)[1]
     assert np.array_equal(a, b) and not np.array_equal(a, c) and not np.array_equal(a, d)
     assert len(split_fraction(y, 0.3, seed=-7, purpose="val", stratify=True)[1]) == 30  # negative seeds work
+
+
+def test_k_folds_hold_out_every_example_once_stratified_and_seeded():
+    y = np.repeat(np.arange(3), [47, 31, 22])  # 100 examples, 10 folds
+    held = [kfold_indices(y, 10, k, seed=0, stratify=True)[1] for k in range(10)]
+    assert np.array_equal(np.sort(np.concatenate(held)), np.arange(100))  # each example in exactly one fold
+    assert {len(h) for h in held} == {10}
+    for k, h in enumerate(held):
+        keep = kfold_indices(y, 10, k, seed=0, stratify=True)[0]
+        assert len(np.intersect1d(keep, h)) == 0 and len(keep) + len(h) == 100
+    per_class = np.array([np.bincount(y[h], minlength=3) for h in held])  # (fold, class)
+    assert (per_class.max(0) - per_class.min(0)).max() <= 1  # every class spread evenly over the folds
+    assert np.array_equal(held[3], kfold_indices(y, 10, 3, seed=0, stratify=True)[1])
+    assert not np.array_equal(held[3], kfold_indices(y, 10, 3, seed=1, stratify=True)[1])
+    uneven = [len(kfold_indices(np.zeros(23), 5, k, seed=0, stratify=False)[1]) for k in range(5)]
+    assert sorted(uneven) == [4, 4, 5, 5, 5]
+    with pytest.raises(ValueError, match="fold must be in 0..4, got 5"):
+        kfold_indices(y, 5, 5, seed=0, stratify=True)
+    with pytest.raises(ValueError, match="folds must be between 2 and the 100 examples, got 1"):
+        kfold_indices(y, 1, 0, seed=0, stratify=True)

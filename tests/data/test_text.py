@@ -126,3 +126,18 @@ def test_multi30k_uses_its_own_validation_and_test_splits(shared_data):
     first = gzip.open(shared_data / "multi30k" / "test_2016_flickr.en.gz", "rt").readline().strip()
     assert data.preprocessor.decode_targets(data.test.y[:1, 1:]) == [first]
     assert data.info.model_hints() == {"vocab_size": 2000, "target_vocab_size": 2000}
+
+
+def test_k_folds_are_refused_for_ordered_text_and_for_a_source_with_its_own_test_split(tmp_path):
+    (tmp_path / "corpus.txt").write_text("to be or not to be, that is the question. " * 50)
+    cfg = load_recipe({"data": {"name": "text", "path": str(tmp_path / "corpus.txt"), "max_length": 16,
+                                "folds": 5, "fold": 1}, "task": {"name": "language_model"}}).data
+    with pytest.raises(DataError, match="is ordered .* split by position.* data.folds does not apply"):
+        load_data(cfg, task="language_model", seed=0)
+    for stem in ("train", "test"):
+        (tmp_path / f"{stem}.de").write_text("ein Hund\nzwei Katzen\ndrei Pferde\n")
+        (tmp_path / f"{stem}.en").write_text("a dog\ntwo cats\nthree horses\n")
+    cfg = load_recipe({"data": {"name": "parallel", "path": str(tmp_path), "folds": 3},
+                       "task": {"name": "seq2seq"}}).data
+    with pytest.raises(DataError, match="parallel comes with its own test split; data.folds cross-validates"):
+        load_data(cfg, task="seq2seq", seed=0)

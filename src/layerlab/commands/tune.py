@@ -1,4 +1,4 @@
-"""Commands that search and compare: ``tune`` and ``compare``.
+"""Commands that search and compare: ``tune``, ``compare`` and ``cv``.
 
 Only argparse and the standard library at the top; the handlers import layerlab's library functions.
 """
@@ -42,6 +42,47 @@ def register(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no training progress")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.set_defaults(handler=cmd_compare)
+
+    register_cv(sub)
+
+
+CV_EPILOG = """examples:
+  layerlab cv polarity-cnn                          10-fold cross-validation (runs/polarity-cnn-cv-<time>)
+  layerlab cv polarity-cnn train.epochs=3 --folds 5 five folds, with an override for every fold
+  layerlab cv my.yaml --out runs/cv1                a second call on the same folder continues it
+"""
+
+
+def register_cv(sub: Any) -> None:
+    p = sub.add_parser("cv", help="k-fold cross-validation: the test metrics' mean and spread over the folds",
+                       epilog=CV_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("args", nargs="+", metavar="RECIPE|KEY=VALUE", help="a recipe, then overrides for every fold")
+    p.add_argument("--folds", type=int, default=10, help="the number of folds (default 10)")
+    p.add_argument("--out", metavar="DIR", help="the folder of fold runs (default runs/<recipe>-cv-<time>)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no training progress; print only the result")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_cv)
+
+
+def cmd_cv(args: argparse.Namespace, console: Any) -> int:
+    from rich.table import Table
+
+    from layerlab.tune.crossval import cross_validate
+
+    result = cross_validate(args.args[0], args.args[1:], folds=args.folds, out=args.out,
+                            console=None if args.quiet or args.json else console)
+    if args.json:
+        print(json.dumps({"folder": str(result.out), "folds": result.folds, "test": result.stats}, indent=2))
+        return 0
+    table = Table(title=f"{result.folds}-fold cross-validation: test metrics", title_justify="left",
+                  box=None, header_style="bold")
+    for column in ("metric", "mean", "± std", "± s.e.", "min", "max"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, s in result.stats.items():
+        table.add_row(metric, *(f"{s[k]:.4f}" for k in ("mean", "std", "sem", "min", "max")))
+    console.print(table)
+    console.print(f"folder: {result.out} (a run per fold, cv.csv, cv.json)")
+    return 0
 
 
 def cmd_tune(args: argparse.Namespace, console: Any) -> int:

@@ -2,7 +2,7 @@
 
 The same steps for every source:
 
-    source reads raw examples ─► test split (the source's own, or a held-out fraction)
+    source reads raw examples ─► test split (the source's own, a held-out fraction, or one of k folds)
         ─► limit (a stratified subset of the rest) ─► validation split ─► fit the preprocessing on
         the training split only (or take a run's) ─► apply it to all three splits
 
@@ -21,7 +21,7 @@ from layerlab.data.dataset import DataInfo, Dataset, Split
 from layerlab.data.groups import attach_metadata
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import DATASETS, RawData, SourceContext
-from layerlab.data.splits import rng, split_fraction, split_indices, split_tail
+from layerlab.data.splits import kfold_indices, rng, split_fraction, split_indices, split_tail
 from layerlab.errors import DataError
 from layerlab.settings import Settings, load_settings
 
@@ -55,7 +55,12 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
     _check_fits(raw, cfg, task, preprocessor)
     stratify = task == "classification" and not raw.ordered
 
-    if raw.has_test_split:
+    if cfg.folds is not None:
+        _check_folds(raw, cfg)
+        keep, held = kfold_indices(raw.y, cfg.folds, cfg.fold, seed=seed, stratify=stratify)
+        pool_x, pool_y, test_x, test_y = raw.x[keep], raw.y[keep], raw.x[held], raw.y[held]
+        pool_at, test_at = keep, held
+    elif raw.has_test_split:
         pool_x, pool_y, test_x, test_y = raw.x, raw.y, raw.test_x, raw.test_y
         pool_at, test_at = np.arange(len(raw.y)), np.arange(len(raw.test_y))  # positions, for the metadata
     else:
@@ -105,6 +110,18 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
     log.info("%s: %d train, %d validation, %d test examples of shape %s",
              cfg.name, len(train), len(val), len(test), info.input_shape)
     return Dataset(train, val, test, info, fitted)
+
+
+def _check_folds(raw: RawData, cfg: DataConfig) -> None:
+    """Refuse k-fold splits where the examples cannot be dealt out at random."""
+    if raw.has_test_split:
+        raise DataError(f"{cfg.name} comes with its own test split; data.folds cross-validates sources "
+                        "without one (remove data.folds, or use data.limit for a quicker run)")
+    if raw.ordered:
+        raise DataError(f"{cfg.name} is ordered (a text corpus or a time series) and is split by position, so "
+                        "that the model never trains on what follows its test part; data.folds does not apply")
+    if cfg.folds is not None and cfg.folds > len(raw.y):
+        raise DataError(f"{cfg.name}: data.folds is {cfg.folds}, but there are only {len(raw.y)} examples")
 
 
 _SPATIAL = ("crop_padding", "hflip", "vflip", "erase")

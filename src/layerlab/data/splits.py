@@ -57,3 +57,23 @@ def split_tail(n: int, n_held: int, gap: int = 0) -> tuple[np.ndarray, np.ndarra
     and the ``gap`` examples just before them are in neither (a buffer against overlapping targets)."""
     n_held = int(min(max(n_held, 0), n))
     return np.arange(max(n - n_held - (gap if n_held else 0), 0)), np.arange(n - n_held, n)
+
+
+def kfold_indices(y: np.ndarray, folds: int, fold: int, *, seed: int,
+                  stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held out) indices for fold ``fold`` of a seeded ``folds``-fold partition; both sorted.
+
+    Every example is held out in exactly one of the ``folds`` folds, whose sizes differ by at most one.
+    With ``stratify``, the examples are dealt to the folds class by class (in random order within a
+    class), so each fold also holds each class's share to within one example.
+    """
+    if not 2 <= folds <= len(y):
+        raise ValueError(f"folds must be between 2 and the {len(y)} examples, got {folds}")
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold must be in 0..{folds - 1}, got {fold}")
+    order = rng(seed, "folds").permutation(len(y))
+    if stratify:  # grouped by class, random within each: dealing in turn spreads every class evenly
+        order = order[np.argsort(np.unique(y, return_inverse=True)[1][order], kind="stable")]
+    held = np.zeros(len(y), dtype=bool)
+    held[order[fold::folds]] = True
+    return np.flatnonzero(~held), np.flatnonzero(held)

@@ -1,6 +1,6 @@
 """Hyperparameter search (Optuna) and fair comparisons of recipes and runs.
 
-    from layerlab.tune import tune, compare
+    from layerlab.tune import tune, compare, cross_validate
     result = tune("my-recipe.yaml", trials=30, workers=2)
     print(result.best_value, result.best_recipe)
 
@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from layerlab.lazy import lazy_exports
 
-__all__ = ["tune", "compare", "TuneResult", "CompareResult"]
+__all__ = ["tune", "compare", "cross_validate", "TuneResult", "CompareResult", "CrossValResult"]
 
 _LAZY = {
     "tune": "layerlab.tune.study",
     "TuneResult": "layerlab.tune.study",
     "compare": "layerlab.tune.comparison",
     "CompareResult": "layerlab.tune.comparison",
+    "cross_validate": "layerlab.tune.crossval",
+    "CrossValResult": "layerlab.tune.crossval",
 }
 
 

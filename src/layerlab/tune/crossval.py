@@ -1,0 +1,122 @@
+"""``layerlab cv``: k-fold cross-validation of a recipe, the test metrics' mean and spread over the folds.
+
+    cross_validate("polarity-cnn", folds=10)        # ten runs, each tested on its own tenth of the data
+
+Fold i is an ordinary run of the recipe with ``data.folds=k data.fold=i``: the data is cut into k
+seeded, stratified folds, fold i is the test part and the rest is split into training and validation as
+the recipe says. Every example is tested on exactly once. The folder holds the k run directories,
+``cv.csv`` (a row per fold) and ``cv.json`` (mean, standard deviation and standard error of each test
+metric). A fold whose run finished is read, not trained again, so an interrupted cross-validation
+continues where it stopped when called again with the same folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from layerlab.errors import UsageError
+from layerlab.rundir import RunDir
+from layerlab.train.state_io import atomic_write_text
+from layerlab.tune.comparison import _as_mapping, _row, _write_csv
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class CrossValResult:
+    out: Path
+    folds: int
+    rows: list[dict[str, Any]]  # one per fold, as `layerlab compare` gives them
+    stats: dict[str, dict[str, float]]  # test metric -> mean, std, sem, min, max
+    csv_path: Path
+    json_path: Path
+
+
+def cross_validate(
+    recipe: str | Path,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    folds: int = 10,
+    out: str | Path | None = None,
+    runs_root: str | Path = "runs",
+    console: Console | None = None,
+) -> CrossValResult:
+    """Train ``recipe`` (with ``overrides``) once per fold and summarise the test metrics over the folds.
+
+    Raises UsageError for fewer than two folds or overrides that choose the folds themselves; the
+    data's own errors (a source with its own test split, ordered data) come from the first fold's run.
+    """
+    from layerlab import api
+
+    if folds < 2:
+        raise UsageError(f"--folds: cross-validation needs at least 2 folds, given {folds}")
+    extra = _as_mapping(overrides)
+    chosen = sorted(k for k in extra if k in ("data.folds", "data.fold"))
+    if chosen:
+        raise UsageError(f"cross-validation sets {', '.join(chosen)} itself; give the number of folds with --folds")
+    folder = Path(out) if out is not None else _new_folder(Path(runs_root), Path(str(recipe)).stem)
+    folder.mkdir(parents=True, exist_ok=True)
+    run_dirs = []
+    for fold in range(folds):
+        target = RunDir(folder / f"fold-{fold:02d}")
+        state = _fold_state(target, folds, fold)
+        if console is not None:
+            said = {"finished": "finished earlier, read", "interrupted": "interrupted earlier, resumed"}
+            console.print(f"[bold]fold {fold + 1}/{folds}[/] {said.get(state, '→')} {target.path}")
+        if state == "interrupted":
+            api.run(resume=target.path, console=console)
+        elif state == "new":
+            api.run(recipe, {**extra, "data.folds": folds, "data.fold": fold}, out=target.path, console=console)
+        run_dirs.append(target.path)
+    rows = [_row(d) for d in run_dirs]
+    metrics = list(dict.fromkeys(k for row in rows for k in row["test"]))
+    stats = {m: _stats([row["test"][m] for row in rows if m in row["test"]]) for m in metrics}
+    csv_path, json_path = folder / "cv.csv", folder / "cv.json"
+    _write_csv(rows, csv_path)
+    atomic_write_text(json_path, json.dumps({"recipe": str(recipe), "overrides": extra, "folds": folds,
+                                             "test": stats, "runs": [r["path"] for r in rows]}, indent=2) + "\n")
+    return CrossValResult(folder, folds, rows, stats, csv_path, json_path)
+
+
+def _fold_state(run: RunDir, folds: int, fold: int) -> str:
+    """"finished" (read it), "interrupted" (resume it) or "new" (train it) for this fold's directory.
+
+    Raises UsageError when the directory holds a run of another fold, or of another number of folds.
+    """
+    if not run.recipe.is_file():
+        return "new"
+    import yaml
+
+    try:
+        data = (yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}).get("data") or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"{run.recipe}: cannot be read ({exc}); give another --out folder") from None
+    if (data.get("folds"), data.get("fold", 0)) != (folds, fold):
+        raise UsageError(f"{run.path} holds a run of fold {data.get('fold')} of {data.get('folds')}, not fold "
+                         f"{fold} of {folds}; give another --out folder")
+    try:
+        status = json.loads(run.summary.read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError):
+        status = None
+    if status in ("finished", "stopped"):
+        return "finished"
+    return "interrupted" if run.checkpoint.is_file() else "new"
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return {"mean": mean, "std": std, "sem": std / math.sqrt(n), "min": min(values), "max": max(values), "n": n}
+
+
+def _new_folder(root: Path, name: str) -> Path:
+    from layerlab.rundir import stamped_path
+
+    return stamped_path(root, f"{name}-cv")

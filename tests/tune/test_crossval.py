@@ -1,0 +1,77 @@
+"""`layerlab cv`: k-fold cross-validation of a recipe, a run per fold, the metrics' spread, and continuing."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from layerlab import api
+from layerlab.cli import main
+from layerlab.errors import UsageError
+from layerlab.tune import cross_validate
+
+
+def test_every_fold_is_trained_tested_once_and_summarised(tiny, tmp_path, capsys):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump(tiny))
+    tiny_data = dict(tiny["data"])
+    del tiny_data["limit"]  # folds cut the whole digits set (1,797 images)
+    recipe.write_text(yaml.safe_dump({**tiny, "data": tiny_data}))
+    result = cross_validate(recipe, ["train.epochs=1"], folds=3, out=tmp_path / "cv")
+    assert [r["run"] for r in result.rows] == ["fold-00", "fold-01", "fold-02"]
+    folds = [yaml.safe_load((tmp_path / "cv" / r["run"] / "recipe.yaml").read_text())["data"] for r in result.rows]
+    assert [(f["folds"], f["fold"]) for f in folds] == [(3, 0), (3, 1), (3, 2)]
+    tested = [json.loads((tmp_path / "cv" / r["run"] / "summary.json").read_text())["data"]["test"] for r in result.rows]
+    assert sum(tested) == 1797  # the folds' test parts together are the whole data set
+    accuracies = [r["test"]["accuracy"] for r in result.rows]
+    stats = result.stats["accuracy"]
+    assert stats["n"] == 3 and stats["mean"] == pytest.approx(sum(accuracies) / 3)
+    assert stats["min"] == min(accuracies) and stats["mean"] > 0.5  # it learns on every fold (chance 0.1)
+    assert stats["sem"] == pytest.approx(stats["std"] / 3**0.5) and stats["std"] > 0
+    assert json.loads(result.json_path.read_text())["test"]["accuracy"]["mean"] == pytest.approx(stats["mean"])
+    assert [row["run"] for row in csv.DictReader(result.csv_path.open())] == ["fold-00", "fold-01", "fold-02"]
+
+    # called again on the same folder, finished folds are read, not trained again
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished fold was trained again")
+
+    original = api.run
+    api.run = no_training
+    try:
+        again = cross_validate(recipe, ["train.epochs=1"], folds=3, out=tmp_path / "cv")
+    finally:
+        api.run = original
+    assert again.stats == result.stats
+
+    assert main(["cv", str(recipe), "train.epochs=1", "--folds", "3", "--out", str(tmp_path / "cv"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "3-fold cross-validation" in out and "accuracy" in out and f"{stats['mean']:.4f}" in out
+
+
+def test_an_interrupted_fold_is_resumed_and_a_wrong_folder_or_override_refused(tiny, tmp_path, monkeypatch):
+    calls = []
+    original = api.run
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs.get("resume"))
+        return original(*args, **kwargs)
+
+    tiny["data"]["limit"] = None
+    result = cross_validate(tiny, folds=2, out=tmp_path / "cv")
+    summary = tmp_path / "cv" / "fold-01" / "summary.json"
+    stopped = json.loads(summary.read_text())
+    summary.write_text(json.dumps({**stopped, "status": "interrupted"}))  # as Ctrl-C leaves it
+    monkeypatch.setattr(api, "run", recorded)
+    again = cross_validate(tiny, folds=2, out=tmp_path / "cv")
+    assert calls == [tmp_path / "cv" / "fold-01"]  # only the interrupted fold, from its checkpoint
+    assert again.rows[0]["test"] == result.rows[0]["test"]
+
+    with pytest.raises(UsageError, match="holds a run of fold 0 of 2, not fold 0 of 3; give another --out"):
+        cross_validate(tiny, folds=3, out=tmp_path / "cv")
+    with pytest.raises(UsageError, match="sets data.fold itself; give the number of folds with --folds"):
+        cross_validate(tiny, ["data.fold=1"], folds=3, out=tmp_path / "other")
+    with pytest.raises(UsageError, match="at least 2 folds, given 1"):
+        cross_validate(tiny, folds=1, out=tmp_path / "other")
