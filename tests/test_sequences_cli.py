@@ -14,7 +14,7 @@ from layerlab.recipe import load_recipe
 from layerlab.recipes import builtin_names
 
 SEQUENCE_RECIPES = ["shakespeare-rnn", "shakespeare-lstm", "shakespeare-gru", "shakespeare-transformer",
-                    "polarity-lstm", "polarity-cnn", "polarity-transformer", "multi30k-gru-attention",
+                    "polarity-lstm", "polarity-cnn", "polarity-transformer", "polarity-fasttext", "multi30k-gru-attention",
                     "multi30k-transformer"]
 
 
@@ -48,6 +48,17 @@ def test_a_sentiment_cnn_clearly_beats_chance_on_rt_polarity(shared_data, tmp_pa
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["input"] for r in rows] == [f"{sentences}:1", f"{sentences}:3"]
     assert {r["label"] for r in rows} <= {"neg", "pos"}
+
+
+def test_a_bag_of_bigrams_clearly_beats_chance_on_rt_polarity_under_cross_validation(shared_data, tmp_path, capsys):
+    # two folds of a 3,000-sentence slice (data.limit keeps a stratified part of each fold's training part)
+    code = cli.main(["cv", "polarity-fasttext", "data.limit=3000", "model.buckets=8192", "train.epochs=3",
+                     "train.report=false", "train.diagnostics_every=0", "--folds", "2", "--out", str(tmp_path / "cv"),
+                     "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["folds"] == 2 and result["test"]["accuracy"]["n"] == 2
+    assert result["test"]["accuracy"]["min"] > 0.6, result["test"]  # chance is 0.5 (balanced classes)
 
 
 def test_generate_and_translate_commands(shared_data, tmp_path, capsys):

@@ -23,8 +23,10 @@ OUTPUT_SHAPES = {"autoencoder": lambda shape: shape, "gan": lambda shape: (1,)}
 # Sequence families take (T,) or (T, F): floats (one feature per step for (T,)), or token ids for the
 # models below, whose vocabulary the data normally fills in. A language model (gpt) gives an output per
 # step (B, T, V); an encoder-decoder reads a target prefix too (teacher forcing) and gives (B, T', V).
-SHAPES.update({"recurrent": [(12,), (10, 3)], "transformer": [(12,)], "textcnn": [(12,)], "seq2seq": [(12,)]})
+SHAPES.update({"recurrent": [(12,), (10, 3)], "transformer": [(12,)], "textcnn": [(12,)], "fasttext": [(12,)],
+               "seq2seq": [(12,)]})
 TOKEN_OPTIONS = {"gpt": {"vocab_size": NUM_OUTPUTS}, "textcnn": {"vocab_size": NUM_OUTPUTS},
+                 "fasttext": {"vocab_size": NUM_OUTPUTS, "buckets": 97},
                  "transformer-seq2seq": {"vocab_size": NUM_OUTPUTS, "target_vocab_size": NUM_OUTPUTS},
                  "rnn-seq2seq": {"vocab_size": NUM_OUTPUTS, "target_vocab_size": NUM_OUTPUTS}}
 TARGET_PREFIX = 5  # target tokens an encoder-decoder reads in this test

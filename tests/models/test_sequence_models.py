@@ -188,3 +188,27 @@ def test_lstm_forget_gates_start_at_the_configured_bias():
     assert torch.equal(plain.rnn.bias_ih_l0, reference.bias_ih_l0)  # None: PyTorch's uniform init untouched
     with pytest.raises(RecipeError, match="model.forget_bias: unknown key"):  # an LSTM option only
         create_model({"name": "gru", "forget_bias": 1.0}, input_shape=(5, 3), num_outputs=2)
+
+
+def test_fasttext_bags_words_and_hashed_ngrams_ignoring_padding():
+    torch.manual_seed(0)
+    model = create_model({"name": "fasttext", "vocab_size": 10, "ngrams": 3, "buckets": 1000},
+                         input_shape=(5,), num_outputs=2)
+    x = torch.tensor([[3, 4, 5, 0, 0]])
+    ids, real = model.grams(x)
+    words, bigrams, trigrams = ids[0, :5], ids[0, 5:9], ids[0, 9:]
+    assert words.tolist() == [3, 4, 5, 0, 0] and real[0, :5].tolist() == [True, True, True, False, False]
+    assert bigrams[:2].tolist() == [10 + 34, 10 + 45] and real[0, 5:9].tolist() == [True, True, False, False]
+    assert trigrams[0].item() == 10 + 345 and real[0, 9:].tolist() == [True, False, False]
+    model.eval()
+    # the mean over the real words and n-grams: padding, however long, changes nothing
+    assert torch.allclose(model(x), model(torch.tensor([[3, 4, 5, 0, 0, 0, 0, 0]])), atol=1e-6)
+    embedded = model.embed.weight[torch.tensor([3, 4, 5, 44, 55, 355])].mean(0)
+    assert torch.allclose(model(x)[0], model.head(embedded), atol=1e-6)
+    # word order counts inside an n-gram only: a bag of words alone cannot tell these apart
+    words_only = create_model({"name": "fasttext", "vocab_size": 10, "ngrams": 1}, input_shape=(3,), num_outputs=2).eval()
+    assert torch.equal(words_only(torch.tensor([[3, 4, 5]])), words_only(torch.tensor([[5, 4, 3]])))
+    assert not torch.allclose(model(torch.tensor([[3, 4, 5]])), model(torch.tensor([[5, 4, 3]])))
+    model.train()
+    model.drop.p = 0.0
+    assert not torch.equal(model(x), model(x))  # words and n-grams left out at random in training

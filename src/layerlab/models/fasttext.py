@@ -1,0 +1,78 @@
+"""``fasttext``: a bag of word and word n-gram embeddings, averaged, then linear (Joulin et al., 2017).
+
+    model = create_model({"name": "fasttext", "vocab_size": 18000, "ngrams": 2}, input_shape=(56,), num_outputs=2)
+
+tokens (B, T) -> the T words and the T - n + 1 n-grams of every order 2..ngrams, each n-gram hashed
+into one of ``buckets`` rows -> embeddings (B, G, E) -> mean over the real ones (in training each is
+left out with probability gram_dropout) -> dropout -> linear. Word order counts only inside an n-gram.
+On small sentiment sets a bag of bigrams is a strong baseline (Wang and Manning's NBSVM, 2012). Most of
+the parameters are the n-gram rows, and the optimiser updates all of them every step (dense gradients),
+so fewer ``buckets`` or a smaller ``embed_dim`` make a step cheaper.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from layerlab.errors import LayerLabError
+from layerlab.models.base import MODELS, ModelConfig
+
+PAD = 0
+
+
+class FastTextConfig(ModelConfig):
+    name: Literal["fasttext"] = Field("fasttext", description="a bag of word and n-gram embeddings, averaged (fastText)")
+    vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer)")
+    embed_dim: int = Field(32, ge=1, description="size of the word and n-gram embeddings")
+    ngrams: int = Field(2, ge=1, le=5, description="the longest word n-gram in the bag (1: words only, 2: words and bigrams)")
+    buckets: int = Field(131072, ge=1, description="hash buckets shared by the n-grams of order 2 and up (an embedding row each)")
+    dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output layer")
+    gram_dropout: float = Field(0.3, ge=0, lt=1, description="in training, the probability that a word or n-gram is left out of the average")
+    embed_init: float = Field(0.1, gt=0, description="initial embeddings uniform in [-a, a]")
+
+
+class FastText(nn.Module):
+    def __init__(self, cfg: FastTextConfig, input_shape: tuple[int, ...], num_outputs: int):
+        super().__init__()
+        if cfg.vocab_size is None or len(input_shape) != 1:
+            raise LayerLabError("model 'fasttext' takes token sequences (T,) with model.vocab_size (filled in from text data)")
+        self.vocab_size, self.ngrams, self.buckets = cfg.vocab_size, cfg.ngrams, cfg.buckets
+        rows = cfg.vocab_size + (cfg.buckets if cfg.ngrams > 1 else 0)
+        self.embed = nn.Embedding(rows, cfg.embed_dim, padding_idx=PAD)
+        with torch.no_grad():
+            self.embed.weight.uniform_(-cfg.embed_init, cfg.embed_init)
+            self.embed.weight[PAD] = 0
+        self.gram_dropout = cfg.gram_dropout
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.embed_dim, num_outputs)
+
+    def grams(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(ids, real): the rows of the words and of every n-gram up to ``ngrams`` words, (B, G) each;
+        ``real`` is False where a word or an n-gram covers padding."""
+        real = x != PAD
+        ids, keep = [x], [real]
+        code, covered = x, real
+        for n in range(2, self.ngrams + 1):  # code of an n-gram: (code of its first n-1 words) * V + last word
+            code = (code[:, :-1] * self.vocab_size + x[:, n - 1 :]) % self.buckets
+            covered = covered[:, :-1] & real[:, n - 1 :]
+            ids.append(self.vocab_size + code)
+            keep.append(covered)
+        return torch.cat(ids, 1), torch.cat(keep, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        ids, real = self.grams(x)
+        if self.training and self.gram_dropout > 0:
+            real = real & (torch.rand(real.shape, device=x.device) >= self.gram_dropout)
+        weights = real.to(self.embed.weight.dtype)
+        pooled = (self.embed(ids) * weights.unsqueeze(2)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
+        return self.head(self.drop(pooled))
+
+
+@MODELS.register("fasttext", config=FastTextConfig, group="fasttext",
+                 description="fastText: the mean of word and hashed word n-gram embeddings, then linear (text classification)")
+def build_fasttext(cfg: FastTextConfig, input_shape: tuple[int, ...], num_outputs: int) -> FastText:
+    return FastText(cfg, input_shape, num_outputs)
