@@ -327,6 +327,61 @@ def evaluate(run_dir: str | Path, *, data: str | Path | None = None, split: str 
     return {"split": split, "n": len(chosen), "metrics": metrics, "report": report}
 
 
+# The recipe fields that decide which examples land in each split: an ensemble's runs must share them.
+SPLIT_FIELDS = ("name", "path", "test_fraction", "val_fraction", "folds", "fold", "test_split", "test_speaker")
+
+
+def evaluate_ensemble(run_dirs: Sequence[str | Path], *, split: str = "test", device: str = "auto") -> dict[str, Any]:
+    """Metrics of classifiers' averaged class probabilities on a split their runs share.
+
+    Each run reads the data through its own preprocessing (its own tokenizer or statistics), so runs
+    of different models, vocabularies or input sizes can be combined. Returns ``{"split", "n",
+    "metrics" (the ensemble's), "members" ({run: its own metrics})}``; ``loss`` is the cross-entropy of
+    the averaged probabilities. Raises UsageError unless there are two or more classification runs of
+    the same data, split the same way (data fields and train.seed), with the same classes.
+    """
+    if len(run_dirs) < 2:
+        raise UsageError(f"an ensemble needs at least two runs, given {len(run_dirs)}")
+    first = None
+    probabilities, members = [], {}
+    for run_dir in run_dirs:
+        loaded = load_run(run_dir, device=device)
+        if loaded.recipe.task.name != "classification":
+            raise UsageError(f"{run_dir}: a {loaded.recipe.task.name} run; ensembles average the class "
+                             "probabilities of classification runs")
+        split_by = ({f: getattr(loaded.recipe.data, f) for f in SPLIT_FIELDS}, loaded.recipe.train.seed)
+        dataset = load_data(loaded.recipe.data, task="classification", seed=loaded.recipe.train.seed,
+                            preprocessor=loaded.preprocessor)
+        chosen = _pick_split(dataset, split).to(loaded.device)
+        if first is None:
+            first = (run_dir, loaded, split_by, chosen.y.cpu())
+        else:
+            _check_same_split(first, run_dir, loaded, split_by, chosen.y.cpu())
+        outputs = predict_outputs(loaded.model, chosen.x, batch_size=loaded.recipe.train.eval_batch_size)
+        members[str(run_dir)] = loaded.task.metrics(outputs, chosen.y)
+        probabilities.append(outputs.float().softmax(1).cpu())
+    _, loaded, _, target = first
+    mean = torch.stack(probabilities).mean(0)
+    metrics = loaded.task.metrics(mean.clamp_min(1e-12).log(), target)
+    return {"split": split, "n": len(target), "metrics": metrics, "members": members}
+
+
+def _check_same_split(first: tuple[Any, ...], run_dir: str | Path, loaded: LoadedRun,
+                      split_by: tuple[dict[str, Any], int], target: torch.Tensor) -> None:
+    first_dir, first_loaded, first_split_by, first_target = first
+    if loaded.info.class_names != first_loaded.info.class_names:
+        raise UsageError(f"{run_dir} has the classes {loaded.info.class_names}, {first_dir} "
+                         f"{first_loaded.info.class_names}; an ensemble's runs must share their classes")
+    (fields, seed), (first_fields, first_seed) = split_by, first_split_by
+    differ = [f"data.{f} ({fields[f]!r} against {first_fields[f]!r})" for f in SPLIT_FIELDS if fields[f] != first_fields[f]]
+    if seed != first_seed:
+        differ.append(f"train.seed ({seed} against {first_seed})")
+    if differ or not torch.equal(target, first_target):
+        why = ", ".join(differ) or "other examples"
+        raise UsageError(f"{run_dir} was not split as {first_dir} was: {why}; an ensemble's runs must be "
+                         "tested on the same examples (the same data, split fields and train.seed)")
+
+
 def _pick_split(dataset: Dataset, split: str) -> Split:
     parts = {"train": [dataset.train], "val": [dataset.val], "test": [dataset.test],
              "all": [dataset.train, dataset.val, dataset.test]}

@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    p = sub.add_parser("ensemble", help="metrics of classifiers' averaged probabilities on a split they share")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="two or more classification runs of the same data and split")
+    p.add_argument("--cv", action="store_true", help="the arguments are `layerlab cv` folders: fold by fold, then mean and spread")
+    p.add_argument("--split", default="test", help="train, val, test or all (default test)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
     p = sub.add_parser("predict", help="predictions for images, folders of images or CSV files")
     p.add_argument("run_dir", metavar="RUN")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
@@ -171,6 +178,35 @@ def cmd_evaluate(args: argparse.Namespace, console: Any) -> int:
         print(json.dumps(result, indent=2))
         return 0
     console.print(f"{result['split']} ({result['n']:,} examples): "
+                  + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace, console: Any) -> int:
+    if args.cv:
+        from layerlab.tune.crossval import ensemble_folds
+
+        if args.split != "test":
+            from layerlab.errors import UsageError
+
+            raise UsageError("--cv ensembles every fold's test part; --split does not apply")
+        result = ensemble_folds(args.runs, device=args.device)
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return 0
+        console.print(f"ensemble of {len(args.runs)} cross-validations, {result['folds']} folds (test):")
+        for metric, s in result["test"].items():
+            console.print(f"  {metric} {s['mean']:.4f} ± {s['std']:.4f} (s.e. {s['sem']:.4f}; {s['min']:.4f}..{s['max']:.4f})")
+        return 0
+    from layerlab import api
+
+    result = api.evaluate_ensemble(args.runs, split=args.split, device=args.device)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    for run, metrics in result["members"].items():
+        console.print(f"{run}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    console.print(f"ensemble ({result['split']}, {result['n']:,} examples): "
                   + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
     return 0
 
@@ -301,6 +337,7 @@ def cmd_generate(args: argparse.Namespace, console: Any) -> int:
 COMMANDS = {
     "run": cmd_run,
     "evaluate": cmd_evaluate,
+    "ensemble": cmd_ensemble,
     "predict": cmd_predict,
     "recipes": cmd_recipes,
     "recipe": cmd_recipe,

@@ -120,3 +120,25 @@ def _new_folder(root: Path, name: str) -> Path:
     from layerlab.rundir import stamped_path
 
     return stamped_path(root, f"{name}-cv")
+
+
+def ensemble_folds(folders: Sequence[str | Path], *, device: str = "auto") -> dict[str, Any]:
+    """The ensemble of cross-validations fold by fold: fold i's runs of every folder, their averaged class
+    probabilities on fold i's test part. Returns ``{"folds", "test" (stats over the folds), "per_fold"}``.
+
+    Raises UsageError unless every folder holds the same folds (``fold-00`` ... of one ``layerlab cv``).
+    """
+    from layerlab.api import evaluate_ensemble
+
+    if len(folders) < 2:
+        raise UsageError(f"an ensemble needs at least two cross-validation folders, given {len(folders)}")
+    names = [sorted(p.name for p in Path(f).glob("fold-*") if p.is_dir()) for f in folders]
+    if not names[0]:
+        raise UsageError(f"{folders[0]}: no fold-NN run directories; give folders written by `layerlab cv`")
+    for folder, found in zip(folders[1:], names[1:]):
+        if found != names[0]:
+            raise UsageError(f"{folder} holds {len(found)} folds, {folders[0]} {len(names[0])}; an ensemble of "
+                             "cross-validations needs the same folds in every folder")
+    per_fold = [evaluate_ensemble([Path(f) / name for f in folders], device=device)["metrics"] for name in names[0]]
+    stats = {m: _stats([fold[m] for fold in per_fold]) for m in per_fold[0]}
+    return {"folds": len(per_fold), "test": stats, "per_fold": per_fold}
