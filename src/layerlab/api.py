@@ -361,8 +361,10 @@ def evaluate_ensemble(run_dirs: Sequence[str | Path], *, split: str = "test", de
         members[str(run_dir)] = loaded.task.metrics(outputs, chosen.y)
         probabilities.append(outputs.float().softmax(1).cpu())
     _, loaded, _, target = first
-    mean = torch.stack(probabilities).mean(0)
-    metrics = loaded.task.metrics(mean.clamp_min(1e-12).log(), target)
+    log_mean = torch.stack(probabilities).mean(0).clamp_min(1e-12).log()
+    metrics = loaded.task.metrics(log_mean, target)
+    # the plain cross-entropy of the averaged probabilities (the task's loss may smooth or weight it)
+    metrics["loss"] = torch.nn.functional.nll_loss(log_mean, target.long()).item()
     return {"split": split, "n": len(target), "metrics": metrics, "members": members}
 
 

@@ -139,5 +139,5 @@ def test_k_folds_are_refused_for_ordered_text_and_for_a_source_with_its_own_test
         (tmp_path / f"{stem}.en").write_text("a dog\ntwo cats\nthree horses\n")
     cfg = load_recipe({"data": {"name": "parallel", "path": str(tmp_path), "folds": 3},
                        "task": {"name": "seq2seq"}}).data
-    with pytest.raises(DataError, match="parallel comes with its own test split; data.folds cross-validates"):
+    with pytest.raises(DataError, match="parallel comes with its own test split; data.folds cross-validates sources without one"):
         load_data(cfg, task="seq2seq", seed=0)

@@ -69,8 +69,10 @@ def test_an_interrupted_fold_is_resumed_and_a_wrong_folder_or_override_refused(t
     assert calls == [tmp_path / "cv" / "fold-01"]  # only the interrupted fold, from its checkpoint
     assert again.rows[0]["test"] == result.rows[0]["test"]
 
-    with pytest.raises(UsageError, match="holds a run of fold 0 of 2, not fold 0 of 3; give another --out"):
+    with pytest.raises(UsageError, match=r"fold-00 holds a run of another recipe \(data.folds: 3 here, 2 there\)"):
         cross_validate(tiny, folds=3, out=tmp_path / "cv")
+    with pytest.raises(UsageError, match=r"holds a run of another recipe \(train.lr: 0.1 here, 0.01 there\); give another"):
+        cross_validate(tiny, ["train.lr=0.1"], folds=2, out=tmp_path / "cv")  # never another recipe's result
     with pytest.raises(UsageError, match="sets data.fold itself; give the number of folds with --folds"):
         cross_validate(tiny, ["data.fold=1"], folds=3, out=tmp_path / "other")
     with pytest.raises(UsageError, match="at least 2 folds, given 1"):

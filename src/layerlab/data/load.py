@@ -116,7 +116,7 @@ def _check_folds(raw: RawData, cfg: DataConfig) -> None:
     """Refuse k-fold splits where the examples cannot be dealt out at random."""
     if raw.has_test_split:
         raise DataError(f"{cfg.name} comes with its own test split; data.folds cross-validates sources "
-                        "without one (remove data.folds, or use data.limit for a quicker run)")
+                        "without one (remove data.folds to test on that split)")
     if raw.ordered:
         raise DataError(f"{cfg.name} is ordered (a text corpus or a time series) and is split by position, so "
                         "that the model never trains on what follows its test part; data.folds does not apply")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import UsageError
+from layerlab.recipe import load_recipe
 from layerlab.rundir import RunDir
 from layerlab.train.state_io import atomic_write_text
 from layerlab.tune.comparison import _as_mapping, _row, _write_csv
@@ -65,14 +66,15 @@ def cross_validate(
     run_dirs = []
     for fold in range(folds):
         target = RunDir(folder / f"fold-{fold:02d}")
-        state = _fold_state(target, folds, fold)
+        fold_overrides = {**extra, "data.folds": folds, "data.fold": fold}
+        state = _fold_state(target, load_recipe(recipe, fold_overrides).to_dict())
         if console is not None:
             said = {"finished": "finished earlier, read", "interrupted": "interrupted earlier, resumed"}
             console.print(f"[bold]fold {fold + 1}/{folds}[/] {said.get(state, '→')} {target.path}")
         if state == "interrupted":
             api.run(resume=target.path, console=console)
         elif state == "new":
-            api.run(recipe, {**extra, "data.folds": folds, "data.fold": fold}, out=target.path, console=console)
+            api.run(recipe, fold_overrides, out=target.path, console=console)
         run_dirs.append(target.path)
     rows = [_row(d) for d in run_dirs]
     metrics = list(dict.fromkeys(k for row in rows for k in row["test"]))
@@ -84,22 +86,24 @@ def cross_validate(
     return CrossValResult(folder, folds, rows, stats, csv_path, json_path)
 
 
-def _fold_state(run: RunDir, folds: int, fold: int) -> str:
+def _fold_state(run: RunDir, expected: dict[str, Any]) -> str:
     """"finished" (read it), "interrupted" (resume it) or "new" (train it) for this fold's directory.
 
-    Raises UsageError when the directory holds a run of another fold, or of another number of folds.
+    Raises UsageError when the directory holds a run of another recipe, fold or number of folds than
+    ``expected`` (the fold's whole recipe), so that no other run's result is taken for this one's.
     """
     if not run.recipe.is_file():
         return "new"
     import yaml
 
     try:
-        data = (yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}).get("data") or {}
+        saved = yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"{run.recipe}: cannot be read ({exc}); give another --out folder") from None
-    if (data.get("folds"), data.get("fold", 0)) != (folds, fold):
-        raise UsageError(f"{run.path} holds a run of fold {data.get('fold')} of {data.get('folds')}, not fold "
-                         f"{fold} of {folds}; give another --out folder")
+    differ = _differences(expected, saved)
+    if differ:
+        shown = ", ".join(f"{key}: {new!r} here, {old!r} there" for key, new, old in differ[:3])
+        raise UsageError(f"{run.path} holds a run of another recipe ({shown}); give another --out folder")
     try:
         status = json.loads(run.summary.read_text(encoding="utf-8")).get("status")
     except (OSError, ValueError):
@@ -107,6 +111,14 @@ def _fold_state(run: RunDir, folds: int, fold: int) -> str:
     if status in ("finished", "stopped"):
         return "finished"
     return "interrupted" if run.checkpoint.is_file() else "new"
+
+
+def _differences(new: Any, old: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, new value, old value) wherever two recipe dicts differ."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        return [d for key in dict.fromkeys([*new, *old])
+                for d in _differences(new.get(key), old.get(key), f"{prefix}{key}.")]
+    return [] if new == old else [(prefix.rstrip("."), new, old)]
 
 
 def _stats(values: list[float]) -> dict[str, float]:
