@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab.errors import UsageError
 from layerlab.recipe import load_recipe
 from layerlab.rundir import RunDir
+from layerlab.track.index import flatten
 from layerlab.train.state_io import atomic_write_text
 from layerlab.tune.comparison import _as_mapping, _row, _write_csv
 
@@ -100,9 +101,10 @@ def _fold_state(run: RunDir, expected: dict[str, Any]) -> str:
         saved = yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"{run.recipe}: cannot be read ({exc}); give another --out folder") from None
-    differ = _differences(expected, saved)
+    want, have = flatten(expected), flatten(saved)
+    differ = [key for key in dict.fromkeys([*want, *have]) if want.get(key) != have.get(key)]
     if differ:
-        shown = ", ".join(f"{key}: {new!r} here, {old!r} there" for key, new, old in differ[:3])
+        shown = ", ".join(f"{key}: {want.get(key)!r} here, {have.get(key)!r} there" for key in differ[:3])
         raise UsageError(f"{run.path} holds a run of another recipe ({shown}); give another --out folder")
     try:
         status = json.loads(run.summary.read_text(encoding="utf-8")).get("status")
@@ -111,14 +113,6 @@ def _fold_state(run: RunDir, expected: dict[str, Any]) -> str:
     if status in ("finished", "stopped"):
         return "finished"
     return "interrupted" if run.checkpoint.is_file() else "new"
-
-
-def _differences(new: Any, old: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """(dotted key, new value, old value) wherever two recipe dicts differ."""
-    if isinstance(new, dict) and isinstance(old, dict):
-        return [d for key in dict.fromkeys([*new, *old])
-                for d in _differences(new.get(key), old.get(key), f"{prefix}{key}.")]
-    return [] if new == old else [(prefix.rstrip("."), new, old)]
 
 
 def _stats(values: list[float]) -> dict[str, float]:
