@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerlab.errors import RecipeError
+from layerlab.errors import LayerLabError, RecipeError
 from layerlab.models import create_model
 from layerlab.models.attention import (
     AdditiveAttention,
@@ -154,21 +154,60 @@ def test_gradient_vanishes_through_time_far_faster_in_a_plain_rnn():
     assert back30["lstm"] > 1000 * back30["rnn"] and back30["gru"] > 1000 * back30["rnn"]
 
 
-def test_textcnn_kim_init_and_word_dropout():
+@pytest.mark.parametrize("spec", [
+    {"name": "textcnn", "embed_dim": 16},
+    {"name": "lstm", "embed_dim": 16, "hidden": 8, "pooling": "max"},
+    {"name": "transformer", "dim": 16, "heads": 2, "dropout": 0.0},
+])
+def test_token_models_take_kim_init_and_word_dropout(spec):
     torch.manual_seed(0)
-    model = create_model({"name": "textcnn", "vocab_size": 50, "embed_init": 0.25, "word_dropout": 0.5},
+    model = create_model({**spec, "vocab_size": 50, "embed_init": 0.25, "word_dropout": 0.5},
                          input_shape=(8,), num_outputs=2)
     weight = model.embed.weight
     assert weight.abs().max() <= 0.25 and weight[0].abs().sum() == 0  # uniform in [-a, a]; padding stays zero
+    assert weight.abs().max() > 0.2  # the whole range is used, not torch's N(0, 1) nor zeros
+    if spec["name"] == "transformer":  # learned positions start on the tokens' scale too
+        assert 0.2 < model.pos.table.weight.abs().max() <= 0.25
     x = torch.randint(1, 50, (64, 8))
     model.eval()
     assert torch.equal(model(x), model(x))  # no word dropout at evaluation
     model.train()
     model.drop.p = 0.0  # only word dropout left: two passes differ, and dropping every word changes the output
     assert not torch.equal(model(x), model(x))
-    model.word_dropout = 0.999999
+    model.embed.word_dropout = 0.999999
     dropped = model(x)
-    assert torch.allclose(dropped, dropped[:1].expand_as(dropped), atol=1e-5)  # all-zero embeddings: one output
+    if spec["name"] != "transformer":  # (the transformer still sees positions: outputs differ by position only)
+        assert torch.allclose(dropped, dropped[:1].expand_as(dropped), atol=1e-5)  # all-zero embeddings: one output
+    model.eval()
+    assert not torch.allclose(dropped, model(x))
+
+
+@pytest.mark.parametrize("name", ["lstm", "transformer"])
+def test_token_embedding_options_are_refused_for_float_features(name):
+    with pytest.raises(LayerLabError, match="model.word_dropout shapes a token embedding.*float features"):
+        create_model({"name": name, "dim": 16, "heads": 2, "word_dropout": 0.2} if name == "transformer"
+                     else {"name": name, "word_dropout": 0.2}, input_shape=(8, 3), num_outputs=2)
+
+
+def test_textcnn_mean_pooling_counts_only_real_windows():
+    torch.manual_seed(0)
+    model = create_model({"name": "textcnn", "vocab_size": 30, "embed_dim": 6, "kernel_sizes": [1, 2], "filters": 4,
+                          "pooling": ["max", "mean"]}, input_shape=(9,), num_outputs=3).eval()
+    assert model.head.in_features == 2 * 4 * 2  # widths x filters x poolings
+    x = _tokens([9, 5, 2], 9)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[1:], model(x[:, :6])[1:])  # more padding, the same outputs
+        # by hand for the sentence of 5 words: each width's ReLU map over the 5 windows that start at a
+        # word (the last one of width 2 runs into padding, as Kim's did), its max and its mean
+        features = []
+        e = model.embed(x[1:2, :6]).transpose(1, 2)
+        for conv in model.convs:
+            h = torch.relu(conv(e))[:, :, :5]
+            features += [h.max(2).values, h.mean(2)]
+        by_width = [torch.cat(features[i : i + 2], 1) for i in (0, 2)]
+        torch.testing.assert_close(model(x)[1:2], model.head(torch.cat(by_width, 1)))
+    with pytest.raises(LayerLabError, match="names a pooling twice"):
+        create_model({"name": "textcnn", "vocab_size": 30, "pooling": ["max", "max"]}, input_shape=(9,), num_outputs=2)
 
 
 def test_lstm_forget_gates_start_at_the_configured_bias():

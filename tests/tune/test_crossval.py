@@ -76,3 +76,30 @@ def test_an_interrupted_fold_is_resumed_and_a_wrong_folder_or_override_refused(t
         cross_validate(tiny, ["data.fold=1"], folds=3, out=tmp_path / "other")
     with pytest.raises(UsageError, match="at least 2 folds, given 1"):
         cross_validate(tiny, folds=1, out=tmp_path / "other")
+
+
+def test_only_some_folds_first_then_the_rest(tiny, tmp_path, monkeypatch, capsys):
+    tiny["data"]["limit"] = None
+    first = cross_validate(tiny, folds=3, out=tmp_path / "cv", only=[1])
+    assert [r["run"] for r in first.rows] == ["fold-01"] and first.stats["accuracy"]["n"] == 1
+    assert sorted(p.name for p in (tmp_path / "cv").glob("fold-*")) == ["fold-01"]
+    assert json.loads(first.json_path.read_text())["folds_run"] == [1]
+
+    trained = []
+    original = api.run
+
+    def recorded(*args, **kwargs):
+        trained.append(kwargs["out"].name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(api, "run", recorded)
+    whole = cross_validate(tiny, folds=3, out=tmp_path / "cv")  # the later call adds the other folds
+    assert trained == ["fold-00", "fold-02"] and whole.stats["accuracy"]["n"] == 3
+    assert whole.rows[1]["test"] == first.rows[0]["test"]
+    with pytest.raises(UsageError, match=r"--only: folds are numbered 0 to 2 here, given \[3\]"):
+        cross_validate(tiny, folds=3, out=tmp_path / "cv", only=[3])
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump(tiny))
+    assert main(["cv", str(recipe), "--folds", "3", "--out", str(tmp_path / "cv"), "--only", "0", "2", "-q"]) == 0
+    assert "3-fold cross-validation (2 of them)" in capsys.readouterr().out

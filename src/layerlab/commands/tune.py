@@ -50,6 +50,7 @@ CV_EPILOG = """examples:
   layerlab cv polarity-cnn                          10-fold cross-validation (runs/polarity-cnn-cv-<time>)
   layerlab cv polarity-cnn train.epochs=3 --folds 5 five folds, with an override for every fold
   layerlab cv my.yaml --out runs/cv1                a second call on the same folder continues it
+  layerlab cv my.yaml --out runs/cv1 --only 0 1 2   a first look: only folds 0-2 (a later call adds the rest)
 """
 
 
@@ -59,6 +60,8 @@ def register_cv(sub: Any) -> None:
     p.add_argument("args", nargs="+", metavar="RECIPE|KEY=VALUE", help="a recipe, then overrides for every fold")
     p.add_argument("--folds", type=int, default=10, help="the number of folds (default 10)")
     p.add_argument("--out", metavar="DIR", help="the folder of fold runs (default runs/<recipe>-cv-<time>)")
+    p.add_argument("--only", type=int, nargs="+", metavar="FOLD",
+                   help="train and summarise only these folds, numbered from 0 (a first look at a variant)")
     p.add_argument("-q", "--quiet", action="store_true", help="no training progress; print only the result")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=cmd_cv)
@@ -69,12 +72,14 @@ def cmd_cv(args: argparse.Namespace, console: Any) -> int:
 
     from layerlab.tune.crossval import cross_validate
 
-    result = cross_validate(args.args[0], args.args[1:], folds=args.folds, out=args.out,
+    result = cross_validate(args.args[0], args.args[1:], folds=args.folds, out=args.out, only=args.only,
                             console=None if args.quiet or args.json else console)
     if args.json:
-        print(json.dumps({"folder": str(result.out), "folds": result.folds, "test": result.stats}, indent=2))
+        print(json.dumps({"folder": str(result.out), "folds": result.folds, "folds_run": len(result.rows),
+                          "test": result.stats}, indent=2))
         return 0
-    table = Table(title=f"{result.folds}-fold cross-validation: test metrics", title_justify="left",
+    some = f" ({len(result.rows)} of them)" if len(result.rows) < result.folds else ""
+    table = Table(title=f"{result.folds}-fold cross-validation{some}: test metrics", title_justify="left",
                   box=None, header_style="bold")
     for column in ("metric", "mean", "± std", "± s.e.", "min", "max"):
         table.add_column(column, justify="left" if column == "metric" else "right")

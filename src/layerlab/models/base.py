@@ -25,3 +25,10 @@ class ModelConfig(Section):
         """The same model without loading any weights (pretrained, from a run): for weights that are
         loaded next from a run directory, or for showing the architecture. Families that load weights override it."""
         return self.model_copy(update={"from_run": None})
+
+
+class TokenEmbeddingConfig(ModelConfig):
+    """Options of a family that embeds tokens (``layers.TokenEmbedding``): textcnn, the recurrent nets, transformer."""
+
+    embed_init: float | None = Field(None, gt=0, description="token input: initial token vectors uniform in [-a, a] (Kim used 0.25); None: torch's N(0, 1)")
+    word_dropout: float = Field(0.0, ge=0, lt=1, description="token input: in training, the probability that a whole token's embedding is zeroed (the rest scaled up)")

@@ -1,4 +1,4 @@
-"""Small pieces every model family shares: the activation resolver, input-shape checks, pooling."""
+"""Small pieces every model family shares: the activation resolver, input-shape checks, pooling, token embeddings."""
 
 from __future__ import annotations
 
@@ -77,3 +77,35 @@ def channels_last(model: nn.Module) -> nn.Module:
     ``safetensors.torch.save_model`` or call ``.contiguous()`` before ``save_file``.
     """
     return model.to(memory_format=torch.channels_last)
+
+
+class TokenEmbedding(nn.Embedding):
+    """Token ids (B, T) -> vectors (B, T, E); id 0 is padding and its row stays zero.
+
+    ``init``: the rows start uniform in [-init, init] (Kim 2014's random word vectors: 0.25) instead of
+    torch's N(0, 1). ``word_dropout``: in training, each token's whole vector is zeroed with this
+    probability and the others scaled up by 1 / (1 - p), so the model cannot lean on any one word.
+    """
+
+    def __init__(self, tokens: int, dim: int, *, init: float | None = None, word_dropout: float = 0.0):
+        super().__init__(tokens, dim, padding_idx=0)
+        self.word_dropout = word_dropout
+        if init is not None:
+            with torch.no_grad():
+                self.weight.uniform_(-init, init)
+                self.weight[0] = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = super().forward(x)  # (B, T, E)
+        if self.training and self.word_dropout > 0:
+            kept = torch.rand(e.shape[:2], device=e.device) >= self.word_dropout  # (B, T)
+            e = e * (kept.unsqueeze(2) / (1 - self.word_dropout)).to(e.dtype)
+        return e
+
+
+def no_token_options(cfg: object) -> None:
+    """Refuses the token-embedding options (``embed_init``, ``word_dropout``) of a model reading float features."""
+    given = [key for key in ("embed_init", "word_dropout") if getattr(cfg, key, None)]
+    if given:
+        raise LayerLabError(f"model.{given[0]} shapes a token embedding, but this model reads float features "
+                            "(the data has no tokenizer); leave it out")

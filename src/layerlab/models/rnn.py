@@ -26,13 +26,14 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import AdditiveAttention
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS, TokenEmbeddingConfig
+from layerlab.models.layers import TokenEmbedding, no_token_options
 
 Pooling = Literal["last", "mean", "max", "attention", "none"]
 PAD = 0  # the padding token id of LayerLab's tokenizers
 
 
-class RecurrentConfig(ModelConfig):
+class RecurrentConfig(TokenEmbeddingConfig):
     vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer; None = float features)")
     embed_dim: int = Field(128, ge=1, description="token input: size of the token embeddings")
     hidden: int = Field(256, ge=1, description="size of the hidden state of each layer (and direction)")
@@ -67,9 +68,11 @@ class RecurrentNet(nn.Module):
         if self.tokens:
             if len(input_shape) != 1:
                 raise LayerLabError(f"model '{cfg.name}' with token input takes sequences of shape (T,), got {input_shape}")
-            self.embed: nn.Module = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD)
+            self.embed: nn.Module = TokenEmbedding(cfg.vocab_size, cfg.embed_dim, init=cfg.embed_init,
+                                                   word_dropout=cfg.word_dropout)
             features = cfg.embed_dim
         else:
+            no_token_options(cfg)
             if len(input_shape) not in (1, 2):
                 raise LayerLabError(f"model '{cfg.name}' takes sequences (T,) or (T, features), got {input_shape}; "
                                     "for images use cnn or resnet")

@@ -2,9 +2,11 @@
 
     model = create_model({"name": "textcnn", "vocab_size": 18000}, input_shape=(56,), num_outputs=2)
 
-tokens (B, T) -> embedding (B, T, E) (whole words dropped in training: word_dropout) -> for each kernel width k: conv1d -> ReLU -> max over the real
-positions (B, filters) -> concatenate (B, widths x filters) -> dropout -> linear. Sentences shorter
-than the widest kernel are padded on the right first.
+tokens (B, T) -> embedding (B, T, E) (whole words dropped in training: word_dropout) -> for each kernel
+width k: conv1d -> ReLU -> max over the real positions (B, filters) [and with ``pooling: [max, mean]``
+also their mean, which counts how often a feature fires, as a bag of n-grams does] -> concatenate
+(B, widths x filters x poolings) -> dropout -> linear. Sentences shorter than the widest kernel are
+padded on the right first.
 """
 
 from __future__ import annotations
@@ -17,20 +19,20 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS, TokenEmbeddingConfig
+from layerlab.models.layers import TokenEmbedding
 
 PAD = 0
 
 
-class TextCNNConfig(ModelConfig):
+class TextCNNConfig(TokenEmbeddingConfig):
     name: Literal["textcnn"] = Field("textcnn", description="Kim's 1-D CNN sentence classifier")
     vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer)")
     embed_dim: int = Field(128, ge=1, description="size of the token embeddings")
     kernel_sizes: list[int] = Field([3, 4, 5], description="widths (in tokens) of the convolution filters")
     filters: int = Field(100, ge=1, description="filters per width")
     dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output layer")
-    embed_init: float | None = Field(None, gt=0, description="initial token vectors uniform in [-a, a] (Kim used 0.25); None: torch's N(0, 1)")
-    word_dropout: float = Field(0.0, ge=0, lt=1, description="in training, the probability that a whole token's embedding is zeroed (the rest scaled up)")
+    pooling: list[Literal["max", "mean"]] = Field(["max"], min_length=1, description="over time, per filter: the max (Kim), the mean over the real windows, or both concatenated")
 
 
 class TextCNN(nn.Module):
@@ -40,33 +42,32 @@ class TextCNN(nn.Module):
             raise LayerLabError("model 'textcnn' takes token sequences (T,) with model.vocab_size (filled in from text data)")
         if not cfg.kernel_sizes or min(cfg.kernel_sizes) < 1:
             raise LayerLabError(f"model.kernel_sizes must be positive widths, got {cfg.kernel_sizes}")
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD)
-        if cfg.embed_init is not None:  # Kim's random vectors: uniform in [-a, a] (0.25)
-            with torch.no_grad():
-                self.embed.weight.uniform_(-cfg.embed_init, cfg.embed_init)
-                self.embed.weight[PAD] = 0
+        if len(set(cfg.pooling)) != len(cfg.pooling):
+            raise LayerLabError(f"model.pooling names a pooling twice: {cfg.pooling}")
+        self.embed = TokenEmbedding(cfg.vocab_size, cfg.embed_dim, init=cfg.embed_init, word_dropout=cfg.word_dropout)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.embed_dim, cfg.filters, k) for k in cfg.kernel_sizes)
         self.widest = max(cfg.kernel_sizes)
         self.drop = nn.Dropout(cfg.dropout)
-        self.word_dropout = cfg.word_dropout
-        self.head = nn.Linear(cfg.filters * len(cfg.kernel_sizes), num_outputs)
+        self.pooling = list(cfg.pooling)
+        self.head = nn.Linear(cfg.filters * len(cfg.kernel_sizes) * len(self.pooling), num_outputs)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[1] < self.widest:
             x = F.pad(x, (0, self.widest - x.shape[1]), value=PAD)
         keep = x != PAD  # (B, T)
-        e = self.embed(x)  # (B, T, E)
-        if self.training and self.word_dropout > 0:
-            kept = torch.rand(e.shape[:2], device=e.device) >= self.word_dropout
-            e = e * (kept.unsqueeze(2) / (1 - self.word_dropout)).to(e.dtype)
-        e = e.transpose(1, 2)  # (B, E, T)
+        e = self.embed(x).transpose(1, 2)  # (B, E, T)
         pooled = []
         for conv in self.convs:
             h = F.relu(conv(e))  # (B, F, T - k + 1)
             # a window counts when it starts at a real token (it may run into padding, as Kim's did)
             starts = keep[:, : h.shape[2]]  # (B, T - k + 1)
             starts = starts | (torch.arange(h.shape[2], device=x.device) == 0)  # at least one window
-            pooled.append(h.masked_fill(~starts[:, None, :], float("-inf")).max(2).values)  # (B, F)
+            for pool in self.pooling:
+                if pool == "max":
+                    pooled.append(h.masked_fill(~starts[:, None, :], float("-inf")).max(2).values)  # (B, F)
+                else:
+                    counted = starts[:, None, :].to(h.dtype)
+                    pooled.append((h * counted).sum(2) / counted.sum(2))  # (B, F)
         return self.head(self.drop(torch.cat(pooled, 1)))  # (B, out)
 
 

@@ -20,7 +20,8 @@ from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import MultiHeadAttention, padding_mask
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS, ModelConfig, TokenEmbeddingConfig
+from layerlab.models.layers import TokenEmbedding, no_token_options
 
 Positions = Literal["learned", "sinusoidal"]
 PAD = 0
@@ -98,7 +99,7 @@ def _check_width(cfg: TransformerConfigBase) -> None:
 
 
 # ------------------------------------------------------------------------- encoder classifier
-class TransformerConfig(TransformerConfigBase):
+class TransformerConfig(TransformerConfigBase, TokenEmbeddingConfig):
     name: Literal["transformer"] = Field("transformer", description="a transformer encoder that classifies sequences")
     pooling: Literal["mean", "max", "first"] = Field("mean", description="one vector per sequence: mean or max over real tokens, or the first token's")
 
@@ -111,10 +112,14 @@ class TransformerClassifier(nn.Module):
         _check_width(cfg)
         self.tokens = cfg.vocab_size is not None
         if self.tokens:
-            self.embed: nn.Module = nn.Embedding(cfg.vocab_size, cfg.dim, padding_idx=PAD)
+            self.embed: nn.Module = TokenEmbedding(cfg.vocab_size, cfg.dim, init=cfg.embed_init,
+                                                   word_dropout=cfg.word_dropout)
         else:
+            no_token_options(cfg)
             self.embed = nn.Linear(input_shape[1] if len(input_shape) == 2 else 1, cfg.dim)
         self.pos = PositionalEncoding(cfg.positions, input_shape[0], cfg.dim)
+        if cfg.embed_init is not None and cfg.positions == "learned":  # positions on the tokens' scale, not N(0, 1) over them
+            nn.init.uniform_(self.pos.table.weight, -cfg.embed_init, cfg.embed_init)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.dim)

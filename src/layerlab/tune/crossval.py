@@ -7,7 +7,8 @@ seeded, stratified folds, fold i is the test part and the rest is split into tra
 the recipe says. Every example is tested on exactly once. The folder holds the k run directories,
 ``cv.csv`` (a row per fold) and ``cv.json`` (mean, standard deviation and standard error of each test
 metric). A fold whose run finished is read, not trained again, so an interrupted cross-validation
-continues where it stopped when called again with the same folder.
+continues where it stopped when called again with the same folder. ``only`` trains and summarises some
+of the folds (a cheap first look at a variant); a later call without it adds the others.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 class CrossValResult:
     out: Path
     folds: int
-    rows: list[dict[str, Any]]  # one per fold, as `layerlab compare` gives them
+    rows: list[dict[str, Any]]  # one per fold run here, as `layerlab compare` gives them
     stats: dict[str, dict[str, float]]  # test metric -> mean, std, sem, min, max
     csv_path: Path
     json_path: Path
@@ -46,18 +47,25 @@ def cross_validate(
     *,
     folds: int = 10,
     out: str | Path | None = None,
+    only: Sequence[int] | None = None,
     runs_root: str | Path = "runs",
     console: Console | None = None,
 ) -> CrossValResult:
-    """Train ``recipe`` (with ``overrides``) once per fold and summarise the test metrics over the folds.
+    """Train ``recipe`` (with ``overrides``) once per fold (or per fold in ``only``) and summarise the test
+    metrics over those folds.
 
-    Raises UsageError for fewer than two folds or overrides that choose the folds themselves; the
-    data's own errors (a source with its own test split, ordered data) come from the first fold's run.
+    Raises UsageError for fewer than two folds, folds in ``only`` outside 0..folds-1, or overrides that
+    choose the folds themselves; the data's own errors (a source with its own test split, ordered data)
+    come from the first fold's run.
     """
     from layerlab import api
 
     if folds < 2:
         raise UsageError(f"--folds: cross-validation needs at least 2 folds, given {folds}")
+    chosen_folds = sorted(set(only)) if only is not None else list(range(folds))
+    outside = [f for f in chosen_folds if not 0 <= f < folds]
+    if outside or not chosen_folds:
+        raise UsageError(f"--only: folds are numbered 0 to {folds - 1} here, given {list(only or [])}")
     extra = _as_mapping(overrides)
     chosen = sorted(k for k in extra if k in ("data.folds", "data.fold"))
     if chosen:
@@ -65,7 +73,7 @@ def cross_validate(
     folder = Path(out) if out is not None else _new_folder(Path(runs_root), Path(str(recipe)).stem)
     folder.mkdir(parents=True, exist_ok=True)
     run_dirs = []
-    for fold in range(folds):
+    for fold in chosen_folds:
         target = RunDir(folder / f"fold-{fold:02d}")
         fold_overrides = {**extra, "data.folds": folds, "data.fold": fold}
         state = _fold_state(target, load_recipe(recipe, fold_overrides).to_dict())
@@ -83,7 +91,8 @@ def cross_validate(
     csv_path, json_path = folder / "cv.csv", folder / "cv.json"
     _write_csv(rows, csv_path)
     atomic_write_text(json_path, json.dumps({"recipe": str(recipe), "overrides": extra, "folds": folds,
-                                             "test": stats, "runs": [r["path"] for r in rows]}, indent=2) + "\n")
+                                             "folds_run": chosen_folds, "test": stats,
+                                             "runs": [r["path"] for r in rows]}, indent=2) + "\n")
     return CrossValResult(folder, folds, rows, stats, csv_path, json_path)
 
 
