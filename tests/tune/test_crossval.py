@@ -83,7 +83,7 @@ def test_only_some_folds_first_then_the_rest(tiny, tmp_path, monkeypatch, capsys
     first = cross_validate(tiny, folds=3, out=tmp_path / "cv", only=[1])
     assert [r["run"] for r in first.rows] == ["fold-01"] and first.stats["accuracy"]["n"] == 1
     assert sorted(p.name for p in (tmp_path / "cv").glob("fold-*")) == ["fold-01"]
-    assert json.loads(first.json_path.read_text())["folds_run"] == [1]
+    assert first.folds_run == [1] and json.loads(first.json_path.read_text())["folds_run"] == [1]
 
     trained = []
     original = api.run
@@ -103,3 +103,5 @@ def test_only_some_folds_first_then_the_rest(tiny, tmp_path, monkeypatch, capsys
     recipe.write_text(yaml.safe_dump(tiny))
     assert main(["cv", str(recipe), "--folds", "3", "--out", str(tmp_path / "cv"), "--only", "0", "2", "-q"]) == 0
     assert "3-fold cross-validation (2 of them)" in capsys.readouterr().out
+    assert main(["cv", str(recipe), "--folds", "3", "--out", str(tmp_path / "cv"), "--only", "2", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["folds_run"] == [0, 2]

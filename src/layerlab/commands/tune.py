@@ -75,10 +75,10 @@ def cmd_cv(args: argparse.Namespace, console: Any) -> int:
     result = cross_validate(args.args[0], args.args[1:], folds=args.folds, out=args.out, only=args.only,
                             console=None if args.quiet or args.json else console)
     if args.json:
-        print(json.dumps({"folder": str(result.out), "folds": result.folds, "folds_run": len(result.rows),
+        print(json.dumps({"folder": str(result.out), "folds": result.folds, "folds_run": result.folds_run,
                           "test": result.stats}, indent=2))
         return 0
-    some = f" ({len(result.rows)} of them)" if len(result.rows) < result.folds else ""
+    some = f" ({len(result.folds_run)} of them)" if len(result.folds_run) < result.folds else ""
     table = Table(title=f"{result.folds}-fold cross-validation{some}: test metrics", title_justify="left",
                   box=None, header_style="bold")
     for column in ("metric", "mean", "± std", "± s.e.", "min", "max"):

@@ -36,6 +36,7 @@ class CrossValResult:
     out: Path
     folds: int
     rows: list[dict[str, Any]]  # one per fold run here, as `layerlab compare` gives them
+    folds_run: list[int]  # the folds of rows (all of 0..folds-1 unless ``only`` chose some)
     stats: dict[str, dict[str, float]]  # test metric -> mean, std, sem, min, max
     csv_path: Path
     json_path: Path
@@ -93,7 +94,7 @@ def cross_validate(
     atomic_write_text(json_path, json.dumps({"recipe": str(recipe), "overrides": extra, "folds": folds,
                                              "folds_run": chosen_folds, "test": stats,
                                              "runs": [r["path"] for r in rows]}, indent=2) + "\n")
-    return CrossValResult(folder, folds, rows, stats, csv_path, json_path)
+    return CrossValResult(folder, folds, rows, chosen_folds, stats, csv_path, json_path)
 
 
 def _fold_state(run: RunDir, expected: dict[str, Any]) -> str:
