@@ -14,11 +14,11 @@ import argparse
 import time
 
 import torch
-from layerlab.data.batching import BatchAugment, batches, epoch_order
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
 from layerlab.data import load_data
+from layerlab.data.batching import BatchAugment, batches, epoch_order
 from layerlab.recipe import AugmentConfig, DataConfig
 from layerlab.train.device import step_generator
 

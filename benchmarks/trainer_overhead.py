@@ -25,9 +25,9 @@ def child(mode: str, n: int, epochs: int, batch_size: int) -> dict:
 
     import torch
     import torch.nn.functional as F
-    from layerlab.data.batching import batches, epoch_order
 
     from layerlab.data import load_data
+    from layerlab.data.batching import batches, epoch_order
     from layerlab.models import create_model
     from layerlab.recipe import DataConfig, TaskConfig, TrainConfig
     from layerlab.tasks import create_task

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from layerlab.data.batching import BatchAugment, batches, epoch_order, num_batches
+from layerlab.data.batching import (
+    BatchAugment,
+    batches,
+    epoch_order,
+    length_grouped,
+    num_batches,
+    token_lengths,
+)
 from layerlab.errors import DataError
 from layerlab.recipe import AugmentConfig
 
@@ -119,3 +126,41 @@ def test_noise_has_the_configured_standard_deviation_and_works_on_tables():
 def test_spatial_augmentation_needs_image_batches():
     with pytest.raises(DataError, match=r"need image batches \(B, C, H, W\), not shape \(4, 5\)"):
         BatchAugment(AugmentConfig(hflip=True))(torch.zeros(4, 5), gen(0))
+
+
+def _token_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """n right-padded token rows of 1..30 real tokens (ids >= 1), and targets of their own lengths."""
+    g = torch.Generator().manual_seed(seed)
+    x_len, y_len = torch.randint(1, 31, (n,), generator=g), torch.randint(2, 20, (n,), generator=g)
+    x = torch.randint(1, 50, (n, 30), generator=g) * (torch.arange(30) < x_len[:, None])
+    y = torch.randint(1, 50, (n, 20), generator=g) * (torch.arange(20) < y_len[:, None])
+    return x, y
+
+
+def test_token_lengths_count_input_and_target_tokens_and_refuse_images():
+    x, y = torch.tensor([[5, 6, 0, 0], [7, 0, 0, 0]]), torch.tensor([[2, 9, 3], [2, 3, 0]])
+    assert token_lengths(x, y).tolist() == [5, 3]
+    assert token_lengths(x, torch.tensor([0, 1])).tolist() == [2, 1]  # class labels add nothing
+    with pytest.raises(DataError, match=r"train.group_by_length .* float32 of shape \(1, 8, 8\)"):
+        token_lengths(torch.zeros(4, 1, 8, 8), torch.zeros(4))
+
+
+def test_length_grouped_batches_hold_one_length_and_stay_a_random_permutation():
+    x, y = _token_data(1000)
+    lengths = token_lengths(x, y)
+    order = epoch_order(1000, seed=0, epoch=0)
+    grouped = length_grouped(order, lengths, batch_size=16, seed=0, epoch=0, window=8)
+    assert sorted(grouped.tolist()) == list(range(1000))  # every example once
+    assert torch.equal(grouped, length_grouped(order, lengths, batch_size=16, seed=0, epoch=0, window=8))  # pure
+
+    def spread(o: torch.Tensor) -> float:  # the mean range of lengths within a batch
+        return sum(float(lengths[b].max() - lengths[b].min()) for b in o.split(16)) / len(o.split(16))
+
+    assert spread(grouped) < spread(order) / 4
+    # Batches do not come longest first: their order is shuffled again (not sorted by the window's lengths).
+    firsts = [int(lengths[b].max()) for b in grouped.split(16)[:8]]
+    assert firsts != sorted(firsts, reverse=True)
+    # Another epoch, another grouping; the batch of 1000 % 16 = 8 left over stays last, so it comes out short.
+    other = length_grouped(epoch_order(1000, seed=0, epoch=1), lengths, batch_size=16, seed=0, epoch=1, window=8)
+    assert not torch.equal(other, grouped)
+    assert [len(b) for b, _ in batches(x, y, batch_size=16, order=other)][-1] == 8

@@ -123,3 +123,79 @@ def test_val_bleu_is_refused_outside_translation():
     with pytest.raises(RecipeError, match="val_bleu"):
         layerlab.load_recipe({"name": "x", "data": {"name": "digits"}, "model": {"name": "mlp"},
                               "task": {"name": "classification", "val_bleu": True}})
+
+
+def _tiny_model(vocab: int = 30):
+    from layerlab.models import create_model
+
+    torch.manual_seed(0)
+    return create_model({"name": "transformer-seq2seq", "dim": 32, "heads": 2, "layers": 1, "dropout": 0.0,
+                         "vocab_size": vocab, "target_vocab_size": vocab}, input_shape=(24,), num_outputs=vocab).eval()
+
+
+@pytest.mark.parametrize("family", ["transformer-seq2seq", "rnn-seq2seq"])
+def test_trimming_all_padding_columns_changes_no_loss_and_no_translation(family):
+    from layerlab.models import create_model
+
+    torch.manual_seed(0)
+    options = {"dim": 32, "heads": 2, "layers": 1} if family == "transformer-seq2seq" else {"embed_dim": 16, "hidden": 24}
+    model = create_model({"name": family, "dropout": 0.0, "vocab_size": 30, "target_vocab_size": 30, **options},
+                         input_shape=(24,), num_outputs=30).eval()
+    task = Seq2SeqTask(["<pad>", "<unk>", "<bos>", "<eos>"] + [f"▁w{i}" for i in range(26)])
+    x = torch.tensor([[5, 6, 7, 8, 9, 0], [10, 11, 0, 0, 0, 0]])
+    y = torch.tensor([[2, 12, 13, 3, 0, 0, 0], [2, 14, 15, 16, 3, 0, 0]])
+    wide_x, wide_y = torch.cat([x, torch.zeros(2, 18, dtype=torch.long)], 1), torch.cat([y, torch.zeros(2, 18, dtype=torch.long)], 1)
+    with torch.inference_mode():
+        trimmed = task.forward(model, wide_x, wide_y)
+        assert trimmed.shape[1] == 4  # the longest target: <bos> + 3 tokens fed in, 4 predicted
+        padded = model(wide_x, wide_y[:, :-1])  # every column computed, as before trimming
+        assert torch.allclose(trimmed, padded[:, :4], atol=1e-5)
+        assert task.loss(trimmed, wide_y) == pytest.approx(task.loss(padded, wide_y).item(), abs=1e-5)
+        assert task.metrics(trimmed, wide_y) == pytest.approx(task.metrics(padded, wide_y))
+
+
+def test_decoding_sorts_by_length_and_returns_the_translations_in_the_order_given():
+    model = _tiny_model()
+    task = Seq2SeqTask(["<pad>", "<unk>", "<bos>", "<eos>"] + [f"▁w{i}" for i in range(26)], beam_size=2)
+    g = torch.Generator().manual_seed(1)
+    lengths = torch.randint(1, 24, (9,), generator=g)
+    src = torch.randint(4, 30, (9, 24), generator=g) * (torch.arange(24) < lengths[:, None])
+    together = task.translate_ids(model, src, max_length=10, batch_size=4)
+    one_by_one = [task.translate_ids(model, src[i : i + 1], max_length=10, batch_size=1)[0] for i in range(9)]
+    assert together == one_by_one
+
+
+def test_length_grouped_translation_resumes_exactly(corpus, tmp_path):
+    from layerlab.train.callbacks import LambdaCallback
+    from layerlab.train.checkpoint import load_weights
+
+    recipe = {
+        "name": "tiny-grouped",
+        "data": {"name": "parallel", "path": str(corpus), "tokenizer": "bpe", "vocab_size": 300, "max_length": 40,
+                 "val_fraction": 0, "test_fraction": 0},
+        "model": {"name": "transformer-seq2seq", "dim": 32, "heads": 2, "layers": 1, "dropout": 0.1},
+        "task": {"name": "seq2seq"},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 0.004, "report": False, "diagnostics_every": 0, "threads": 1,
+                  "group_by_length": True, "deterministic": True},
+    }
+    whole = layerlab.run(recipe, out=tmp_path / "whole")
+
+    def stop_at_step_9(trainer, loss):  # 50 pairs = 7 batches of 8 an epoch: in the middle of the second
+        if trainer.state.global_step == 9:
+            trainer.interrupt()
+
+    with pytest.raises(layerlab.api.Interrupted):
+        layerlab.run(recipe, out=tmp_path / "cut", callbacks=[LambdaCallback(on_step_end=stop_at_step_9)])
+    resumed = layerlab.run(resume=tmp_path / "cut")
+    a, b = load_weights(whole.run_dir / "model.safetensors"), load_weights(resumed.run_dir / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["train_loss"] for r in whole.history] == [r["train_loss"] for r in resumed.history]
+
+
+def test_group_by_length_is_refused_for_images_by_name(tmp_path):
+    from layerlab.errors import LayerLabError
+
+    recipe = {"name": "x", "data": {"name": "digits", "limit": 100}, "model": {"name": "mlp", "hidden": [8]},
+              "train": {"epochs": 1, "group_by_length": True, "report": False, "diagnostics_every": 0}}
+    with pytest.raises(LayerLabError, match="train.group_by_length groups token sequences"):
+        layerlab.run(recipe, out=tmp_path / "img")

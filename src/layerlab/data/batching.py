@@ -1,6 +1,7 @@
 """Batches by index from in-memory tensors, and augmentation of whole batches on their device.
 
     order = epoch_order(len(train), seed=seed, epoch=epoch, device=device)
+    order = length_grouped(order, token_lengths(train.x, train.y), batch_size=128, seed=seed, epoch=epoch)  # optional
     for x, y in batches(train.x, train.y, batch_size=128, order=order, start=done):
         x = augment(x, generator)   # (B, C, H, W) -> (B, C, H, W)
 
@@ -38,6 +39,46 @@ def epoch_order(n: int, *, seed: int, epoch: int, device: torch.device | str = "
     state = np.random.SeedSequence([seed % 2**64, epoch % 2**64]).generate_state(1, np.uint64)[0]
     generator = torch.Generator().manual_seed(int(state) % 2**63)
     return torch.randperm(n, generator=generator).to(device)
+
+
+def token_lengths(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(N,) the number of real (non-padding, id 0 is padding) tokens of each example: its input's, plus its
+    target's where that is a token sequence too (translation). Only for token data."""
+    if x.dim() != 2 or x.is_floating_point():
+        raise DataError(f"train.group_by_length groups token sequences by their length; this data's inputs are "
+                        f"{str(x.dtype).removeprefix('torch.')} of shape {tuple(x.shape[1:])} per example, not token ids")
+    lengths = (x != 0).sum(1)
+    if y.dim() == 2 and not y.is_floating_point():
+        lengths = lengths + (y != 0).sum(1)
+    return lengths
+
+
+def length_grouped(order: torch.Tensor, lengths: torch.Tensor, *, batch_size: int, seed: int, epoch: int,
+                   window: int = 64) -> torch.Tensor:
+    """``order`` rearranged so that each batch of ``batches`` holds examples of about one length.
+
+    The shuffled order is cut into windows of ``window`` batches; each window is sorted by length
+    (longest first) and cut into batches; the full batches are shuffled, a smaller last one stays last.
+    Padding to a batch's longest example then costs little, while which examples meet in a batch, and
+    the order of the batches, stay random. A pure function of (order, lengths, seed, epoch), so a resumed
+    epoch sees the batches it would have seen.
+    """
+    n = len(order)
+    if n == 0:
+        return order
+    span = batch_size * window
+    ranks = lengths[order].long()
+    key = (torch.arange(n, device=order.device) // span) * (int(ranks.max()) + 1) + (int(ranks.max()) - ranks)
+    grouped = order[torch.argsort(key, stable=True)]
+    full = n // batch_size
+    shuffle = torch.randperm(full, generator=_generator(seed, epoch, stream=1)).to(order.device)
+    head = grouped[: full * batch_size].view(full, batch_size)[shuffle].reshape(-1)
+    return torch.cat([head, grouped[full * batch_size :]])
+
+
+def _generator(seed: int, epoch: int, stream: int) -> torch.Generator:
+    state = np.random.SeedSequence([seed % 2**64, epoch % 2**64, stream]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) % 2**63)
 
 
 def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:

@@ -1,7 +1,9 @@
 """Translation (sequence to sequence): teacher forcing in training; greedy or beam-search decoding; BLEU, chrF.
 
 Targets are ``<bos> ids <eos> <pad>...`` (N, T+1). Training feeds ``y[:, :-1]`` to the decoder and
-predicts ``y[:, 1:]`` (teacher forcing, ``forward``); the loss ignores padding. Validation during
+predicts ``y[:, 1:]`` (teacher forcing, ``forward``); the loss ignores padding. Columns that are padding
+in every row of a batch are cut off first (``trim``), so a batch costs its longest sentence, not the data's
+``max_length``; with ``train.group_by_length`` the sentences of a batch are of about one length. Validation during
 training is that teacher-forced loss (cheap); the test report decodes every source sentence
 (``task.beam_size`` 1 = greedy) and scores the detokenised output against the detokenised references
 with sacrebleu's BLEU and chrF.
@@ -59,12 +61,13 @@ class Seq2SeqTask(Task):
 
     # ------------------------------------------------------------------------------ every step
     def forward(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-        """Teacher forcing: the decoder reads the target shifted right; (B, T, V) logits."""
-        return model(x, y[:, :-1])
+        """Teacher forcing: the decoder reads the target shifted right; (B, t, V) logits, t <= T: up to
+        the batch's longest target (the columns after it are padding everywhere, see ``loss``)."""
+        return model(trim(x), trim(y)[:, :-1])
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """Mean cross-entropy over the real target tokens (padding ignored); target is (B, T+1)."""
-        return F.cross_entropy(output.flatten(0, 1).float(), target[:, 1:].flatten().long(), ignore_index=PAD,
+        return F.cross_entropy(output.flatten(0, 1).float(), _gold(output, target).flatten(), ignore_index=PAD,
                                label_smoothing=self.label_smoothing)
 
     # ------------------------------------------------------------------------------ a whole split
@@ -74,7 +77,7 @@ class Seq2SeqTask(Task):
         return _from_sums(*self._sums(output, target))
 
     def _sums(self, output: Tensor, target: Tensor) -> tuple[float, float, float]:
-        gold = target[:, 1:].long()
+        gold = _gold(output, target)
         real = gold != PAD
         nats = F.cross_entropy(output.flatten(0, 1).float(), gold.flatten(), ignore_index=PAD, reduction="sum")
         correct = ((output.argmax(-1) == gold) & real).sum()
@@ -92,7 +95,7 @@ class Seq2SeqTask(Task):
         with torch.inference_mode(), autocast(split.x.device, precision):
             for i in range(0, len(split), batch_size):
                 x, y = split.x[i : i + batch_size], split.y[i : i + batch_size]
-                totals = [a + b for a, b in zip(totals, self._sums(model(x, y[:, :-1]), y))]
+                totals = [a + b for a, b in zip(totals, self._sums(self.forward(model, x, y), y))]
         metrics = _from_sums(*totals)
         details: dict[str, Any] = {}
         if report or self.val_bleu:
@@ -122,15 +125,22 @@ class Seq2SeqTask(Task):
     def translate_ids(self, model: nn.Module, src: Tensor, *, max_length: int, batch_size: int = 256,
                       precision: str = "fp32", beam: int | None = None) -> list[str]:
         """Detokenised translations of source ids (N, S), decoded greedily or by beam search (``beam``,
-        default ``task.beam_size``)."""
-        texts: list[str] = []
+        default ``task.beam_size``), in the order given.
+
+        The sources are decoded shortest first, so the sentences of a batch are of about one length: a
+        batch's encoder costs its longest source and its decoding ends with its longest translation.
+        """
+        texts: list[str] = [""] * len(src)
         was_training = model.training
         model.eval()
+        order = (src != PAD).sum(1).argsort(stable=True)
         with torch.inference_mode(), autocast(src.device, precision):
             for i in range(0, len(src), batch_size):
-                ids = beam_search(model, src[i : i + batch_size], beam=beam or self.beam_size, max_length=max_length,
+                rows = order[i : i + batch_size]
+                ids = beam_search(model, trim(src[rows]), beam=beam or self.beam_size, max_length=max_length,
                                   length_penalty=self.length_penalty)
-                texts += [self.detokenize(row) for row in ids.tolist()]
+                for row, hypothesis in zip(rows.tolist(), ids.tolist()):
+                    texts[row] = self.detokenize(hypothesis)
         model.train(was_training)
         return texts
 
@@ -138,6 +148,21 @@ class Seq2SeqTask(Task):
         """Text of one row of target ids, up to its first ``<eos>`` (special tokens left out)."""
         ids = ids[: ids.index(EOS)] if EOS in ids else ids
         return detokenize([self.vocabulary[i] for i in ids if i >= len(SPECIAL_TOKENS) or i == 1], self.kind)
+
+
+def trim(ids: Tensor) -> Tensor:
+    """(B, T) right-padded token ids without the trailing columns that are padding in every row (at least
+    one column is kept). Exact for these models: a padding position is masked out wherever it is a key,
+    and the loss ignores it as a target."""
+    real = (ids != PAD).any(0)  # (T,)
+    length = len(real) - int(real.flip(0).int().argmax()) if bool(real.any()) else 1
+    return ids[:, :length]
+
+
+def _gold(output: Tensor, target: Tensor) -> Tensor:
+    """The target tokens (B, t) that ``output`` (B, t, V) predicts; ``target`` (B, T+1) may be longer by
+    columns of padding (``forward`` trims them)."""
+    return target[:, 1 : output.shape[1] + 1].long()
 
 
 def _from_sums(nats: float, correct: float, n: float) -> dict[str, float]:

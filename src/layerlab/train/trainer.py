@@ -26,7 +26,14 @@ import torch
 from torch import nn
 
 from layerlab.data import Split
-from layerlab.data.batching import BatchAugment, batches, epoch_order, num_batches
+from layerlab.data.batching import (
+    BatchAugment,
+    batches,
+    epoch_order,
+    length_grouped,
+    num_batches,
+    token_lengths,
+)
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import autocast, predict_outputs  # noqa: F401 (re-exported)
 from layerlab.recipe import TrainConfig
@@ -96,6 +103,7 @@ class Trainer:
         self._seconds = lambda: self.state.seconds  # fit replaces it by the running clock
         self._epoch_loss = torch.zeros((), device=device)
         self._epoch_batches = 0
+        self._lengths: torch.Tensor | None = None  # train.group_by_length: the training examples' token counts
         _check_precision(cfg.precision, device)
 
     # ------------------------------------------------------------------------------------ public
@@ -107,6 +115,7 @@ class Trainer:
         last good ones).
         """
         train, val = train.to(self.device), (val.to(self.device) if val is not None and len(val) else None)
+        self._lengths = token_lengths(train.x, train.y) if self.cfg.group_by_length else None
         if resume is not None:
             self.load_checkpoint(resume)
         self.state.status = "running"
@@ -164,6 +173,8 @@ class Trainer:
         model.train()
         n_batches = num_batches(len(train), cfg.batch_size)
         order = epoch_order(len(train), seed=cfg.seed, epoch=state.epoch, device=self.device)
+        if self._lengths is not None:
+            order = length_grouped(order, self._lengths, batch_size=cfg.batch_size, seed=cfg.seed, epoch=state.epoch)
         for i, (x, y) in enumerate(
             batches(train.x, train.y, batch_size=cfg.batch_size, order=order, start=state.step_in_epoch),
             start=state.step_in_epoch,
