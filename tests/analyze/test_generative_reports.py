@@ -14,7 +14,7 @@ def titles(page: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_language_model_report_shows_generated_text(tmp_path):
+def test_language_model_report_shows_generated_text(shared_data, tmp_path):  # tiny-shakespeare
     run = tmp_path / "lm"
     layerlab.run("shakespeare-rnn", ["train.epochs=1", "data.limit=20000", "model.hidden=32", "model.layers=1",
                                      "model.embed_dim=16", "data.max_length=32", "train.diagnostics_every=5"], out=run)
