@@ -251,3 +251,12 @@ def test_fasttext_bags_words_and_hashed_ngrams_ignoring_padding():
     model.train()
     model.drop.p = 0.0
     assert not torch.equal(model(x), model(x))  # words and n-grams left out at random in training
+
+
+def test_trim_padding_drops_only_the_trailing_columns_that_are_padding_in_every_row():
+    from layerlab.models.layers import trim_padding
+
+    ids = torch.tensor([[4, 0, 5, 0, 0], [6, 7, 0, 0, 0]])
+    assert trim_padding(ids).tolist() == [[4, 0, 5], [6, 7, 0]]  # a gap inside a row is kept
+    assert trim_padding(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 1)  # at least one column
+    assert trim_padding(torch.tensor([[3, 1, 1], [3, 3, 1]]), pad_id=1).tolist() == [[3, 1], [3, 3]]

@@ -36,9 +36,7 @@ def epoch_order(n: int, *, seed: int, epoch: int, device: torch.device | str = "
 
     Drawn on the CPU, so the order is the same whatever the training device.
     """
-    state = np.random.SeedSequence([seed % 2**64, epoch % 2**64]).generate_state(1, np.uint64)[0]
-    generator = torch.Generator().manual_seed(int(state) % 2**63)
-    return torch.randperm(n, generator=generator).to(device)
+    return torch.randperm(n, generator=_generator(seed, epoch)).to(device)
 
 
 def token_lengths(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -71,13 +69,14 @@ def length_grouped(order: torch.Tensor, lengths: torch.Tensor, *, batch_size: in
     key = (torch.arange(n, device=order.device) // span) * (int(ranks.max()) + 1) + (int(ranks.max()) - ranks)
     grouped = order[torch.argsort(key, stable=True)]
     full = n // batch_size
-    shuffle = torch.randperm(full, generator=_generator(seed, epoch, stream=1)).to(order.device)
+    shuffle = torch.randperm(full, generator=_generator(seed, epoch, 1)).to(order.device)
     head = grouped[: full * batch_size].view(full, batch_size)[shuffle].reshape(-1)
     return torch.cat([head, grouped[full * batch_size :]])
 
 
-def _generator(seed: int, epoch: int, stream: int) -> torch.Generator:
-    state = np.random.SeedSequence([seed % 2**64, epoch % 2**64, stream]).generate_state(1, np.uint64)[0]
+def _generator(seed: int, epoch: int, *stream: int) -> torch.Generator:
+    """A CPU generator seeded from (seed, epoch) and, for a second draw in the same epoch, a stream number."""
+    state = np.random.SeedSequence([seed % 2**64, epoch % 2**64, *stream]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state) % 2**63)
 
 

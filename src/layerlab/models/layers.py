@@ -1,4 +1,5 @@
-"""Small pieces every model family shares: the activation resolver, input-shape checks, pooling, token embeddings."""
+"""Small pieces every model family shares: the activation resolver, input-shape checks, pooling, token embeddings,
+trimming padded token batches."""
 
 from __future__ import annotations
 
@@ -109,3 +110,11 @@ def no_token_options(cfg: object) -> None:
     if given:
         raise LayerLabError(f"model.{given[0]} shapes a token embedding, but this model reads float features "
                             "(the data has no tokenizer); leave it out")
+
+
+def trim_padding(ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
+    """(B, T) right-padded token ids without the trailing columns that are padding in every row (at least
+    one column is kept), so a batch costs its longest sentence, not the data's max_length. Exact for a
+    model that masks padding wherever it is a key, a pooled position or a target."""
+    used = (ids != pad_id).any(0).nonzero()  # (T', 1) indices of the columns with a real token
+    return ids[:, : int(used.max()) + 1 if len(used) else 1]

@@ -23,6 +23,7 @@ from torch import nn
 
 from layerlab.errors import LayerLabError
 from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.layers import trim_padding
 
 
 class HFConfig(ModelConfig):
@@ -52,12 +53,8 @@ class SentenceClassifier(nn.Module):
         self.head = nn.Linear(encoder.config.hidden_size, num_outputs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        mask = ids != self.pad_id  # (B, T)
-        # columns that are padding in every sentence of the batch change nothing (they are masked from
-        # attention and from the pooling): drop them, so a batch costs its longest sentence, not max_length
-        used = mask.any(dim=0).nonzero()
-        length = int(used.max()) + 1 if len(used) else 1
-        ids, mask = ids[:, :length], mask[:, :length]  # (B, T') with T' <= T
+        ids = trim_padding(ids, self.pad_id)  # (B, T') with T' <= T: padding is masked from attention and pooling
+        mask = ids != self.pad_id  # (B, T')
         hidden = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, T, H)
         if self.pool == "first":
             sentence = hidden[:, 0]

@@ -2,7 +2,7 @@
 
 Targets are ``<bos> ids <eos> <pad>...`` (N, T+1). Training feeds ``y[:, :-1]`` to the decoder and
 predicts ``y[:, 1:]`` (teacher forcing, ``forward``); the loss ignores padding. Columns that are padding
-in every row of a batch are cut off first (``trim``), so a batch costs its longest sentence, not the data's
+in every row of a batch are cut off first (``layers.trim_padding``), so a batch costs its longest sentence, not the data's
 ``max_length``; with ``train.group_by_length`` the sentences of a batch are of about one length. Validation during
 training is that teacher-forced loss (cheap); the test report decodes every source sentence
 (``task.beam_size`` 1 = greedy) and scores the detokenised output against the detokenised references
@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from layerlab.data.text.tokenizers import BOS, EOS, PAD, SPECIAL_TOKENS, detokenize, vocabulary_kind
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import autocast
+from layerlab.models.layers import trim_padding
 from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
 
@@ -63,7 +64,7 @@ class Seq2SeqTask(Task):
     def forward(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         """Teacher forcing: the decoder reads the target shifted right; (B, t, V) logits, t <= T: up to
         the batch's longest target (the columns after it are padding everywhere, see ``loss``)."""
-        return model(trim(x), trim(y)[:, :-1])
+        return model(trim_padding(x), trim_padding(y)[:, :-1])
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """Mean cross-entropy over the real target tokens (padding ignored); target is (B, T+1)."""
@@ -137,7 +138,7 @@ class Seq2SeqTask(Task):
         with torch.inference_mode(), autocast(src.device, precision):
             for i in range(0, len(src), batch_size):
                 rows = order[i : i + batch_size]
-                ids = beam_search(model, trim(src[rows]), beam=beam or self.beam_size, max_length=max_length,
+                ids = beam_search(model, trim_padding(src[rows]), beam=beam or self.beam_size, max_length=max_length,
                                   length_penalty=self.length_penalty)
                 for row, hypothesis in zip(rows.tolist(), ids.tolist()):
                     texts[row] = self.detokenize(hypothesis)
@@ -148,15 +149,6 @@ class Seq2SeqTask(Task):
         """Text of one row of target ids, up to its first ``<eos>`` (special tokens left out)."""
         ids = ids[: ids.index(EOS)] if EOS in ids else ids
         return detokenize([self.vocabulary[i] for i in ids if i >= len(SPECIAL_TOKENS) or i == 1], self.kind)
-
-
-def trim(ids: Tensor) -> Tensor:
-    """(B, T) right-padded token ids without the trailing columns that are padding in every row (at least
-    one column is kept). Exact for these models: a padding position is masked out wherever it is a key,
-    and the loss ignores it as a target."""
-    real = (ids != PAD).any(0)  # (T,)
-    length = len(real) - int(real.flip(0).int().argmax()) if bool(real.any()) else 1
-    return ids[:, :length]
 
 
 def _gold(output: Tensor, target: Tensor) -> Tensor:
