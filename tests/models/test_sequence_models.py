@@ -260,3 +260,30 @@ def test_trim_padding_drops_only_the_trailing_columns_that_are_padding_in_every_
     assert trim_padding(ids).tolist() == [[4, 0, 5], [6, 7, 0]]  # a gap inside a row is kept
     assert trim_padding(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 1)  # at least one column
     assert trim_padding(torch.tensor([[3, 1, 1], [3, 3, 1]]), pad_id=1).tolist() == [[3, 1], [3, 3]]
+
+
+@pytest.mark.parametrize("spec", [
+    {"name": "textcnn", "kernel_sizes": [2, 3, 5], "pooling": ["max", "mean"]},
+    {"name": "lstm", "bidirectional": True, "pooling": "last"},
+    {"name": "gru", "pooling": "attention"},
+    {"name": "transformer", "dim": 16, "heads": 2, "pooling": "max"},
+])
+def test_token_classifiers_trim_padding_without_changing_an_output(spec, monkeypatch):
+    """A batch costs its longest sentence: the columns that are padding in every row are dropped first, and the
+    outputs are those of the whole padded batch (the textcnn keeps the padding its last windows run into)."""
+    import importlib
+
+    torch.manual_seed(0)
+    model = create_model({"vocab_size": 30, **spec}, input_shape=(12,), num_outputs=3).eval()
+    module = importlib.import_module(type(model).__module__)
+    x = _tokens([6, 4, 1], 12)  # half of the 12 columns are padding in every row
+    seen = []
+    real_trim = module.trim_padding
+    monkeypatch.setattr(module, "trim_padding", lambda ids, pad_id=0: seen.append(real_trim(ids, pad_id).shape[1])
+                        or real_trim(ids, pad_id))
+    with torch.no_grad():
+        trimmed = model(x)
+        monkeypatch.setattr(module, "trim_padding", lambda ids, pad_id=0: ids)  # every column computed, as before
+        padded = model(x)
+    assert seen == [6]
+    torch.testing.assert_close(trimmed, padded)

@@ -27,7 +27,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import AdditiveAttention
 from layerlab.models.base import MODELS, TokenEmbeddingConfig
-from layerlab.models.layers import TokenEmbedding, no_token_options
+from layerlab.models.layers import TokenEmbedding, no_token_options, trim_padding
 
 Pooling = Literal["last", "mean", "max", "attention", "none"]
 PAD = 0  # the padding token id of LayerLab's tokenizers
@@ -98,6 +98,8 @@ class RecurrentNet(nn.Module):
         return x[..., None] if x.dim() == 2 else x
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.tokens and self.pooling != "none":
+            x = trim_padding(x, PAD)  # (B, T'): a batch costs its longest sentence (padding is packed away anyway)
         keep = (x != PAD) if self.tokens else None  # (B, T) real tokens
         return self.from_inputs(self.inputs(x), keep)
 

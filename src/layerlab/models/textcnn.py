@@ -6,7 +6,8 @@ tokens (B, T) -> embedding (B, T, E) (whole words dropped in training: word_drop
 width k: conv1d -> ReLU -> max over the real positions (B, filters) [and with ``pooling: [max, mean]``
 also their mean, which counts how often a feature fires, as a bag of n-grams does] -> concatenate
 (B, widths x filters x poolings) -> dropout -> linear. Sentences shorter than the widest kernel are
-padded on the right first.
+padded on the right first; the columns that are padding in every row of a batch (beyond what the last
+windows need) are dropped first, so a batch costs its longest sentence.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
 from layerlab.models.base import MODELS, TokenEmbeddingConfig
-from layerlab.models.layers import TokenEmbedding
+from layerlab.models.layers import TokenEmbedding, trim_padding
 
 PAD = 0
 
@@ -52,6 +53,10 @@ class TextCNN(nn.Module):
         self.head = nn.Linear(cfg.filters * len(cfg.kernel_sizes) * len(self.pooling), num_outputs)
 
     def forward(self, x: Tensor) -> Tensor:
+        # a batch costs its longest sentence: its columns of padding are dropped, but the last real token's
+        # windows keep the padding they ran into before (widest - 1 columns), so the result is unchanged
+        width = min(x.shape[1], trim_padding(x, PAD).shape[1] + self.widest - 1)
+        x = x[:, :width]
         if x.shape[1] < self.widest:
             x = F.pad(x, (0, self.widest - x.shape[1]), value=PAD)
         keep = x != PAD  # (B, T)

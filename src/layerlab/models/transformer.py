@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import MultiHeadAttention, padding_mask
 from layerlab.models.base import MODELS, ModelConfig, TokenEmbeddingConfig
-from layerlab.models.layers import TokenEmbedding, no_token_options
+from layerlab.models.layers import TokenEmbedding, no_token_options, trim_padding
 
 Positions = Literal["learned", "sinusoidal"]
 PAD = 0
@@ -127,6 +127,8 @@ class TransformerClassifier(nn.Module):
         self.head = nn.Linear(cfg.dim, num_outputs)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.tokens:
+            x = trim_padding(x, PAD)  # (B, T'): a batch costs its longest sentence (padding is masked anyway)
         keep = (x != PAD) if self.tokens else None  # (B, T)
         h = self.embed(x) if self.tokens else self.embed(x[..., None] if x.dim() == 2 else x)  # (B, T, C)
         h = self.drop(self.pos(h))
