@@ -112,3 +112,20 @@ def test_explain_refuses_an_unknown_class_and_a_bad_index(digits_run, capsys):
     assert "'eleven' is not a class of this run" in capsys.readouterr().err
     assert main(["explain", str(digits_run), "test:100000", "--no-report"]) == 2
     assert "the test split has" in capsys.readouterr().err
+
+
+def test_token_attributions_of_a_padded_sentence_for_a_model_that_trims_padding():
+    """The textcnn computes a batch only to its longest sentence; integrated gradients still need the model at
+    the sentence's full width, against an all-padding baseline of that width: one score per position."""
+    from layerlab.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model({"name": "textcnn", "vocab_size": 30, "kernel_sizes": [2, 3]}, input_shape=(8,),
+                         num_outputs=2).eval()
+    ids = torch.tensor([5, 3, 7, 0, 0, 0, 0, 0])
+    scores, delta = methods.token_attributions(model, ids, target=1)
+    with torch.no_grad():
+        difference = (model(ids[None]) - model(torch.zeros_like(ids)[None]))[0, 1].item()
+    assert scores.shape == (8,)
+    assert scores.sum() == pytest.approx(difference, abs=1e-3)
+    assert abs(delta) < 1e-3

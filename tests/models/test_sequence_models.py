@@ -287,3 +287,13 @@ def test_token_classifiers_trim_padding_without_changing_an_output(spec, monkeyp
         padded = model(x)
     assert seen == [6]
     torch.testing.assert_close(trimmed, padded)
+
+
+@pytest.mark.parametrize("spec", [{"name": "lstm", "pooling": "max"}, {"name": "transformer", "dim": 16, "heads": 2,
+                                                                         "pooling": "max"}])
+def test_max_pooling_of_an_empty_sentence_is_finite(spec):
+    torch.manual_seed(0)
+    model = create_model({"vocab_size": 30, **spec}, input_shape=(6,), num_outputs=2).eval()
+    with torch.no_grad():
+        out = model(_tokens([4, 0], 6))  # the second sentence has no token at all
+    assert torch.isfinite(out).all()

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from layerlab.errors import LayerLabError
+from layerlab.models.layers import untrimmed
 
 IG_STEPS = 64  # integration steps of integrated gradients
 
@@ -86,8 +87,9 @@ def token_attributions(model: nn.Module, ids: torch.Tensor, target: int, *, pad_
     from captum.attr import LayerIntegratedGradients
 
     explainer = LayerIntegratedGradients(model, embedding_layer(model))
-    attributions, delta = explainer.attribute(ids[None], baselines=torch.full_like(ids[None], pad_id), target=target,
-                                              n_steps=steps, return_convergence_delta=True)
+    with untrimmed():  # the all-padding baseline keeps the sentence's width, and every position gets a score
+        attributions, delta = explainer.attribute(ids[None], baselines=torch.full_like(ids[None], pad_id),
+                                                  target=target, n_steps=steps, return_convergence_delta=True)
     return attributions[0].sum(-1).detach().cpu().numpy(), float(delta.item())
 
 
@@ -118,7 +120,7 @@ def attention_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, np.ndar
         elif hasattr(module, "attention_weights"):
             hooks.append(module.register_forward_hook(keep(name)))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), untrimmed():  # one row per token of x, padding included, as the plot labels them
             model(x[None])
     finally:
         for hook in hooks:

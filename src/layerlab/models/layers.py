@@ -3,6 +3,9 @@ trimming padded token batches."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Literal
 
 import torch
@@ -112,9 +115,33 @@ def no_token_options(cfg: object) -> None:
                             "(the data has no tokenizer); leave it out")
 
 
+_TRIMMING: ContextVar[bool] = ContextVar("trimming", default=True)
+
+
+@contextmanager
+def untrimmed() -> Iterator[None]:
+    """Inside it ``trim_padding`` keeps every column: for what needs the model at the data's full width, such
+    as integrated gradients, whose all-padding baseline must have the shape of the sentence it explains."""
+    token = _TRIMMING.set(False)
+    try:
+        yield
+    finally:
+        _TRIMMING.reset(token)
+
+
 def trim_padding(ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     """(B, T) right-padded token ids without the trailing columns that are padding in every row (at least
     one column is kept), so a batch costs its longest sentence, not the data's max_length. Exact for a
-    model that masks padding wherever it is a key, a pooled position or a target."""
+    model that masks padding wherever it is a key, a pooled position or a target. Inside ``untrimmed()``
+    the ids come back whole."""
+    if not _TRIMMING.get():
+        return ids
     used = (ids != pad_id).any(0).nonzero()  # (T', 1) indices of the columns with a real token
     return ids[:, : int(used.max()) + 1 if len(used) else 1]
+
+
+def masked_max(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, C): the max over the steps that ``keep`` (B, T) marks; zeros for a row with none
+    (an empty sentence), where a max over nothing would be -inf and turn the outputs into NaN."""
+    pooled = h.masked_fill(~keep[..., None], float("-inf")).max(1).values  # (B, C)
+    return pooled.masked_fill(~keep.any(1, keepdim=True), 0.0)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import MultiHeadAttention, padding_mask
 from layerlab.models.base import MODELS, ModelConfig, TokenEmbeddingConfig
-from layerlab.models.layers import TokenEmbedding, no_token_options, trim_padding
+from layerlab.models.layers import TokenEmbedding, masked_max, no_token_options, trim_padding
 
 Positions = Literal["learned", "sinusoidal"]
 PAD = 0
@@ -139,7 +139,7 @@ class TransformerClassifier(nn.Module):
         if self.pooling == "first":
             pooled = h[:, 0]
         elif self.pooling == "max":
-            pooled = h.max(1).values if keep is None else h.masked_fill(~keep[..., None], float("-inf")).max(1).values
+            pooled = h.max(1).values if keep is None else masked_max(h, keep)
         else:
             pooled = h.mean(1) if keep is None else (h * keep[..., None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1)
         return self.head(pooled)  # (B, out)
