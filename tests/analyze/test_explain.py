@@ -73,16 +73,20 @@ class TinyTextModel(nn.Module):
         return self.head(h.mean(1))  # (B, classes)
 
 
-def test_token_attributions_are_one_per_token_and_complete():
-    torch.manual_seed(0)
-    model = TinyTextModel().eval()
-    ids = torch.tensor([5, 3, 7, 0, 0])
+def _assert_one_score_per_position_adding_up(model: nn.Module, ids: torch.Tensor) -> None:
+    """Integrated gradients of class 1: a score per position of ``ids`` (padding included), summing to the
+    output's change from the all-padding baseline (completeness)."""
     scores, delta = methods.token_attributions(model, ids, target=1)
     with torch.no_grad():
         difference = (model(ids[None]) - model(torch.zeros_like(ids)[None]))[0, 1].item()
-    assert scores.shape == (5,)
+    assert scores.shape == ids.shape
     assert scores.sum() == pytest.approx(difference, abs=1e-3)
     assert abs(delta) < 1e-3
+
+
+def test_token_attributions_are_one_per_token_and_complete():
+    torch.manual_seed(0)
+    _assert_one_score_per_position_adding_up(TinyTextModel().eval(), torch.tensor([5, 3, 7, 0, 0]))
 
 
 def test_attention_maps_come_out_of_multihead_attention():
@@ -122,10 +126,4 @@ def test_token_attributions_of_a_padded_sentence_for_a_model_that_trims_padding(
     torch.manual_seed(0)
     model = create_model({"name": "textcnn", "vocab_size": 30, "kernel_sizes": [2, 3]}, input_shape=(8,),
                          num_outputs=2).eval()
-    ids = torch.tensor([5, 3, 7, 0, 0, 0, 0, 0])
-    scores, delta = methods.token_attributions(model, ids, target=1)
-    with torch.no_grad():
-        difference = (model(ids[None]) - model(torch.zeros_like(ids)[None]))[0, 1].item()
-    assert scores.shape == (8,)
-    assert scores.sum() == pytest.approx(difference, abs=1e-3)
-    assert abs(delta) < 1e-3
+    _assert_one_score_per_position_adding_up(model, torch.tensor([5, 3, 7, 0, 0, 0, 0, 0]))
