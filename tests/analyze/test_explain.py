@@ -3,6 +3,7 @@ maps, and `layerlab explain` on a trained run."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -75,10 +76,16 @@ class TinyTextModel(nn.Module):
 
 def _assert_one_score_per_position_adding_up(model: nn.Module, ids: torch.Tensor) -> None:
     """Integrated gradients of class 1: a score per position of ``ids`` (padding included), summing to the
-    output's change from the all-padding baseline (completeness)."""
+    output's change from the baseline (completeness): the same sentence, its padding mask included, with
+    the padding vector in place of every word's vector. The reference is a copy of the model whose word
+    vectors are overwritten; for a model without a mask that is the all-padding sentence."""
     scores, delta = methods.token_attributions(model, ids, target=1)
+    blank = copy.deepcopy(model)
+    vectors = methods.embedding_layer(blank).weight
     with torch.no_grad():
-        difference = (model(ids[None]) - model(torch.zeros_like(ids)[None]))[0, 1].item()
+        vectors[ids] = vectors[0].clone()
+        difference = (model(ids[None]) - blank(ids[None]))[0, 1].item()
+    assert abs(difference) > 1e-3  # a non-trivial case
     assert scores.shape == ids.shape
     assert scores.sum() == pytest.approx(difference, abs=1e-3)
     assert abs(delta) < 1e-3
@@ -126,4 +133,19 @@ def test_token_attributions_of_a_padded_sentence_for_a_model_that_trims_padding(
     torch.manual_seed(0)
     model = create_model({"name": "textcnn", "vocab_size": 30, "kernel_sizes": [2, 3]}, input_shape=(8,),
                          num_outputs=2).eval()
+    _assert_one_score_per_position_adding_up(model, torch.tensor([5, 3, 7, 0, 0, 0, 0, 0]))
+
+
+@pytest.mark.parametrize("options", [{"name": "lstm", "embed_dim": 8, "hidden": 8, "pooling": "mean"},
+                                     {"name": "gru", "embed_dim": 8, "hidden": 8, "pooling": "last"},
+                                     {"name": "transformer", "dim": 16, "heads": 2, "layers": 1}],
+                         ids=lambda options: options["name"])
+def test_token_attributions_of_a_model_that_masks_padding_add_up(options):
+    """The recurrent nets and the transformer read the sentence's padding mask from its ids. Integrated
+    gradients move only the embedding's output, so the mask stays the sentence's along the path; the delta
+    must check completeness against that same start (with the all-padding ids' mask it was off by 0.08)."""
+    from layerlab.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model({**options, "vocab_size": 30}, input_shape=(8,), num_outputs=2).eval()
     _assert_one_score_per_position_adding_up(model, torch.tensor([5, 3, 7, 0, 0, 0, 0, 0]))

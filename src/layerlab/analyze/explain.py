@@ -10,8 +10,10 @@ Images (``(C, H, W)`` float input):
   upsampled to the input's size (Selvaraju et al., 2017).
 
 Token inputs (``(T,)`` integer ids into an ``nn.Embedding``): ``token_attributions`` runs integrated
-gradients on the embedding layer's output against a baseline of padding ids and sums over the
-embedding dimension, giving one signed score per token.
+gradients on the embedding layer's output and sums over the embedding dimension, giving one signed
+score per token. The baseline is the padding id's vector at every position of the sentence, while the
+model still reads the sentence's own padding mask (only the embedding's output moves along the path), so
+the scores add up to output(x) − output(that baseline); the returned delta checks exactly that sum.
 
 Attention: ``attention_maps`` records the weights of every ``nn.MultiheadAttention`` (averaged over
 heads) and of any module that stores its last weights as ``attention_weights``, during one forward.
@@ -83,14 +85,26 @@ def embedding_layer(model: nn.Module) -> nn.Embedding:
 def token_attributions(model: nn.Module, ids: torch.Tensor, target: int, *, pad_id: int = 0,
                        steps: int = IG_STEPS) -> tuple[np.ndarray, float]:
     """One score per token of ``ids`` ``(T,)`` (integrated gradients on the embedding's output, summed
-    over the embedding dimension), and the convergence delta."""
+    over the embedding dimension), and the convergence delta: the scores' sum minus (output(x) −
+    output(the baseline)), near 0 when ``steps`` suffice."""
     from captum.attr import LayerIntegratedGradients
 
-    explainer = LayerIntegratedGradients(model, embedding_layer(model))
+    layer = embedding_layer(model)
+    explainer = LayerIntegratedGradients(model, layer)
     with untrimmed():  # the all-padding baseline keeps the sentence's width, and every position gets a score
-        attributions, delta = explainer.attribute(ids[None], baselines=torch.full_like(ids[None], pad_id),
-                                                  target=target, n_steps=steps, return_convergence_delta=True)
-    return attributions[0].sum(-1).detach().cpu().numpy(), float(delta.item())
+        attributions = explainer.attribute(ids[None], baselines=torch.full_like(ids[None], pad_id),
+                                           target=target, n_steps=steps)
+        # Captum's own delta runs the baseline ids, whose mask hides every position; the path it integrated
+        # along kept the sentence's mask, so the end it started from is the sentence with padding vectors.
+        with torch.no_grad():
+            output = model(ids[None])[0, target]
+            handle = layer.register_forward_hook(lambda module, args, out: module.weight[pad_id].expand_as(out))
+            try:
+                start = model(ids[None])[0, target]
+            finally:
+                handle.remove()
+    scores = attributions[0].sum(-1).detach()
+    return scores.cpu().numpy(), float(scores.sum() - (output - start))
 
 
 def attention_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, np.ndarray]]:
