@@ -106,6 +106,32 @@ def test_attention_maps_come_out_of_multihead_attention():
     assert weights.sum(1) == pytest.approx([1, 1, 1, 1], abs=1e-5)  # each query's weights sum to 1
 
 
+def test_attention_maps_of_layerlabs_own_attention_modules():
+    """The transformer classifier's multi-head attention (one (T, T) map per layer, heads averaged) and
+    a GRU's additive attention pooling (one row); no weight on padding; the model is left as it was."""
+    from layerlab.models import create_model
+    from layerlab.models.attention import MultiHeadAttention
+
+    ids = torch.tensor([5, 3, 7, 9, 0, 0])
+    torch.manual_seed(0)
+    transformer = create_model({"name": "transformer", "vocab_size": 30, "dim": 16, "heads": 2, "layers": 2},
+                               input_shape=(6,), num_outputs=2).eval()
+    maps = methods.attention_maps(transformer, ids)
+    assert len(maps) == 2
+    for _, weights in maps:
+        assert weights.shape == (6, 6)
+        assert weights.sum(1) == pytest.approx([1] * 6, abs=1e-5)
+        assert (weights[:, 4:] == 0).all()  # the padding keys
+    assert not any(m.keep_weights or m.weights is not None for m in transformer.modules() if isinstance(m, MultiHeadAttention))
+
+    gru = create_model({"name": "gru", "vocab_size": 30, "embed_dim": 8, "hidden": 8, "pooling": "attention"},
+                       input_shape=(6,), num_outputs=2).eval()
+    [(name, weights)] = methods.attention_maps(gru, ids)
+    assert weights.shape == (1, 6)
+    assert weights.sum() == pytest.approx(1, abs=1e-5)
+    assert (weights[0, 4:] == 0).all() and (weights[0, :4] > 0).all()
+
+
 def test_explain_command_writes_overlays_and_the_report(digits_run, capsys):
     assert main(["explain", str(digits_run), "test:0", "test:3", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
@@ -116,6 +142,22 @@ def test_explain_command_writes_overlays_and_the_report(digits_run, capsys):
         assert result["target_name"] == result["label"]  # the predicted class by default
     page = (digits_run / "report.html").read_text()
     assert "<h2>Explanations</h2>" in page and "test:3" in page
+
+
+def test_explain_command_on_a_transformer_text_run_plots_tokens_and_attention(tmp_path, capsys):
+    import layerlab
+
+    words = ["good", "great", "fine", "bad", "awful", "dull"]
+    rows = [f"{words[i % 6]} {words[(i // 6) % 6]} film\t{'pos' if i % 6 < 3 else 'neg'}" for i in range(60)]
+    (tmp_path / "s.tsv").write_text("text\tlabel\n" + "\n".join(rows) + "\n")
+    recipe = {"data": {"name": "sentences", "path": str(tmp_path / "s.tsv"), "tokenizer": "word", "min_frequency": 1},
+              "model": {"name": "transformer", "dim": 16, "heads": 2, "layers": 2},
+              "train": {"epochs": 1, "report": False}}
+    layerlab.run(recipe, out=tmp_path / "run")
+    assert main(["explain", str(tmp_path / "run"), "test:0", "--json", "--no-report"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["kind"] == "tokens" and abs(result["ig_delta"]) < 1e-2
+    assert sorted(f.split(".")[-2] for f in result["files"]) == ["attention0", "attention1", "tokens"]
 
 
 def test_explain_refuses_an_unknown_class_and_a_bad_index(digits_run, capsys):

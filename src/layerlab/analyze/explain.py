@@ -15,8 +15,9 @@ score per token. The baseline is the padding id's vector at every position of th
 model still reads the sentence's own padding mask (only the embedding's output moves along the path), so
 the scores add up to output(x) − output(that baseline); the returned delta checks exactly that sum.
 
-Attention: ``attention_maps`` records the weights of every ``nn.MultiheadAttention`` (averaged over
-heads) and of any module that stores its last weights as ``attention_weights``, during one forward.
+Attention: ``attention_maps`` records, during one forward, the weights (averaged over heads) of every
+attention module: torch's and LayerLab's multi-head attention, additive attention (a recurrent net's
+attention pooling: one row), and any module that stores its last weights as ``attention_weights``.
 
 Every function takes the model in eval mode and one example; ``target`` is the output index to explain.
 """
@@ -108,35 +109,48 @@ def token_attributions(model: nn.Module, ids: torch.Tensor, target: int, *, pad_
 
 
 def attention_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, np.ndarray]]:
-    """``(name, (T, S) weights)`` of each attention module during one forward of ``x`` (one example)."""
+    """``(name, (T, S) weights)`` of each attention module during one forward of ``x`` (one example):
+    torch's ``nn.MultiheadAttention``, LayerLab's ``MultiHeadAttention`` (told to keep its weights for
+    this forward), ``AdditiveAttention`` (one query, a ``(1, S)`` row: the attention pooling of the
+    recurrent nets) and any module that stores its last weights as ``attention_weights``."""
+    from layerlab.models.attention import AdditiveAttention, MultiHeadAttention
+
     found: list[tuple[str, np.ndarray]] = []
-    hooks = []
+    hooks, told = [], []
 
     def ask_for_weights(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         return args, {**kwargs, "need_weights": True, "average_attn_weights": True}
 
     def keep(name: str):
         def hook(module: nn.Module, args: Any, output: Any) -> None:
-            weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
-            if weights is None:
+            if isinstance(module, MultiHeadAttention):
+                weights = module.weights
+            elif isinstance(output, tuple) and len(output) > 1:
+                weights = output[1]
+            else:
                 weights = getattr(module, "attention_weights", None)
             if isinstance(weights, torch.Tensor):
-                w = weights.detach().float()
-                while w.ndim > 2:  # (B, [heads,] T, S): the first example, heads averaged
-                    w = w[0] if w.ndim == 3 else w[0].mean(0)
-                found.append((name, w.cpu().numpy()))
+                w = weights.detach().float()[0]  # the one example: ([heads,] T, S), or (S,) for one query
+                if w.ndim == 3:
+                    w = w.mean(0)
+                found.append((name, w.reshape(-1, w.shape[-1]).cpu().numpy()))
         return hook
 
     for name, module in model.named_modules():
         if isinstance(module, nn.MultiheadAttention):
             hooks.append(module.register_forward_pre_hook(ask_for_weights, with_kwargs=True))
-            hooks.append(module.register_forward_hook(keep(name)))
-        elif hasattr(module, "attention_weights"):
-            hooks.append(module.register_forward_hook(keep(name)))
+        elif isinstance(module, MultiHeadAttention):
+            told.append((module, module.keep_weights))
+            module.keep_weights = True
+        elif not isinstance(module, AdditiveAttention) and not hasattr(module, "attention_weights"):
+            continue
+        hooks.append(module.register_forward_hook(keep(name)))
     try:
         with torch.no_grad(), untrimmed():  # one row per token of x, padding included, as the plot labels them
             model(x[None])
     finally:
         for hook in hooks:
             hook.remove()
+        for module, before in told:
+            module.keep_weights, module.weights = before, None
     return found
