@@ -7,8 +7,9 @@ split), sentences cut to 64 of the model's own tokens, bf16 autocast on the CPU:
 
 - **frozen**: the encoder keeps its weights, only a new linear head on the mean of the token vectors
   trains (``stages: [{trainable: head}]``); target >= 78 %.
-- **fine-tuned**: everything trains (one head-only epoch, then all layers at lower, discriminative
-  rates: ``train.fine_tune``); target >= 85 %.
+- **fine-tuned**: everything trains (by default one head-only epoch, then all layers at lower,
+  discriminative rates: ``train.fine_tune``; with ``--lr-decay``, ``--head-epochs`` head-only epochs at
+  ``--frozen-lr`` and then all layers with layer-wise rate decay); target >= 85 %.
 """
 
 from __future__ import annotations
@@ -51,16 +52,14 @@ def main() -> None:
     common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
               "precision": "bf16", "seed": args.seed, "report": False, "diagnostics_every": 0, "ema": args.ema,
               "group_by_length": args.group_by_length}
-    modes = {
-        "frozen": {"lr": args.frozen_lr, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
-        "fine-tuned": {"lr": args.fine_tune_lr, "weight_decay": 0.01,
-                       **({} if args.lr_decay else {"epochs": args.fine_tune_epochs}),  # stages: their sum
-                       **({"fine_tune": args.head_epochs} if args.head_epochs and not args.lr_decay else {}),
-                       **({"stages": [*([{"epochs": args.head_epochs, "trainable": "head", "lr": args.frozen_lr}]
-                                        if args.head_epochs else []),
-                                      {"epochs": args.fine_tune_epochs, "trainable": "all", "lr_decay": args.lr_decay}]}
-                          if args.lr_decay else {})},
-    }
+    fine_tuned = {"lr": args.fine_tune_lr, "weight_decay": 0.01}
+    if args.lr_decay:  # stages (train.epochs is their sum): the head alone first if asked, then all layers
+        head = [{"epochs": args.head_epochs, "trainable": "head", "lr": args.frozen_lr}] if args.head_epochs else []
+        fine_tuned["stages"] = [*head, {"epochs": args.fine_tune_epochs, "trainable": "all", "lr_decay": args.lr_decay}]
+    else:
+        fine_tuned.update(epochs=args.fine_tune_epochs, **({"fine_tune": args.head_epochs} if args.head_epochs else {}))
+    modes = {"frozen": {"lr": args.frozen_lr, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
+             "fine-tuned": fine_tuned}
     results = {}
     for mode in args.modes:
         start = time.perf_counter()

@@ -140,6 +140,11 @@ def trim_padding(ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     return ids[:, : int(used.max()) + 1 if len(used) else 1]
 
 
+def masked_mean(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, C): the mean over the steps that ``keep`` (B, T) marks; zeros for a row with none."""
+    return (h * keep[..., None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1)
+
+
 def masked_max(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """(B, T, C) -> (B, C): the max over the steps that ``keep`` (B, T) marks; zeros for a row with none
     (an empty sentence), where a max over nothing would be -inf and turn the outputs into NaN."""

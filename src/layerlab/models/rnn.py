@@ -27,7 +27,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import AdditiveAttention
 from layerlab.models.base import MODELS, TokenEmbeddingConfig
-from layerlab.models.layers import TokenEmbedding, masked_max, no_token_options, trim_padding
+from layerlab.models.layers import TokenEmbedding, masked_max, masked_mean, no_token_options, trim_padding
 
 Pooling = Literal["last", "mean", "max", "attention", "none"]
 PAD = 0  # the padding token id of LayerLab's tokenizers
@@ -130,7 +130,7 @@ class RecurrentNet(nn.Module):
         if self.pooling == "mean":
             if keep is None:
                 return h.mean(1)
-            return (h * keep[..., None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1)
+            return masked_mean(h, keep)
         if self.pooling == "max":
             return h.max(1).values if keep is None else masked_max(h, keep)
         context, _ = self.attend(self.query.expand(B, H), h, keep)

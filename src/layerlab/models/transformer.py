@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import MultiHeadAttention, padding_mask
 from layerlab.models.base import MODELS, ModelConfig, TokenEmbeddingConfig
-from layerlab.models.layers import TokenEmbedding, masked_max, no_token_options, trim_padding
+from layerlab.models.layers import TokenEmbedding, masked_max, masked_mean, no_token_options, trim_padding
 
 Positions = Literal["learned", "sinusoidal"]
 PAD = 0
@@ -141,7 +141,7 @@ class TransformerClassifier(nn.Module):
         elif self.pooling == "max":
             pooled = h.max(1).values if keep is None else masked_max(h, keep)
         else:
-            pooled = h.mean(1) if keep is None else (h * keep[..., None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1)
+            pooled = h.mean(1) if keep is None else masked_mean(h, keep)
         return self.head(pooled)  # (B, out)
 
 
