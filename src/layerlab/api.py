@@ -25,7 +25,7 @@ from layerlab.data.batching import BatchAugment
 from layerlab.errors import LayerLabError, TrainingError, UsageError, did_you_mean
 from layerlab.models import create_model
 from layerlab.models.inference import predict_outputs
-from layerlab.recipe import Recipe, load_recipe
+from layerlab.recipe import DataConfig, Recipe, load_recipe
 from layerlab.rundir import FORMAT_VERSION, RunDir
 from layerlab.tasks import Task, create_task
 from layerlab.track.tracking import open_tracking
@@ -327,8 +327,14 @@ def evaluate(run_dir: str | Path, *, data: str | Path | None = None, split: str 
     return {"split": split, "n": len(chosen), "metrics": metrics, "report": report}
 
 
-# The recipe fields that decide which examples land in each split: an ensemble's runs must share them.
-SPLIT_FIELDS = ("name", "path", "test_fraction", "val_fraction", "folds", "fold", "test_split", "test_speaker")
+def split_fields(data: DataConfig, split: str) -> dict[str, Any]:
+    """The data fields that decide which examples land in ``split`` (with train.seed): an ensemble's runs
+    must agree on them. The test part is cut first (fold ``fold`` of ``folds``, or ``test_fraction``), so
+    the validation fraction and ``limit``, which cut what is left, decide only the train and val parts."""
+    fields = ["name", "path", "test_split", "test_speaker", *(("folds", "fold") if data.folds else ("test_fraction",))]
+    if split != "test":
+        fields += ["val_fraction", "limit"]
+    return {f: getattr(data, f) for f in fields}
 
 
 def evaluate_ensemble(run_dirs: Sequence[str | Path], *, split: str = "test", device: str = "auto") -> dict[str, Any]:
@@ -338,7 +344,9 @@ def evaluate_ensemble(run_dirs: Sequence[str | Path], *, split: str = "test", de
     of different models, vocabularies or input sizes can be combined. Returns ``{"split", "n",
     "metrics" (the ensemble's), "members" ({run: its own metrics})}``; ``loss`` is the cross-entropy of
     the averaged probabilities. Raises UsageError unless there are two or more classification runs of
-    the same data, split the same way (data fields and train.seed), with the same classes.
+    the same data whose ``split`` holds the same examples (the data fields that decide it, and
+    train.seed), with the same classes. Runs that only set aside different validation parts (a
+    cross-validation with one, a fine-tuning run without) share their test split.
     """
     if len(run_dirs) < 2:
         raise UsageError(f"an ensemble needs at least two runs, given {len(run_dirs)}")
@@ -349,7 +357,7 @@ def evaluate_ensemble(run_dirs: Sequence[str | Path], *, split: str = "test", de
         if loaded.recipe.task.name != "classification":
             raise UsageError(f"{run_dir}: a {loaded.recipe.task.name} run; ensembles average the class "
                              "probabilities of classification runs")
-        split_by = ({f: getattr(loaded.recipe.data, f) for f in SPLIT_FIELDS}, loaded.recipe.train.seed)
+        split_by = (split_fields(loaded.recipe.data, split), loaded.recipe.train.seed)
         dataset = load_data(loaded.recipe.data, task="classification", seed=loaded.recipe.train.seed,
                             preprocessor=loaded.preprocessor)
         chosen = _pick_split(dataset, split).to(loaded.device)
@@ -375,7 +383,8 @@ def _check_same_split(first: tuple[Any, ...], run_dir: str | Path, loaded: Loade
         raise UsageError(f"{run_dir} has the classes {loaded.info.class_names}, {first_dir} "
                          f"{first_loaded.info.class_names}; an ensemble's runs must share their classes")
     (fields, seed), (first_fields, first_seed) = split_by, first_split_by
-    differ = [f"data.{f} ({fields[f]!r} against {first_fields[f]!r})" for f in SPLIT_FIELDS if fields[f] != first_fields[f]]
+    differ = [f"data.{f} ({fields.get(f)!r} against {first_fields.get(f)!r})"
+              for f in dict.fromkeys([*first_fields, *fields]) if fields.get(f) != first_fields.get(f)]
     if seed != first_seed:
         differ.append(f"train.seed ({seed} against {first_seed})")
     if differ or not torch.equal(target, first_target):

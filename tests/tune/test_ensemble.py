@@ -50,6 +50,26 @@ def test_an_ensemble_averages_its_members_probabilities_and_refuses_other_splits
         api.evaluate_ensemble([a, regression], device="cpu")
 
 
+def test_runs_that_set_aside_different_validation_parts_share_their_test_split(tiny, tmp_path):
+    tiny["data"]["limit"] = None
+    with_val = api.run(tiny, ["train.epochs=1", "data.val_fraction=0.2"], out=tmp_path / "val").run_dir
+    without = api.run(tiny, ["train.epochs=1", "data.val_fraction=0"], out=tmp_path / "none").run_dir
+    result = api.evaluate_ensemble([with_val, without], device="cpu")
+    (pa, y), (pb, y_other) = _probabilities(with_val), _probabilities(without)
+    assert torch.equal(y, y_other)  # one test split, whatever the validation part
+    assert result["metrics"]["accuracy"] == pytest.approx(((pa + pb).argmax(1) == y).float().mean().item())
+    with pytest.raises(UsageError, match=r"none was not split as .*val was: data.val_fraction \(0.0 against 0.2\)"):
+        api.evaluate_ensemble([with_val, without], split="val", device="cpu")
+    first_fold = cross_validate(tiny, ["train.epochs=1", "data.val_fraction=0.2"], folds=2, out=tmp_path / "cv-val",
+                                only=[0]).out / "fold-00"
+    plain_fold = cross_validate(tiny, ["train.epochs=1", "data.val_fraction=0"], folds=2, out=tmp_path / "cv-none",
+                                only=[0]).out / "fold-00"
+    assert api.evaluate_ensemble([first_fold, plain_fold], device="cpu")["n"] == len(_probabilities(plain_fold)[1])
+    with pytest.raises(UsageError, match=r"data.fold \(1 against 0\)"):
+        api.evaluate_ensemble([first_fold, cross_validate(tiny, ["train.epochs=1"], folds=2, out=tmp_path / "cv-1",
+                                                          only=[1]).out / "fold-01"], device="cpu")
+
+
 def test_two_cross_validations_are_ensembled_fold_by_fold(tiny, tmp_path, capsys):
     tiny["data"]["limit"] = None
     wide = {**tiny, "model": {"name": "mlp", "hidden": [64]}}
