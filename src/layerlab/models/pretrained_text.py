@@ -30,7 +30,7 @@ from torch import nn
 
 from layerlab.errors import LayerLabError
 from layerlab.models.base import MODELS, ModelConfig
-from layerlab.models.layers import trim_padding
+from layerlab.models.layers import masked_mean, trim_padding
 
 
 class HFConfig(ModelConfig):
@@ -79,15 +79,8 @@ class SentenceClassifier(nn.Module):
         else:
             every = self.encoder(input_ids=ids, attention_mask=mask.long(), output_hidden_states=True).hidden_states
             states = tuple(every[i] for i in self.layers)  # each (B, T, H)
-        sentences = [self._pooled(hidden, mask.unsqueeze(-1)) for hidden in states]  # each (B, H)
+        sentences = [hidden[:, 0] if self.pool == "first" else masked_mean(hidden, mask) for hidden in states]  # each (B, H)
         return self.head(self.dropout(torch.cat(sentences, dim=1)))  # (B, H * layers) -> (B, classes)
-
-    def _pooled(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, T, H) and its (B, T, 1) mask of real tokens -> (B, H)"""
-        if self.pool == "first":
-            return hidden[:, 0]
-        weights = mask.to(hidden.dtype)
-        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
 @MODELS.register("hf:", config=HFConfig, group="pretrained",
