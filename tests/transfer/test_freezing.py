@@ -130,3 +130,34 @@ def test_frozen_groups_run_without_dropout_and_trainable_ones_keep_it():
     model(x)
     assert not torch.equal(model[1](first), model[1](first))
     assert torch.equal(model[0](x), first)
+
+
+def test_a_dropout_between_frozen_groups_is_off_and_the_head_s_own_stays_on():
+    class Embeddings(torch.nn.Module):  # opened into groups (most of the model): a dropout among them, as in BERT's
+        def __init__(self):
+            super().__init__()
+            self.words, self.positions = torch.nn.Embedding(400, 8), torch.nn.Embedding(16, 8)
+            self.dropout = torch.nn.Dropout(0.5)
+
+        def forward(self, ids):
+            return self.dropout(self.words(ids) + self.positions(torch.arange(ids.shape[1])))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings, self.dropout, self.head = Embeddings(), torch.nn.Dropout(0.5), torch.nn.Linear(8, 2)
+
+        def forward(self, ids):
+            return self.head(self.dropout(self.embeddings(ids).mean(1)))
+
+    model = Model()
+    groups = layer_groups(model)
+    assert [g.name for g in groups] == ["embeddings.words", "embeddings.positions", "head"]
+    freeze(model, groups, "head")
+    model.train()
+    ids = torch.randint(0, 400, (4, 16))
+    assert torch.equal(model.embeddings(ids), model.embeddings(ids))  # frozen: no dropout
+    model(ids)
+    assert model.embeddings.dropout.training is False
+    assert model.dropout.training  # the dropout before the head trains with the head
+    assert not torch.equal(model(ids), model(ids))

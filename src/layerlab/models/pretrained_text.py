@@ -72,6 +72,10 @@ class SentenceClassifier(nn.Module):
         self.head = nn.Linear(encoder.config.hidden_size * len(layers), num_outputs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.from_head_input(self.head_input(ids))
+
+    def head_input(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) token ids -> (B, H * layers) the sentence vectors the head reads (before its dropout)."""
         ids = trim_padding(ids, self.pad_id)  # (B, T') with T' <= T: padding is masked from attention and pooling
         mask = ids != self.pad_id  # (B, T')
         if self.layers == (-1,):
@@ -80,7 +84,12 @@ class SentenceClassifier(nn.Module):
             every = self.encoder(input_ids=ids, attention_mask=mask.long(), output_hidden_states=True).hidden_states
             states = tuple(every[i] for i in self.layers)  # each (B, T, H)
         sentences = [hidden[:, 0] if self.pool == "first" else masked_mean(hidden, mask) for hidden in states]  # each (B, H)
-        return self.head(self.dropout(torch.cat(sentences, dim=1)))  # (B, H * layers) -> (B, classes)
+        return torch.cat(sentences, dim=1)
+
+    def from_head_input(self, sentences: torch.Tensor) -> torch.Tensor:
+        """(B, H * layers) -> (B, classes): dropout, then the head. A head-only stage trains this alone on
+        sentence vectors computed once (``layerlab.train.head_inputs``)."""
+        return self.head(self.dropout(sentences))
 
 
 @MODELS.register("hf:", config=HFConfig, group="pretrained",

@@ -13,7 +13,8 @@ group: the layer that makes the outputs, replaced for new classes.
 ``freeze`` sets what trains: the head, the head and the last N groups below it, or everything. A
 frozen group's parameters get ``requires_grad = False`` (no gradients are computed or kept for them)
 and the group runs as in evaluation, whatever ``model.train()`` says: its batch-norm layers keep their
-running statistics and its dropout is off, so a frozen backbone gives the same features in training as
+running statistics and its dropout is off, as is any dropout in a subtree whose every parameter is
+frozen (a transformer's embedding dropout), so a frozen backbone gives the same features in training as
 at test time (Keras's advice for feature extraction: call the base model with ``training=False``);
 with ``freeze_bn`` every batch-norm layer of the model keeps its statistics, in trainable groups too.
 """
@@ -108,12 +109,29 @@ def freeze(model: nn.Module, groups: list[LayerGroup], trainable: Trainable, *, 
     for p in model.parameters():
         p.requires_grad_(id(p) in train_ids)
     kept = {id(g) for g in training}
-    frozen = [sub for g in groups if id(g) not in kept for sub in g.modules]
+    frozen = [sub for g in groups if id(g) not in kept for sub in g.modules] + _wholly_frozen(model, train_ids)
     hooks = [m.register_forward_pre_hook(_evaluation_mode) for m in frozen]
     if freeze_bn:
         hooks += [m.register_forward_pre_hook(_evaluation_mode) for g in training for sub in g.modules
                   for m in sub.modules() if isinstance(m, _BatchNorm)]
     return hooks
+
+
+def _wholly_frozen(model: nn.Module, train_ids: set[int]) -> list[nn.Module]:
+    """The largest subtrees whose every parameter is frozen: what lies in them without parameters (a
+    transformer's embedding dropout, inside embeddings that were opened into groups) is frozen too."""
+    found: list[nn.Module] = []
+
+    def visit(module: nn.Module) -> None:
+        params = list(module.parameters())
+        if params and not any(id(p) in train_ids for p in params):
+            found.append(module)
+            return
+        for child in module.children():
+            visit(child)
+
+    visit(model)
+    return found
 
 
 def _evaluation_mode(module: nn.Module, args: object) -> None:

@@ -7,6 +7,8 @@ Each step is forward, loss, backward, (clip), optimiser step, in plain sight in 
 Batches come from in-memory tensors on the training device, ordered by a permutation that is a pure
 function of (seed, epoch), and augmented with a generator seeded from (seed, epoch, step); with the
 model, optimiser and RNG states in the checkpoint, a resumed run continues exactly where it stopped.
+A stage that trains only the head trains it on what the frozen layers give, computed once
+(``layerlab.train.head_inputs``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from layerlab.train.averaging import WeightAverage
 from layerlab.train.callbacks import Callback, Monitor, Timer
 from layerlab.train.checkpoint import load_state, save_state
 from layerlab.train.device import rng_state, set_rng_state, step_generator
+from layerlab.train.head_inputs import MAX_BYTES, PROBE_EXAMPLES, HeadSplit, head_split
 from layerlab.train.optim import build_optimizer, l1_penalty, set_lr
 from layerlab.train.stages import Stages
 
@@ -104,6 +107,8 @@ class Trainer:
         self._epoch_loss = torch.zeros((), device=device)
         self._epoch_batches = 0
         self._lengths: torch.Tensor | None = None  # train.group_by_length: the training examples' token counts
+        self._cached: _CachedHead | None = None  # a head-only stage's head inputs (train.cache_frozen)
+        self._decided_stage: int | None = None  # the stage whether to cache them was decided for
         _check_precision(cfg.precision, device)
 
     # ------------------------------------------------------------------------------------ public
@@ -131,6 +136,7 @@ class Trainer:
                     self.optimizer = self.stages.enter(self.stage)
                 self._call("on_epoch_start")
                 epoch_start = time.perf_counter()
+                self._cache_head_inputs(train, val)  # a head-only stage: what the frozen layers give, once
                 try:
                     finished = self._train_epoch(train, steps_per_epoch, timer, seconds_before)
                 except NonFiniteLoss as exc:
@@ -152,6 +158,7 @@ class Trainer:
                 self.state.stop_reason = self._stop_requested
             if self.average is not None and self.state.status in ("finished", "stopped"):
                 self.average.copy_to(self.model)  # the checkpoint keeps the raw weights for a resume
+            self._cached, self._decided_stage = None, None
             self._call("on_fit_end")
         return self.state
 
@@ -175,8 +182,9 @@ class Trainer:
         order = epoch_order(len(train), seed=cfg.seed, epoch=state.epoch, device=self.device)
         if self._lengths is not None:
             order = length_grouped(order, self._lengths, batch_size=cfg.batch_size, seed=cfg.seed, epoch=state.epoch)
+        inputs = self._cached.train if self._cached is not None else train.x  # the head's inputs, or the model's
         for i, (x, y) in enumerate(
-            batches(train.x, train.y, batch_size=cfg.batch_size, order=order, start=state.step_in_epoch),
+            batches(inputs, train.y, batch_size=cfg.batch_size, order=order, start=state.step_in_epoch),
             start=state.step_in_epoch,
         ):
             if self.augment is not None:
@@ -200,7 +208,7 @@ class Trainer:
 
     def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
         with self._autocast():
-            output = self.task.forward(self.model, x, y)
+            output = self._cached.split.head(x) if self._cached is not None else self.task.forward(self.model, x, y)
             loss = self.task.loss(output, y)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {self.state.epoch + 1}, "
@@ -243,8 +251,10 @@ class Trainer:
         row: dict[str, Any] = {"epoch": state.epoch + 1}
         row["train_loss"] = (self._epoch_loss / max(1, self._epoch_batches)).item()
         if val is not None:
-            metrics, _ = self.task.evaluate(self.model, val, batch_size=self.cfg.eval_batch_size,
-                                            precision=self.cfg.precision)
+            model, split = self.model, val
+            if self._cached is not None and self._cached.val is not None:
+                model, split = self._cached.split.module(), Split(self._cached.val, val.y)
+            metrics, _ = self.task.evaluate(model, split, batch_size=self.cfg.eval_batch_size, precision=self.cfg.precision)
             row.update({f"val_{k}": v for k, v in metrics.items()})
         row["lr"] = self.lr()
         row["seconds"] = seconds
@@ -341,6 +351,50 @@ class Trainer:
             if cb.name in ckpt["callbacks"]:
                 cb.load_state_dict(ckpt["callbacks"][cb.name])
 
+    # ---------------------------------------------------------------------- head-only stages
+    def _cache_head_inputs(self, train: Split, val: Split | None) -> None:
+        """In a stage that trains only the head, compute once what the frozen layers feed it (see
+        ``layerlab.train.head_inputs``); elsewhere, or where that would not be exact, the plain loop."""
+        if self._decided_stage == self.stage:
+            return
+        self._decided_stage, self._cached = self.stage, None
+        why = self._why_not_cached(train)
+        split = why if why is not None else head_split(
+            self.model, self.stages.groups[-1], probe=train.x[:PROBE_EXAMPLES], precision=self.cfg.precision)
+        if not isinstance(split, HeadSplit):
+            if why is None:  # asked for and worth it, but refused: say why
+                log.info("train.cache_frozen: stage %d trains the head alone, but runs the whole model every "
+                         "epoch: %s", self.stage + 1, split)
+            return
+        cfg = self.cfg
+        width = split.inputs(train.x[:1], batch_size=1, precision=cfg.precision)
+        total = width.element_size() * width[0].numel() * (len(train) + (len(val) if val is not None else 0))
+        if total > MAX_BYTES:
+            log.info("train.cache_frozen: stage %d trains the head alone, but its inputs would take %.1f GiB "
+                     "(more than %.0f): the whole model runs every epoch", self.stage + 1, total / 2**30, MAX_BYTES / 2**30)
+            return
+        evaluable = type(self.task).evaluate is Task.evaluate  # a task's own evaluate gets the whole model
+        self._cached = _CachedHead(
+            split, split.inputs(train.x, batch_size=cfg.eval_batch_size, precision=cfg.precision),
+            split.inputs(val.x, batch_size=cfg.eval_batch_size, precision=cfg.precision)
+            if val is not None and evaluable else None)
+        log.info("train.cache_frozen: stage %d trains the head alone; what the frozen layers feed it was computed "
+                 "once (%s per example, %.0f MiB)", self.stage + 1, tuple(width.shape[1:]), total / 2**20)
+
+    def _why_not_cached(self, train: Split) -> str | None:
+        """Why this stage's head inputs are not cached (quietly), or None when they may be."""
+        if not self.cfg.cache_frozen:
+            return "train.cache_frozen is off"
+        if not len(self.stages) or self.stages.plan[self.stage].trainable not in ("head", 0):
+            return "more than the head trains"
+        if self.augment is not None:
+            return "the data is augmented"
+        if self.task_step is not None or type(self.task).forward is not Task.forward:
+            return f"the {self.task.name} task runs its own training forward pass"
+        if not len(train):
+            return "no training examples"
+        return None
+
     # ------------------------------------------------------------------------------- helpers
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -370,6 +424,13 @@ class Trainer:
             yield
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class _CachedHead:
+    split: HeadSplit
+    train: torch.Tensor  # (N, *F) the head's input for each training example
+    val: torch.Tensor | None  # and for each validation example (None: validation runs the whole model)
 
 
 def _check_precision(precision: str, device: torch.device) -> None:
