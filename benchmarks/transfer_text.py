@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--ema", type=float, default=None,
                         help="train.ema: test (and save) a moving average of the weights with this decay per step")
+    parser.add_argument("--no-cache-frozen", action="store_true",
+                        help="train.cache_frozen: false: a head-only stage runs the encoder every epoch (the plain loop)")
     parser.add_argument("--group-by-length", action="store_true",
                         help="train.group_by_length: sentences of about one length in a batch (the model computes "
                              "only up to a batch's longest sentence)")
@@ -61,7 +63,7 @@ def main() -> None:
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}  # folds replace test_fraction
     common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
               "precision": "bf16", "seed": args.seed, "report": False, "diagnostics_every": 0, "ema": args.ema,
-              "group_by_length": args.group_by_length}
+              "group_by_length": args.group_by_length, "cache_frozen": not args.no_cache_frozen}
     fine_tuned = {"lr": args.fine_tune_lr, "weight_decay": 0.01}
     if args.lr_decay:  # stages (train.epochs is their sum): the head alone first if asked, then all layers
         head = [{"epochs": args.head_epochs, "trainable": "head", "lr": args.frozen_lr}] if args.head_epochs else []

@@ -1,5 +1,5 @@
 """Files the transfer tests build: torchvision weights saved locally, a CIFAR-10 folder in the real format,
-a tiny Hugging Face model directory."""
+a tiny Hugging Face model directory (a BERT and its WordPiece tokenizer) and sentences in its words."""
 
 from __future__ import annotations
 
@@ -61,3 +61,37 @@ def cifar_dir(tmp_path):
         return folder
 
     return make
+
+
+WORDS = ["good", "great", "fine", "fun", "bad", "awful", "dull", "poor", "the", "film", "was", "very", "a", "plot"]
+
+
+@pytest.fixture
+def bert_dir(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path / "tiny-bert"
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=32)
+    BertModel(config).save_pretrained(folder)  # config.json + model.safetensors
+    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.fixture
+def sentences(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    for name, words in (("reviews.pos", WORDS[:4]), ("reviews.neg", WORDS[4:8])):
+        lines = [f"the film was {rng.choice(['very ', ''])}{rng.choice(words)} {rng.choice(['', 'a plot'])}" for _ in range(60)]
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder

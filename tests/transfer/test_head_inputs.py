@@ -11,7 +11,6 @@ import torch
 from layerlab import api
 from layerlab.train.callbacks import LambdaCallback
 from layerlab.train.checkpoint import load_weights
-from tests.transfer.test_hf import bert_dir, sentences  # noqa: F401 (fixtures)
 
 RECIPE = {
     "name": "head-inputs",
@@ -48,8 +47,8 @@ def test_the_frozen_layers_run_once_per_stage_and_the_head_trains_as_in_the_plai
     plain, plain_calls = _run(_with(RECIPE, cache_frozen=False), tmp_path / "plain", "features")
     train_batches = -(-270 // 32)  # 300 digits, a tenth for validation
     assert plain_calls == [train_batches + 1] * 4 + [train_batches + 2]  # every batch, the validation split; the test split
-    # the cached stage: a probe of four passes and one of a single example, then one pass over each split; then nothing
-    assert cached_calls[:2] == [4 + 1 + train_batches + 1, 0]
+    # the cached stage: a probe of four passes, then one pass over each split; then nothing
+    assert cached_calls[:2] == [4 + train_batches + 1, 0]
     assert cached_calls[2:] == plain_calls[2:]  # the last stage trains everything: the plain loop
     for a, b in zip(cached.history, plain.history, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
@@ -92,7 +91,7 @@ def test_a_resume_inside_the_cached_stage_equals_an_uninterrupted_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_frozen_hf_encoder_runs_once_and_its_head_trains_with_dropout_as_in_the_plain_loop(bert_dir, sentences, tmp_path):  # noqa: F811
+def test_a_frozen_hf_encoder_runs_once_and_its_head_trains_with_dropout_as_in_the_plain_loop(bert_dir, sentences, tmp_path):
     recipe = {"name": "tiny-bert", "data": {"name": "sentences", "path": str(sentences), "max_length": 12},
               "model": {"name": f"hf:{bert_dir}", "dropout": 0.3, "layers": "all"},
               "train": {"batch_size": 16, "lr": 0.05, "seed": 0, "precision": "fp32", "report": False,
@@ -100,7 +99,7 @@ def test_a_frozen_hf_encoder_runs_once_and_its_head_trains_with_dropout_as_in_th
     cached, cached_calls = _run(recipe, tmp_path / "cached", "encoder")
     plain, plain_calls = _run(_with(recipe, cache_frozen=False), tmp_path / "plain", "encoder")
     assert plain_calls == [plain_calls[0]] * 3 + [plain_calls[0] + 1] and plain_calls[0] > 5  # the last: the test split
-    assert cached_calls == [4 + 1 + plain_calls[0], 0, 0, 1]  # the probe, then each split once in training's batches
+    assert cached_calls == [4 + plain_calls[0], 0, 0, 1]  # the probe, then each split once in training's batches
     for a, b in zip(cached.history, plain.history, strict=True):  # the same dropout draws on the same batches
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
     a, b = _weights(cached), _weights(plain)
@@ -117,5 +116,5 @@ def test_a_frozen_minilm_s_head_learns_polarity_from_real_reviews_with_one_encod
                         "precision": "auto", "report": False, "diagnostics_every": 0,
                         "stages": [{"epochs": 20, "trainable": "head"}]}}
     result, calls = _run(recipe, tmp_path / "r", "encoder")
-    assert calls[0] == 4 + 1 + 32 and sum(calls[1:-1]) == 0  # 20 epochs on one pass over the 1,000 sentences
+    assert calls[0] == 4 + 32 and sum(calls[1:-1]) == 0  # 20 epochs on one pass over the 1,000 sentences
     assert result.summary["test"]["accuracy"] >= 0.72  # 1,066 held-out reviews, half of them positive

@@ -8,40 +8,6 @@ import pytest
 from layerlab import api
 from layerlab.recipe import load_recipe
 
-WORDS = ["good", "great", "fine", "fun", "bad", "awful", "dull", "poor", "the", "film", "was", "very", "a", "plot"]
-
-
-@pytest.fixture
-def bert_dir(tmp_path):
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel
-
-    folder = tmp_path / "tiny-bert"
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=32)
-    BertModel(config).save_pretrained(folder)  # config.json + model.safetensors
-    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
-    tok.save(str(folder / "tokenizer.json"))
-    return folder
-
-
-@pytest.fixture
-def sentences(tmp_path):
-    import random
-
-    rng = random.Random(0)
-    folder = tmp_path / "reviews"
-    folder.mkdir()
-    for name, words in (("reviews.pos", WORDS[:4]), ("reviews.neg", WORDS[4:8])):
-        lines = [f"the film was {rng.choice(['very ', ''])}{rng.choice(words)} {rng.choice(['', 'a plot'])}" for _ in range(60)]
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
-
 
 @pytest.mark.slow
 def test_hf_directory_trains_and_predicts(bert_dir, sentences, tmp_path):

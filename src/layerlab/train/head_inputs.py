@@ -10,8 +10,9 @@ head on it. The batches, their order, the head and its dropout draws are those o
 the losses and weights are the same up to rounding (the frozen layers see other batches now, padded
 otherwise), in a fraction of the time. ``train.cache_frozen: false`` turns it off.
 
-    split = head_split(model, groups[-1], probe=x[:8], precision="bf16")  # None where it would not be exact
-    inputs = split.inputs(x, batch_size=1024, precision="bf16")   # (N, F), once
+    split = head_split(model, groups[-1], probe=x[:8], precision="bf16")  # or a str: why it would not be exact
+    split.example                                                 # (F,) one example's input, from the probe
+    inputs = split.inputs(x, batch_size=32, precision="bf16")     # (N, F), once
     output = split.head(inputs[i:j])                              # what model(x[i:j]) gives in training
 
 A model may say where it splits by two methods, ``head_input(x)`` and ``from_head_input(f)``:
@@ -49,6 +50,7 @@ class HeadSplit:
     model: nn.Module
     head_input: Callable[[torch.Tensor], torch.Tensor]
     head: Callable[[torch.Tensor], torch.Tensor]
+    example: torch.Tensor | None = None  # one example's head input (its shape and dtype), set by the check
 
     @torch.no_grad()
     def inputs(self, x: torch.Tensor, *, batch_size: int, precision: str) -> torch.Tensor:
@@ -111,6 +113,7 @@ def _checked(split: HeadSplit, probe: torch.Tensor, precision: str) -> HeadSplit
         return "what feeds its head changes from draw to draw in training (a dropout or batch statistics below the head)"
     if not _same(whole, headed):
         return "its output is not its head's output (something follows the head)"
+    split.example = fixed[0]
     return split
 
 
