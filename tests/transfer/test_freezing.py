@@ -133,14 +133,14 @@ def test_frozen_groups_run_without_dropout_and_trainable_ones_keep_it():
 
 
 def test_a_dropout_between_frozen_groups_is_off_and_the_head_s_own_stays_on():
-    class Embeddings(torch.nn.Module):  # opened into groups (most of the model): a dropout among them, as in BERT's
+    class Embeddings(torch.nn.Module):  # opened into groups (most of the model, nested): a dropout among them
         def __init__(self):
             super().__init__()
-            self.words, self.positions = torch.nn.Embedding(400, 8), torch.nn.Embedding(16, 8)
+            self.tables = torch.nn.ModuleDict({"words": torch.nn.Embedding(400, 8), "positions": torch.nn.Embedding(16, 8)})
             self.dropout = torch.nn.Dropout(0.5)
 
         def forward(self, ids):
-            return self.dropout(self.words(ids) + self.positions(torch.arange(ids.shape[1])))
+            return self.dropout(self.tables["words"](ids) + self.tables["positions"](torch.arange(ids.shape[1])))
 
     class Model(torch.nn.Module):
         def __init__(self):
@@ -152,7 +152,7 @@ def test_a_dropout_between_frozen_groups_is_off_and_the_head_s_own_stays_on():
 
     model = Model()
     groups = layer_groups(model)
-    assert [g.name for g in groups] == ["embeddings.words", "embeddings.positions", "head"]
+    assert [g.name for g in groups] == ["embeddings.tables.words", "embeddings.tables.positions", "head"]
     freeze(model, groups, "head")
     model.train()
     ids = torch.randint(0, 400, (4, 16))

@@ -46,6 +46,30 @@ def test_padding_columns_are_dropped_without_changing_the_outputs(bert_dir):
     torch.testing.assert_close(trimmed, full, rtol=1e-5, atol=1e-5)
 
 
+def test_groups_are_the_embeddings_each_layer_and_the_head_without_the_unused_pooler(bert_dir, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from layerlab.models import create_model
+    from layerlab.train.groups import layer_groups
+
+    model = create_model({"name": f"hf:{bert_dir}"}, input_shape=(12,), num_outputs=2)
+    names = [g.name for g in layer_groups(model)]
+    # The word, position and type tables and their norm are one step of a layer-wise rate decay, and BERT's
+    # pooler (for next-sentence prediction; the sentence vector is a mean here) is no group that trains for nothing.
+    assert names == ["encoder.embeddings", "encoder.encoder.layer.0", "encoder.encoder.layer.1", "head"]
+    assert not any(".pooler." in k for k in model.state_dict())
+    saved = load_file(bert_dir / "model.safetensors")
+    assert any(k.startswith("pooler.") for k in saved)  # the checkpoint has one: it is dropped on load
+    torch.testing.assert_close(model.encoder.embeddings.word_embeddings.weight, saved["embeddings.word_embeddings.weight"])
+    # Weights saved while the pooler was kept (earlier runs) still load, and give the same outputs.
+    old = {**model.state_dict(), "encoder.pooler.dense.weight": torch.zeros(16, 16), "encoder.pooler.dense.bias": torch.zeros(16)}
+    again = create_model({"name": f"hf:{bert_dir}"}, input_shape=(12,), num_outputs=2)
+    again.load_state_dict(old)
+    ids = torch.randint(5, 19, (2, 12))
+    torch.testing.assert_close(again.eval()(ids), model.eval()(ids))
+
+
 def test_layers_concatenates_the_chosen_hidden_states_sentence_vectors(bert_dir):
     import torch
 

@@ -65,6 +65,12 @@ class SentenceClassifier(nn.Module):
     def __init__(self, encoder: nn.Module, num_outputs: int, *, pool: str, pad_id: int, dropout: float,
                  layers: tuple[int, ...] = (-1,)):
         super().__init__()
+        if getattr(encoder, "pooler", None) is not None:
+            # BERT's pooler (a dense layer on [CLS], for next-sentence prediction) is unused here: the
+            # sentence vector is pooled below. Kept, it would be a layer group that trains for nothing
+            # and takes a step of a layer-wise rate decay.
+            encoder.pooler = None
+            self.register_load_state_dict_pre_hook(_without_pooler)
         self.encoder = encoder
         self.pool, self.pad_id = pool, pad_id
         self.layers = layers  # indices into the encoder's hidden states (0 = the embeddings')
@@ -90,6 +96,12 @@ class SentenceClassifier(nn.Module):
         """(B, H * layers) -> (B, classes): dropout, then the head. A head-only stage trains this alone on
         sentence vectors computed once (``layerlab.train.head_inputs``)."""
         return self.head(self.dropout(sentences))
+
+
+def _without_pooler(module: nn.Module, state: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Weights saved while the unused pooler was still kept (earlier runs) load without it."""
+    for key in [k for k in state if k.startswith(f"{prefix}encoder.pooler.")]:
+        del state[key]
 
 
 @MODELS.register("hf:", config=HFConfig, group="pretrained",

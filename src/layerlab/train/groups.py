@@ -71,11 +71,18 @@ def _open(module: nn.Module, prefix: str, out: list[LayerGroup], total: int) -> 
         if size == 0:
             continue
         # Open containers, stacks of repeated blocks, and wrappers of most of the network (torchvision's
-        # VGG inside our input transform); anything else is one block.
-        if isinstance(child, _CONTAINERS) or _holds_repeated_blocks(child) or size > total / 2:
+        # VGG inside our input transform); anything else is one block. A flat module of plain layers stays
+        # one block however large (a transformer's embeddings: the word, position and type tables and
+        # their norm are one layer of the network, one step of a layer-wise rate decay).
+        if isinstance(child, _CONTAINERS) or _holds_repeated_blocks(child) or (size > total / 2 and _nested(child)):
             _open(child, path, out, total)
         else:
             out.append(LayerGroup(path, list(child.parameters()), [child]))
+
+
+def _nested(module: nn.Module) -> bool:
+    """Whether a child of ``module`` is itself made of modules (rather than all being plain layers)."""
+    return any(next(child.children(), None) is not None for child in module.children())
 
 
 def _holds_repeated_blocks(module: nn.Module) -> bool:
@@ -119,7 +126,7 @@ def freeze(model: nn.Module, groups: list[LayerGroup], trainable: Trainable, *, 
 
 def _wholly_frozen(model: nn.Module, train_ids: set[int]) -> list[nn.Module]:
     """The largest subtrees whose every parameter is frozen: what lies in them without parameters (a
-    transformer's embedding dropout, inside embeddings that were opened into groups) is frozen too."""
+    dropout between two frozen groups, a frozen block's activation) is frozen too."""
     found: list[nn.Module] = []
 
     def visit(module: nn.Module) -> None:
