@@ -23,6 +23,7 @@ import torch
 
 from layerlab.data.load import load_data
 from layerlab.models import create_model
+from layerlab.models.inference import in_batches
 from layerlab.recipe import DataConfig
 
 FEATURE_SETS = {"embeddings (0)": [0], **{f"layer {i}": [i] for i in range(1, 7)},
@@ -30,17 +31,10 @@ FEATURE_SETS = {"embeddings (0)": [0], **{f"layer {i}": [i] for i in range(1, 7)
 
 
 def sentence_vectors(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 128) -> np.ndarray:
-    """(N, 7 * H): the head's input, every hidden state's mean token vector, for each sentence."""
-    seen: list[torch.Tensor] = []
-    hook = model.head.register_forward_hook(lambda module, args, out: seen.append(args[0]))
-    order = torch.argsort((x != 0).sum(1))  # about one length a batch: the model drops the padding columns
+    """(N, 7 * H): the head's input, every hidden state's mean token vector, for each sentence (in batches
+    of about one length: the model drops the padding columns)."""
     with torch.inference_mode():
-        for start in range(0, len(x), batch_size):
-            model(x[order[start:start + batch_size]].long())
-    hook.remove()
-    vectors = torch.empty(len(x), seen[0].shape[1])
-    vectors[order] = torch.cat(seen)
-    return vectors.numpy()
+        return in_batches(model.head_input, x.long(), batch_size=batch_size).numpy()
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -50,11 +51,38 @@ def _cpu_flags() -> frozenset[str]:
 
 @torch.inference_mode()
 def predict_outputs(model: nn.Module, x: torch.Tensor, *, batch_size: int, precision: str = "fp32") -> torch.Tensor:
-    """The model's outputs (float32, on x's device) for every row of ``x``, in eval mode."""
+    """The model's outputs (float32, on x's device) for every row of ``x``, in eval mode; sentences in
+    batches of about one length (``in_batches``)."""
     was_training = model.training
     model.eval()
-    device = x.device
-    with autocast(device, precision):
-        outputs = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
-    model.train(was_training)
-    return torch.cat(outputs) if outputs else torch.empty(0, device=device)
+    try:
+        with autocast(x.device, precision):
+            return in_batches(lambda batch: model(batch).float(), x, batch_size=batch_size)
+    finally:
+        model.train(was_training)
+
+
+_SORTED_BATCHES = 8  # each spans at most an eighth of the sentences, longest to shortest
+
+
+def in_batches(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, batch_size: int) -> torch.Tensor:
+    """``fn`` of each batch of ``x``'s rows, concatenated in ``x``'s row order (for a ``fn`` whose rows do
+    not depend on one another: a model in evaluation mode).
+
+    Token ids (2-D integers, 0 the padding at the end) go in batches of sentences of about one length, the
+    longest first, and in at least ``_SORTED_BATCHES`` batches (of at most ``batch_size`` rows each): a
+    model that computes only up to a batch's longest sentence (``trim_padding``) then computes each
+    sentence to about its own length rather than to the longest of its batch, which in the rows' order is
+    near the data's ``max_length`` in almost every batch (``benchmarks/predict_order.py``)."""
+    order = None
+    if x.dim() == 2 and not x.is_floating_point() and len(x) > 1:
+        order = torch.argsort((x != 0).sum(1), descending=True, stable=True)
+        batch_size = min(batch_size, -(-len(x) // _SORTED_BATCHES))
+    parts = [fn(x[i : i + batch_size] if order is None else x[order[i : i + batch_size]])
+             for i in range(0, len(x), batch_size)]
+    if not parts:
+        return torch.empty(0, device=x.device)
+    out = torch.cat(parts)
+    if order is not None:
+        out[order] = out.clone()  # back to the rows' order
+    return out

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from layerlab.models.inference import autocast
+from layerlab.models.inference import autocast, in_batches
 from layerlab.train.groups import LayerGroup
 
 log = logging.getLogger(__name__)
@@ -56,18 +56,8 @@ class HeadSplit:
     def inputs(self, x: torch.Tensor, *, batch_size: int, precision: str) -> torch.Tensor:
         """(N, *F) the head's input for each row of ``x``, computed in evaluation mode, in batches; token
         ids (0 the padding) in batches of about one length, as little of them padding as can be."""
-        order = None
-        if x.dim() == 2 and not x.is_floating_point():
-            order = torch.argsort((x != 0).sum(1), descending=True, stable=True)
         with _evaluation(self.model), autocast(x.device, precision):
-            parts = [self.head_input(x[i : i + batch_size] if order is None else x[order[i : i + batch_size]])
-                     for i in range(0, len(x), batch_size)]
-        if not parts:
-            return x.new_empty(0)
-        inputs = torch.cat(parts)
-        if order is not None:
-            inputs[order] = inputs.clone()  # back to the rows' order
-        return inputs
+            return in_batches(self.head_input, x, batch_size=batch_size)
 
     def module(self) -> nn.Module:
         """The head as a module that takes the head inputs (for a task's ``evaluate``)."""
