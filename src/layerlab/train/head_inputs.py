@@ -54,8 +54,8 @@ class HeadSplit:
 
     @torch.no_grad()
     def inputs(self, x: torch.Tensor, *, batch_size: int, precision: str) -> torch.Tensor:
-        """(N, *F) the head's input for each row of ``x``, computed in evaluation mode, in batches; token
-        ids (0 the padding) in batches of about one length, as little of them padding as can be."""
+        """(N, *F) the head's input for each row of ``x``, computed in evaluation mode, in batches of at most
+        ``batch_size`` (token ids in batches of about one length: ``models.inference.in_batches``)."""
         with _evaluation(self.model), autocast(x.device, precision):
             return in_batches(self.head_input, x, batch_size=batch_size)
 
