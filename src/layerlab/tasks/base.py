@@ -65,6 +65,9 @@ class Task(ABC):
         """One JSON-able dict per example."""
 
     # ---------------------------------------------------------------- overridable, with defaults
+    forward_on_inputs = False  # an overriding forward that only calls the model on (copies of) x says so: a
+    # head-only stage may then call it with the head on cached head inputs in place of the model on x
+
     def forward(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         """The training forward pass of one batch; its result goes to ``loss(output, y)``.
 

@@ -1,12 +1,13 @@
 """Classification: one label per example from a fixed set of classes.
 
-Loss: cross-entropy with optional label smoothing and per-class weights. Metrics: accuracy, top-k
+Loss: cross-entropy with optional label smoothing, per-class weights and R-Drop. Metrics: accuracy, top-k
 accuracy, macro F1, all from one confusion matrix built with ``bincount``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,6 +34,7 @@ class ClassificationTask(Task):
     label_smoothing: float
     class_weights: Tensor | None  # (C,) float32 on the CPU; None = all classes weigh the same
     top_k: int
+    rdrop: float  # R-Drop's weight of the two dropout passes' symmetric KL divergence; 0 = off
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class ClassificationTask(Task):
         label_smoothing: float = 0.0,
         class_weights: Tensor | list[float] | None = None,
         top_k: int = 5,
+        rdrop: float = 0.0,
     ):
         if num_classes < 2:
             raise LayerLabError(f"classification needs at least 2 classes; the data has {num_classes}")
@@ -52,6 +55,9 @@ class ClassificationTask(Task):
             raise LayerLabError(f"class names must be unique; got {names}")
         self.num_classes, self.class_names = num_classes, names
         self.label_smoothing, self.top_k = float(label_smoothing), int(top_k)
+        if rdrop < 0:
+            raise LayerLabError(f"task.rdrop is the weight of a divergence and cannot be negative; got {rdrop}")
+        self.rdrop = float(rdrop)
         self.class_weights = None if class_weights is None else _checked_weights(class_weights, num_classes)
         self._weights_on: dict[torch.device, Tensor] = {}  # class_weights copied to each device used
 
@@ -74,7 +80,7 @@ class ClassificationTask(Task):
         elif isinstance(cfg.class_weights, list):
             weights = cfg.class_weights
         return cls(num_classes, class_names, label_smoothing=cfg.label_smoothing, class_weights=weights,
-                   top_k=cfg.top_k)
+                   top_k=cfg.top_k, rdrop=cfg.rdrop)
 
     def num_outputs(self) -> int:
         return self.num_classes
@@ -82,17 +88,39 @@ class ClassificationTask(Task):
     def config_dict(self) -> dict[str, Any]:
         weights = "none" if self.class_weights is None else self.class_weights.tolist()
         return {"name": self.name, "loss": "cross_entropy", "label_smoothing": self.label_smoothing,
-                "class_weights": weights, "top_k": self.top_k}
+                "class_weights": weights, "top_k": self.top_k,
+                "rdrop": self.rdrop}
 
     # ------------------------------------------------------------------------------------ every step
+    forward_on_inputs = True  # forward only calls the model on (copies of) x: a cached head may stand in
+
+    def forward(self, model: Callable[[Tensor], Tensor], x: Tensor, y: Tensor) -> Tensor:
+        """``model(x)``; with R-Drop, the batch twice in one pass (``(2B, C)``: the two copies of each
+        example get independent dropout masks)."""
+        if self.rdrop:
+            return model(torch.cat([x, x]))
+        return model(x)
+
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """Mean cross-entropy of logits ``(B, C)`` against class indices ``(B,)``.
 
         With class weights the mean is weighted (divided by the summed weights of the targets), as
-        ``torch.nn.functional.cross_entropy`` does.
+        ``torch.nn.functional.cross_entropy`` does. With R-Drop and ``(2B, C)`` logits (``forward`` in
+        training): the mean of the two passes' cross-entropies plus ``rdrop`` times half the sum of
+        KL(p1 || p2) and KL(p2 || p1), averaged over the batch. That is the paper's loss halved, so that
+        ``rdrop`` means its alpha and the cross-entropy keeps its usual scale.
         """
-        return F.cross_entropy(output.float(), target.long(), weight=self._weight_on(output.device),
-                               label_smoothing=self.label_smoothing)
+        output, target = output.float(), target.long()
+        if self.rdrop and len(output) == 2 * len(target):
+            ce = self._cross_entropy(output, torch.cat([target, target]))
+            log_p, log_q = F.log_softmax(output, dim=1).chunk(2)
+            kl = 0.5 * (F.kl_div(log_q, log_p, log_target=True, reduction="batchmean")
+                        + F.kl_div(log_p, log_q, log_target=True, reduction="batchmean"))
+            return ce + 0.5 * self.rdrop * kl
+        return self._cross_entropy(output, target)
+
+    def _cross_entropy(self, output: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(output, target, weight=self._weight_on(output.device), label_smoothing=self.label_smoothing)
 
     def _weight_on(self, device: torch.device) -> Tensor | None:
         if self.class_weights is None:

@@ -208,7 +208,7 @@ class Trainer:
 
     def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
         with self._autocast():
-            output = self._cached.split.head(x) if self._cached is not None else self.task.forward(self.model, x, y)
+            output = self.task.forward(self._cached.split.head if self._cached is not None else self.model, x, y)
             loss = self.task.loss(output, y)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {self.state.epoch + 1}, "
@@ -390,7 +390,7 @@ class Trainer:
             return "more than the head trains"
         if self.augment is not None:
             return "the data is augmented"
-        if self.task_step is not None or type(self.task).forward is not Task.forward:
+        if self.task_step is not None or not (type(self.task).forward is Task.forward or self.task.forward_on_inputs):
             return f"the {self.task.name} task runs its own training forward pass"
         if not len(train):
             return "no training examples"
