@@ -128,6 +128,18 @@ def test_bf16_autocast_trains_on_cpu(tmp_path):
     assert result.summary["test"]["accuracy"] > 0.5
 
 
+@pytest.mark.parametrize(("flags", "warned"), [({"avx2"}, True), ({"avx512_bf16"}, False)])
+def test_bf16_on_a_cpu_without_it_warns_that_it_is_emulated(monkeypatch, caplog, flags, warned, tmp_path):
+    from layerlab.models import inference
+
+    monkeypatch.setattr(inference, "_cpu_flags", lambda: frozenset(flags))
+    with caplog.at_level("WARNING", logger="layerlab.train.trainer"):
+        api.run(SMALL, ["train.precision=bf16", "train.epochs=1", "train.device=cpu"], out=tmp_path / "r")
+    emulated = [r.getMessage() for r in caplog.records if "has no bf16 arithmetic" in r.getMessage()]
+    assert len(emulated) == warned
+    assert not emulated or "use 'auto'" in emulated[0]
+
+
 @pytest.mark.parametrize(("flags", "dtype"), [({"avx512_bf16"}, torch.bfloat16), ({"amx_bf16"}, torch.bfloat16),
                                               ({"avx512f", "avx2"}, None)])
 def test_auto_precision_is_bf16_only_on_a_cpu_that_has_it_natively(monkeypatch, flags, dtype):

@@ -37,7 +37,7 @@ from layerlab.data.batching import (
     token_lengths,
 )
 from layerlab.errors import LayerLabError
-from layerlab.models.inference import autocast, predict_outputs  # noqa: F401 (re-exported)
+from layerlab.models.inference import autocast, native_bf16, predict_outputs  # noqa: F401 (re-exported)
 from layerlab.recipe import TrainConfig
 from layerlab.tasks import Task
 from layerlab.train.averaging import WeightAverage
@@ -437,3 +437,8 @@ class _CachedHead:
 def _check_precision(precision: str, device: torch.device) -> None:
     if precision == "fp16" and device.type != "cuda":
         raise LayerLabError(f"train.precision: fp16 needs a CUDA device, and this run is on {device.type}; use bf16 or fp32")
+    if precision == "bf16" and device.type == "cpu" and not native_bf16(device):
+        # Emulated bf16 convolutions measured 8-14x slower than fp32 on a Zen 3 (BENCHMARKS, "Precision").
+        log.warning("train.precision: bf16 was asked for, but this CPU has no bf16 arithmetic (neither AVX-512 BF16 "
+                    "nor AMX), so autocast emulates it, often several times slower than fp32; use 'auto' (bf16 only "
+                    "where it is native) or 'fp32'")
