@@ -98,7 +98,8 @@ def run(
         rundir.path.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     device = _prepare(cfg)
-    data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed)
+    data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed,
+                     inputs_from=_backbone_inputs(cfg, rundir, resumed=resume is not None))
     if cfg.data.generated:  # a conditional GAN's samples join the training split
         from layerlab.tasks.adversarial import add_generated
 
@@ -301,6 +302,16 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> LoadedRun:
     dev = resolve_device(device)
     model.to(dev).eval()
     return LoadedRun(rundir, cfg, model, task, info, preprocessor, dev)
+
+
+def _backbone_inputs(cfg: Recipe, rundir: RunDir, *, resumed: bool) -> Preprocessor | None:
+    """``model.from_run``: the preprocessing whose input side the data takes (the backbone's run's; on a
+    resume the run's own, which took it when the run began, so the backbone's run may be gone by then)."""
+    if not cfg.model.get("from_run"):
+        return None
+    from layerlab.transfer import backbone_inputs
+
+    return backbone_inputs(rundir.path if resumed else cfg.model["from_run"])
 
 
 def _saved_task_fields(meta: dict[str, Any]) -> dict[str, Any]:

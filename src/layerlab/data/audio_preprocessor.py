@@ -59,6 +59,16 @@ class AudioPreprocessor(Preprocessor):
             fitted.std = torch.where(std > 1e-6, std, torch.ones_like(std)).tolist()  # constant band: unscaled
         return fitted
 
+    def with_inputs_of(self, source: Preprocessor) -> AudioPreprocessor:
+        """The source run's per-band mean and std of the log-mel features (none if it did not standardise)."""
+        assert isinstance(source, AudioPreprocessor)
+        if source.n_mels != self.n_mels:
+            raise DataError(f"model.from_run: that run's spectrograms have {source.n_mels} mel bands, these "
+                            f"{self.n_mels}; set data.n_mels: {source.n_mels}")
+        adopted = AudioPreprocessor(**self._fields())
+        adopted.mean, adopted.std = source.mean, source.std
+        return adopted
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (1, self.n_mels, self._logmel.frames(self.samples))

@@ -6,7 +6,7 @@ The per-channel mean and standard deviation come from the training split only. I
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,6 +51,14 @@ class ImagePreprocessor(Preprocessor):
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.shape)
+
+    def with_inputs_of(self, source: Preprocessor) -> ImagePreprocessor:
+        """The source run's per-channel mean and std (none if it did not standardise)."""
+        assert isinstance(source, ImagePreprocessor)
+        if source.shape[0] != self.shape[0]:
+            raise DataError(f"model.from_run: that run's images have {source.shape[0]} channel(s), these have "
+                            f"{self.shape[0]}; its backbone needs images of the same channels")
+        return replace(self, mean=source.mean, std=source.std)
 
     def transform(self, raw: np.ndarray) -> torch.Tensor:
         if tuple(raw.shape[1:]) != self.input_shape:

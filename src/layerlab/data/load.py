@@ -37,12 +37,14 @@ TASKS = ("classification", "regression", "language_model", "seq2seq", "forecast"
 
 
 def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | None = None,
-              preprocessor: Preprocessor | None = None) -> Dataset:
+              preprocessor: Preprocessor | None = None, inputs_from: Preprocessor | None = None) -> Dataset:
     """Read, split and preprocess the data a recipe's ``data`` section names.
 
     ``task`` is "classification" or "regression"; ``seed`` fixes every split. The preprocessing is
     fitted on the training split only; when ``preprocessor`` is given (a trained run evaluated on its
     own or new data) it is applied instead, so inputs are prepared with the run's training statistics.
+    ``inputs_from`` is the preprocessing of the run a backbone comes from (``model.from_run``): the
+    preprocessing is fitted on this data, then takes that run's input side (``Preprocessor.with_inputs_of``).
     ``settings`` defaults to the environment's (``LAYERLAB_DATA``, cache, offline).
 
     Raises DataError when the data cannot be found or read, or does not fit the task or the run.
@@ -52,7 +54,7 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
     task = "classification" if task in UNSUPERVISED else task
     settings = settings if settings is not None else load_settings()
     raw = DATASETS.get(cfg.name)(cfg, SourceContext(task, settings, preprocessor))
-    _check_fits(raw, cfg, task, preprocessor)
+    _check_fits(raw, cfg, task, preprocessor, inputs_from)
     stratify = task == "classification" and not raw.ordered
 
     if cfg.folds is not None:
@@ -86,6 +88,8 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
 
     train_x = pool_x[train_idx]
     fitted = preprocessor if preprocessor is not None else raw.fit(train_x)
+    if inputs_from is not None and preprocessor is None:
+        fitted = fitted.with_inputs_of(inputs_from)
 
     def split(x: np.ndarray, y: np.ndarray) -> Split:
         target_dtype = torch.float32 if task in ("regression", "forecast") else torch.int64
@@ -127,13 +131,17 @@ def _check_folds(raw: RawData, cfg: DataConfig) -> None:
 _SPATIAL = ("crop_padding", "hflip", "vflip", "erase")
 
 
-def _check_fits(raw: RawData, cfg: DataConfig, task: str, preprocessor: Preprocessor | None) -> None:
+def _check_fits(raw: RawData, cfg: DataConfig, task: str, preprocessor: Preprocessor | None,
+                inputs_from: Preprocessor | None = None) -> None:
     """Refuse combinations that cannot work, before any work is done on them."""
     if raw.modality == "image" and task == "regression":
         raise DataError(f"{cfg.name} is a classification data set (images with class labels); "
                         "task.name: regression needs a csv table with a numeric target")
     if preprocessor is not None and preprocessor.kind != raw.modality:
         raise DataError(f"this run was trained on {preprocessor.kind} data, but {cfg.name} gives {raw.modality} data")
+    if inputs_from is not None and inputs_from.kind != raw.modality:
+        raise DataError(f"model.from_run: that run was trained on {inputs_from.kind} data, but {cfg.name} gives "
+                        f"{raw.modality} data; its backbone takes {inputs_from.kind} inputs")
     if raw.modality == "table":
         spatial = [name for name in _SPATIAL if getattr(cfg.augment, name)]
         if spatial:

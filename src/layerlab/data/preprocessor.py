@@ -57,6 +57,14 @@ class Preprocessor(ABC):
         """Further ``DataInfo`` fields this preprocessing knows (text: vocabulary sizes, padding id)."""
         return {}
 
+    def with_inputs_of(self, source: Preprocessor) -> Preprocessor:
+        """This preprocessing with its input side taken from ``source``: the preprocessing of the run a
+        backbone comes from (``model.from_run``), so that the backbone sees inputs prepared as it learned
+        them (its normalisation statistics, its tokenizer), while the targets and classes stay this data's.
+        This default keeps this data's own statistics (tables and
+        series: their columns and scales are their own data's). Raises DataError when the two do not fit."""
+        return self
+
     @abstractmethod
     def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
         """Model inputs read from files, and one id per example (for ``layerlab predict``).

@@ -19,7 +19,7 @@ class ModelConfig(Section):
 
     name: str = Field(description="the model family or variant")
     init: Init = Field("default", description="weight initialisation: default (the family's own), xavier_uniform/normal, kaiming_uniform/normal, orthogonal")
-    from_run: str | None = Field(None, description="start from the weights of this earlier run directory, all but the head (same family and sizes)")
+    from_run: str | None = Field(None, description="start from the weights of this earlier run directory, all but the head (same family and sizes); inputs are prepared as that run prepared them (its image statistics, its tokenizer)")
 
     def architecture_only(self) -> ModelConfig:
         """The same model without loading any weights (pretrained, from a run): for weights that are

@@ -5,9 +5,9 @@
 
 from layerlab.train.groups import LayerGroup, describe, freeze, layer_groups, trainable_groups
 from layerlab.train.stages import Stages, stage_plan
-from layerlab.transfer.from_run import load_backbone
+from layerlab.transfer.from_run import backbone_inputs, load_backbone
 
-__all__ = ["LayerGroup", "Stages", "describe", "freeze", "layer_groups", "load_backbone", "lr_find",
+__all__ = ["LayerGroup", "Stages", "backbone_inputs", "describe", "freeze", "layer_groups", "load_backbone", "lr_find",
            "stage_plan", "trainable_groups"]
 
 

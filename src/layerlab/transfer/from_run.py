@@ -3,7 +3,8 @@
 The earlier run's ``model.safetensors`` gives every tensor of the new model's backbone, matched by
 name and shape; the head (the last layer group, see ``layer_groups``) stays as the new model made it,
 for the new task's classes. Anything else that does not fit is an error naming it: a backbone is
-taken exactly or not at all.
+taken exactly or not at all. The inputs are prepared as that run prepared them (``backbone_inputs``:
+its normalisation statistics, its tokenizer), as a torchvision model's transform follows its weights.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from layerlab.data.preprocessor import Preprocessor
 from layerlab.errors import LayerLabError
 from layerlab.rundir import RunDir
 from layerlab.tasks.forecast import LevelRelative
@@ -54,3 +56,10 @@ def load_backbone(model: nn.Module, run_dir: str | Path) -> list[str]:
             own[k].copy_(saved[k])  # state_dict tensors share storage with the model
     log.info("model.from_run: %d tensors from %s; head %s is new", len(backbone), run.path, sorted(head_modules))
     return backbone
+
+
+def backbone_inputs(run_dir: str | Path) -> Preprocessor:
+    """The preprocessing of the run ``run_dir``, whose input side a run starting from its backbone takes
+    (``load_data(inputs_from=...)``). Raises UsageError when it is not a run directory."""
+    run = RunDir.open(run_dir, need=("model_meta",))
+    return Preprocessor.from_dict(run.read_json(run.model_meta)["preprocessor"])

@@ -50,20 +50,22 @@ def lr_find(recipe: Any = None, overrides: Any = (), *, start: float = 1e-7, end
     from layerlab.tasks import create_task
     from layerlab.train.device import resolve_device, seed_everything
     from layerlab.train.stages import Stages
-    from layerlab.transfer.from_run import load_backbone
+    from layerlab.transfer.from_run import backbone_inputs, load_backbone
 
     if not (0 < start < end) or steps < 5:
         raise LayerLabError(f"lr-find: needs 0 < start < end and at least 5 steps (got {start:g}, {end:g}, {steps})")
     cfg = load_recipe(DEFAULT if recipe is None else recipe, overrides)
     device = resolve_device(cfg.train.device)
-    data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed)
+    source = cfg.model.get("from_run")
+    data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed,
+                     inputs_from=backbone_inputs(source) if source else None)
     task = create_task(cfg.task, num_classes=data.info.num_classes, class_names=data.info.class_names,
                        train_targets=data.train.y, preprocessor=data.preprocessor)
     seed_everything(cfg.train.seed)
     model = create_model(cfg.model, input_shape=data.info.input_shape, num_outputs=task.num_outputs(),
                          data_fields=data.info.model_hints())
-    if cfg.model.get("from_run"):
-        load_backbone(model, cfg.model["from_run"])
+    if source:
+        load_backbone(model, source)
     model = task.wrap_model(model).to(device)
     optimizer = Stages(model, cfg.train).enter(0)
     train = data.train.to(device)

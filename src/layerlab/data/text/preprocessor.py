@@ -18,7 +18,7 @@ JSON), so ``evaluate``, ``predict``, ``generate`` and ``translate`` prepare text
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -91,6 +91,20 @@ class TextPreprocessor(Preprocessor):
         if self.target_tokenizer is not None:
             fields["target_vocab_size"] = self.target_tokenizer.vocab_size
         return fields
+
+    def with_inputs_of(self, source: Preprocessor) -> TextPreprocessor:
+        """The source run's tokenizer: its ids are the rows of the backbone's embedding table. A language
+        model's classes are its tokens, so they come with it; a translation run's target side does too
+        when the source translated. Sentences keep this data's ``max_length`` (with a char or word
+        tokenizer the same count of tokens as before)."""
+        assert isinstance(source, TextPreprocessor)
+        assert isinstance(source.tokenizer, TextTokenizer)
+        adopted = replace(self, tokenizer=source.tokenizer)
+        if self.mode == "lm":
+            adopted.classes = source.tokenizer.tokens()
+        elif self.mode == "seq2seq" and source.mode == "seq2seq":
+            adopted.target_tokenizer, adopted.classes = source.target_tokenizer, source.classes
+        return adopted
 
     def transform(self, raw: np.ndarray) -> torch.Tensor:
         """Model inputs: (N, max_length) int64 token ids (for ``lm``, the input windows)."""
