@@ -8,7 +8,7 @@ training split. WAV files given to ``predict`` are read, resampled, cut and prep
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,9 +65,7 @@ class AudioPreprocessor(Preprocessor):
         if source.n_mels != self.n_mels:
             raise DataError(f"model.from_run: that run's spectrograms have {source.n_mels} mel bands, these "
                             f"{self.n_mels}; set data.n_mels: {source.n_mels}")
-        adopted = AudioPreprocessor(**self._fields())
-        adopted.mean, adopted.std = source.mean, source.std
-        return adopted
+        return replace(self, mean=source.mean, std=source.std)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
