@@ -46,6 +46,7 @@ import gpu_peers as peers
 import torch
 
 SECTIONS = ("cnn", "gpt", "ddp")
+FASHION_TRAIN = 60_000  # Fashion-MNIST's training images
 NANOGPT = {"dim": 384, "heads": 6, "layers": 6, "context": 256, "batch": 64, "dropout": 0.2}  # config/train_shakespeare_char.py
 
 
@@ -166,11 +167,13 @@ class Bench:
         if precision == "fp16" and self.device.type != "cuda":
             return {"status": "skipped", "reason": "fp16 with loss scaling needs CUDA in LayerLab"}
         val_fraction = 0.05
-        limit = int((self.layerlab_warmup() + self.args.steps + 2) * batch / (1 - val_fraction)) + 1
+        batches = int(FASHION_TRAIN * (1 - val_fraction)) // batch  # an epoch of every training image
+        steps = min(self.args.steps, batches - self.layerlab_warmup() - 2)  # batch 512: 111 batches
+        limit = int((self.layerlab_warmup() + steps + 2) * batch / (1 - val_fraction)) + 1
         recipe = {"name": "gpu-bench-cnn", "data": {"name": "fashion-mnist", "val_fraction": val_fraction, "limit": limit},
                   "model": dict(peers.CNN_MODEL), "task": {"name": "classification"},
                   "train": {"optimizer": "adam", "lr": 1e-3, "precision": precision}}
-        return self.layerlab(recipe, {}, batch=batch, per_example=1, steps=self.args.steps)
+        return self.layerlab(recipe, {}, batch=batch, per_example=1, steps=steps)
 
     def layerlab_gpt(self, precision: str, *, nanogpt: bool = False) -> dict:
         recipe = self.gpt_recipe()
