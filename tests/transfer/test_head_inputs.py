@@ -60,7 +60,7 @@ def test_the_frozen_layers_run_once_per_stage_and_the_head_trains_as_in_the_plai
 
 def test_a_dropout_below_the_head_keeps_the_plain_loop_and_says_why(tmp_path, caplog):
     recipe = {**RECIPE, "model": {**RECIPE["model"], "dropout": 0.5}}  # the cnn's head: dropout, then linear
-    with caplog.at_level(logging.INFO, logger="layerlab.train.trainer"):
+    with caplog.at_level(logging.INFO, logger="layerlab.train"):  # the trainer and its head_cache
         cached, calls = _run(recipe, tmp_path / "cached", "features")
     plain = api.run(_with(recipe, cache_frozen=False), out=tmp_path / "plain")
     assert calls[0] == 4 + -(-270 // 32) + 1  # the probe's passes, then every batch and the validation split

@@ -1,36 +1,68 @@
 """Named callbacks: a small fixed set of hooks with no-op defaults.
 
-A callback may stop training by calling ``trainer.stop(reason)``. One that keeps state across a resume
-returns it from ``state_dict`` (plain values and tensors) and takes it back in ``load_state_dict``.
+Each hook gets the trainer as a ``TrainerView``: what a callback may read of it (the model, the task, the
+train section, the state) and ask of it (stop, interrupt, write a checkpoint). A callback may stop
+training by calling ``trainer.stop(reason)``. One that keeps state across a resume returns it from
+``state_dict`` (plain values and tensors) and takes it back in ``load_state_dict``.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 if TYPE_CHECKING:
-    from layerlab.train.trainer import Trainer
+    from torch import nn
+
+    from layerlab.recipe import TrainConfig
+    from layerlab.tasks import Task
+    from layerlab.train.state import TrainState
+
+
+class TrainerView(Protocol):
+    """What callbacks use of the trainer that calls them (``layerlab.train.trainer.Trainer`` is one)."""
+
+    @property
+    def model(self) -> nn.Module: ...  # the model being trained (the raw weights, or their average in on_epoch_end)
+    @property
+    def task(self) -> Task: ...
+    @property
+    def cfg(self) -> TrainConfig: ...  # the recipe's train section
+    @property
+    def state(self) -> TrainState: ...  # epoch, step_in_epoch, global_step, seconds, history, ...
+    @property
+    def at_step_boundary(self) -> bool: ...  # no gradients pending: a checkpoint taken now is complete
+
+    def gradient_scale(self) -> float:
+        """What the gradients are multiplied by in on_after_backward: fp16's loss scale, else 1."""
+
+    def stop(self, reason: str) -> None:
+        """Stop at the end of this epoch, for ``reason`` (the run's stop_reason)."""
+
+    def interrupt(self) -> None:
+        """Stop at the next step boundary and write a checkpoint there (what Ctrl-C does)."""
+
+    def save_checkpoint(self, path: Path | None = None) -> Path | None:
+        """Write the trainer's checkpoint (to its own path when none is given); only at a step boundary."""
 
 
 class Callback:
     name = "callback"
 
-    def on_fit_start(self, trainer: Trainer) -> None: ...
-    def on_epoch_start(self, trainer: Trainer) -> None: ...
-    def on_after_backward(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None: ...
+    def on_epoch_start(self, trainer: TrainerView) -> None: ...
+    def on_after_backward(self, trainer: TrainerView) -> None:
         """Once per optimiser step, when its gradients are complete (after accumulation), before
-        clipping and the step; with fp16 they are still multiplied by ``trainer.scaler.get_scale()``."""
+        clipping and the step; with fp16 they are still multiplied by ``trainer.gradient_scale()``."""
 
-    def on_step_end(self, trainer: Trainer, loss: torch.Tensor) -> None: ...
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None: ...
-    def on_fit_end(self, trainer: Trainer) -> None: ...
+    def on_step_end(self, trainer: TrainerView, loss: torch.Tensor) -> None: ...
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None: ...
+    def on_fit_end(self, trainer: TrainerView) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -75,7 +107,7 @@ class EarlyStopping(Callback):
         self.patience = patience
         self.bad_epochs = 0
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None:
         if self.monitor.update(row[self.monitor.metric]):
             self.bad_epochs = 0
             return
@@ -104,7 +136,7 @@ class KeepBest(Callback):
         self.best_epoch: int | None = None
         self.weights: dict[str, torch.Tensor] | None = None
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None:
         if self.monitor.update(row[self.monitor.metric]):
             self.best_epoch = int(row["epoch"])
             self.weights = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
@@ -129,7 +161,7 @@ class PeriodicCheckpoint(Callback):
     def __init__(self, every: int):
         self.every = every
 
-    def on_step_end(self, trainer: Trainer, loss: torch.Tensor) -> None:
+    def on_step_end(self, trainer: TrainerView, loss: torch.Tensor) -> None:
         if trainer.at_step_boundary and trainer.state.global_step % self.every == 0:
             trainer.save_checkpoint()
 
@@ -145,10 +177,3 @@ class LambdaCallback(Callback):
                 raise ValueError(f"'{hook}' is not a callback hook")
             setattr(self, hook, fn)
 
-
-class Timer:
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start

@@ -34,16 +34,13 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
-from layerlab.train.callbacks import Callback
+from layerlab.train.callbacks import Callback, TrainerView
 from layerlab.train.state_io import atomic_write_text
-
-if TYPE_CHECKING:
-    from layerlab.train.trainer import Trainer
 
 GRADIENTS_CSV, ACTIVATIONS_CSV, DIAGNOSTICS_JSON = "gradients.csv", "activations.csv", "diagnostics.json"
 ACTIVATION_KINDS: dict[type[nn.Module], str] = {
@@ -114,7 +111,7 @@ class Diagnostics(Callback):
         self._armed = False
 
     # ---------------------------------------------------------------------------------- hooks
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         model = trainer.model
         owners = _owning_modules(model)
         self._layers = [(name, params) for name, _, params in owners]
@@ -134,12 +131,12 @@ class Diagnostics(Callback):
 
         return record
 
-    def on_after_backward(self, trainer: Trainer) -> None:
+    def on_after_backward(self, trainer: TrainerView) -> None:
         if not self._armed:
             return
         state = trainer.state
         where = {"step": state.global_step, "epoch": state.epoch + 1}
-        scale = trainer.scaler.get_scale() if trainer.scaler.is_enabled() else 1.0
+        scale = trainer.gradient_scale()
         norms = gradient_norms(self._layers, scale)
         self.gradient_rows.append({**where, **{name: v for (name, _), v in zip(self._layers, norms)}})
         kinds = dict(self._activations)
@@ -152,14 +149,14 @@ class Diagnostics(Callback):
         self._pending.clear()
         self._armed = False
 
-    def on_step_end(self, trainer: Trainer, loss: torch.Tensor) -> None:
+    def on_step_end(self, trainer: TrainerView, loss: torch.Tensor) -> None:
         if trainer.at_step_boundary:
             self._armed = trainer.state.global_step % self.every == 0
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None:
         self.write()
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerView) -> None:
         for hook in self._hooks:
             hook.remove()
         self._hooks.clear()

@@ -22,13 +22,12 @@ import torch
 from torch import nn
 
 from layerlab.models.rnn import RecurrentNet, time_step_gradients
-from layerlab.train.callbacks import Callback
+from layerlab.train.callbacks import Callback, TrainerView
 from layerlab.train.state_io import atomic_write_text
 
 if TYPE_CHECKING:
     from layerlab.data import Split
     from layerlab.tasks import Task
-    from layerlab.train.trainer import Trainer
 
 PROBE = 32  # sequences in the probe batch
 
@@ -54,7 +53,7 @@ class TimeStepGradients(Callback):
         self.directory, self.x, self.y, self.net = Path(directory), x, y, net  # net: the trained model or inside it
         self.rows: list[dict[str, float]] = []
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None:
         device = next(self.net.parameters()).device
         norms = time_step_gradients(self.net, self.x.to(device), self.y.to(device)).flip(0).tolist()
         self.rows.append({"epoch": int(row["epoch"]), **{f"back_{i}": v for i, v in enumerate(norms)}})

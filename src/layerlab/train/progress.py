@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from layerlab.data.batching import num_batches
-from layerlab.train.callbacks import Callback
-
-if TYPE_CHECKING:
-    from layerlab.train.trainer import Trainer
+from layerlab.train.callbacks import Callback, TrainerView
 
 REFRESH_EVERY = 20  # steps between loss read-outs (each one waits for the device)
 
@@ -27,7 +23,7 @@ class ProgressBar(Callback):
         self.progress: Progress | None = None
         self.task_id = None
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         if not self.console.is_terminal:
             return  # in logs and pipes, only the per-epoch lines
         self.progress = Progress(
@@ -42,7 +38,7 @@ class ProgressBar(Callback):
         )
         self.progress.start()
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerView) -> None:
         self._start = time.perf_counter()
         self._done_at_start = trainer.state.step_in_epoch
         if self.progress is None:
@@ -53,7 +49,7 @@ class ProgressBar(Callback):
             self.progress.remove_task(self.task_id)
         self.task_id = self.progress.add_task(description, total=total, completed=trainer.state.step_in_epoch, loss="…", rate="")
 
-    def on_step_end(self, trainer: Trainer, loss: torch.Tensor) -> None:
+    def on_step_end(self, trainer: TrainerView, loss: torch.Tensor) -> None:
         if self.progress is None:
             return
         done = trainer.state.step_in_epoch
@@ -63,10 +59,10 @@ class ProgressBar(Callback):
             fields = {"loss": f"{loss.item():.4f}", "rate": f"{rate:,.0f} ex/s"}
         self.progress.update(self.task_id, completed=done, **fields)
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None:
         self.console.print(format_row(row, trainer.cfg.epochs), highlight=False, soft_wrap=True)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerView) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None

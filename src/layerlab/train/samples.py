@@ -8,13 +8,9 @@ and nothing is written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from layerlab.tasks.imaging import save_grid
-from layerlab.train.callbacks import Callback
-
-if TYPE_CHECKING:
-    from layerlab.train.trainer import Trainer
+from layerlab.train.callbacks import Callback, TrainerView
 
 
 class SampleGrid(Callback):
@@ -24,7 +20,7 @@ class SampleGrid(Callback):
         self.folder = Path(folder)
         self.last: Path | None = None  # the latest grid written
 
-    def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None:
         images = trainer.task.fixed_samples(trainer.model)
         if images is None:
             return

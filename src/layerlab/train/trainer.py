@@ -3,12 +3,13 @@
     trainer = Trainer(model, task, cfg, device=device, checkpoint_path=run / "checkpoints/last.ckpt")
     state = trainer.fit(train, val)
 
-Each step is forward, loss, backward, (clip), optimiser step, in plain sight in ``_train_epoch``.
+``fit`` runs the epochs, ``_train_epoch`` the batches, and ``train_step`` is one step, in plain sight:
+forward, loss, backward, then (at the end of an accumulation group) clip and the optimiser step.
 Batches come from in-memory tensors on the training device, ordered by a permutation that is a pure
 function of (seed, epoch), and augmented with a generator seeded from (seed, epoch, step); with the
 model, optimiser and RNG states in the checkpoint, a resumed run continues exactly where it stopped.
-A stage that trains only the head trains it on what the frozen layers give, computed once
-(``layerlab.train.head_inputs``).
+Around the loop, each in its own module: a head-only stage's cached head inputs (``head_cache``),
+reduce-on-plateau (``plateau``), stop requests, Ctrl-C and the time budget (``stopping``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,28 +40,17 @@ from layerlab.models.inference import autocast, native_bf16, predict_outputs  # 
 from layerlab.recipe import TrainConfig
 from layerlab.tasks import Task
 from layerlab.train.averaging import WeightAverage
-from layerlab.train.callbacks import Callback, Monitor, Timer
+from layerlab.train.callbacks import Callback
 from layerlab.train.checkpoint import load_state, save_state
 from layerlab.train.device import rng_state, set_rng_state, step_generator
-from layerlab.train.head_inputs import MAX_BYTES, PROBE_EXAMPLES, HeadSplit, head_split
+from layerlab.train.head_cache import CachedHead, HeadCache
 from layerlab.train.optim import build_optimizer, l1_penalty, set_lr
+from layerlab.train.plateau import ReduceOnPlateau
 from layerlab.train.stages import Stages
+from layerlab.train.state import TrainState
+from layerlab.train.stopping import Clock, Stopping
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainState:
-    epoch: int = 0  # epochs completed
-    step_in_epoch: int = 0  # batches done in the current epoch
-    global_step: int = 0  # optimiser steps done
-    seconds: float = 0.0  # training time, summed over resumes
-    lr_scale: float = 1.0  # reduce-on-plateau's factor
-    plateau_best: float | None = None
-    plateau_bad: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
-    stop_reason: str = ""  # why training ended early ("" when it ran all epochs)
-    status: str = "running"  # running, finished, stopped, interrupted, nan
 
 
 class NonFiniteLoss(Exception):
@@ -91,24 +79,26 @@ class Trainer:
         # Fine-tuning stages (train.stages, train.fine_tune): what trains, at which rates, per epoch.
         self.stages, self.stage = Stages(self.model, cfg), 0
         self.optimizer = self.stages.enter(self.stage)
-        # A task with a step of its own (a GAN's alternating updates) trains by it instead of the usual
-        # forward, backward, step; its optimisers are made as ours are, its state goes into the checkpoint.
+        # A task with a step of its own (a GAN's alternating updates) trains by it instead of train_step;
+        # its optimisers are made as ours are, its state goes into the checkpoint.
         self.task_step = task.training_step(
             self.model, make_optimizer=lambda module, lr: build_optimizer(module, cfg.model_copy(update={"lr": lr or cfg.lr})),
             precision=cfg.precision)
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
         # train.ema: validation, the best epoch and the final weights use a moving average of the weights.
         self.average = WeightAverage(self.model, cfg.ema) if cfg.ema is not None else None
+        self.plateau = ReduceOnPlateau.of(cfg, monitor)
+        self.head_cache = HeadCache(self.model, task, cfg, self.stages, augmented=self.augment is not None,
+                                    own_step=self.task_step is not None)
+        self.stopping = Stopping(max_seconds=cfg.max_seconds)
         self.state = TrainState()
+        self.clock = Clock()  # training time, resumes included: fit starts it anew from state.seconds
         self.at_step_boundary = True  # no gradients pending: a checkpoint taken now is complete
-        self._stop_requested = ""
-        self._interrupted = False
-        self._seconds = lambda: self.state.seconds  # fit replaces it by the running clock
+        self._steps_per_epoch = 1  # optimiser steps per epoch, for the schedule (fit sets it)
         self._epoch_loss = torch.zeros((), device=device)
         self._epoch_batches = 0
         self._lengths: torch.Tensor | None = None  # train.group_by_length: the training examples' token counts
-        self._cached: _CachedHead | None = None  # a head-only stage's head inputs (train.cache_frozen)
-        self._decided_stage: int | None = None  # the stage whether to cache them was decided for
+        self._cached: CachedHead | None = None  # a head-only stage's head inputs (train.cache_frozen)
         _check_precision(cfg.precision, device)
 
     # ------------------------------------------------------------------------------------ public
@@ -124,60 +114,86 @@ class Trainer:
         if resume is not None:
             self.load_checkpoint(resume)
         self.state.status = "running"
-        steps_per_epoch = math.ceil(num_batches(len(train), self.cfg.batch_size) / self.cfg.accumulate)
-        timer = Timer()
-        seconds_before = self.state.seconds
-        self._seconds = lambda: seconds_before + timer.elapsed()  # training time so far, resumed runs included
-        with self._sigint_handler():
+        self._steps_per_epoch = math.ceil(num_batches(len(train), self.cfg.batch_size) / self.cfg.accumulate)
+        self.clock = Clock(self.state.seconds)
+        with self.stopping.ctrl_c():
             self._call("on_fit_start")
-            while self.state.epoch < self.cfg.epochs and not self._stop_requested:
+            while self.state.epoch < self.cfg.epochs and not self.stopping.reason:
                 if self.stages.index_at(self.state.epoch) != self.stage:  # a new stage: refreeze, fresh optimiser
                     self.stage = self.stages.index_at(self.state.epoch)
                     self.optimizer = self.stages.enter(self.stage)
                 self._call("on_epoch_start")
                 epoch_start = time.perf_counter()
-                self._cache_head_inputs(train, val)  # a head-only stage: what the frozen layers give, once
+                self._cached = self.head_cache.for_stage(self.stage, train, val)  # computed once per stage
                 try:
-                    finished = self._train_epoch(train, steps_per_epoch, timer, seconds_before)
+                    finished = self._train_epoch(train)
                 except NonFiniteLoss as exc:
                     self._on_nan(str(exc))
                     break
-                self.state.seconds = seconds_before + timer.elapsed()
-                if self._interrupted:
+                self.state.seconds = self.clock()
+                if self.stopping.interrupted:
                     self.state.status = "interrupted"
                     self.save_checkpoint()
                     break
                 with self._averaged():  # the epoch's metrics and the best-epoch copy are the average's
                     row = self._end_epoch(train, val, time.perf_counter() - epoch_start, partial=not finished)
                     self._call("on_epoch_end", row)
-                self._adjust_plateau(row)
-                self.state.seconds = seconds_before + timer.elapsed()  # validation included
+                if self.plateau is not None:
+                    self.plateau.update(self.state, row)
+                self.state.seconds = self.clock()  # validation included
                 self.save_checkpoint()
-            if self.state.status == "running":
-                self.state.status = "stopped" if self._stop_requested else "finished"
-                self.state.stop_reason = self._stop_requested
-            if self.average is not None and self.state.status in ("finished", "stopped"):
-                self.average.copy_to(self.model)  # the checkpoint keeps the raw weights for a resume
-            self._cached, self._decided_stage = None, None
-            self._call("on_fit_end")
+            self._end_fit()
         return self.state
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, *, scale: float = 1.0, step: bool = True) -> torch.Tensor:
+        """One batch: forward, loss, backward; then, when ``step`` (the last batch of an accumulation group),
+        clip and take the optimiser step. ``scale`` is 1 / the group's batches, so that the gradients add up
+        to their mean. Returns the batch's loss (detached); raises NonFiniteLoss before any backward."""
+        cfg = self.cfg
+        net = self._cached.split.head if self._cached is not None else self.model  # cached: the head alone
+        with autocast(self.device, cfg.precision):
+            output = self.task.forward(net, x, y)
+            loss = self.task.loss(output, y)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {self.state.epoch + 1}, "
+                                f"batch {self.state.step_in_epoch + 1} (learning rate {self.lr():.3g})")
+        total = loss * scale
+        if cfg.l1 > 0:
+            total = total + cfg.l1 * scale * l1_penalty(self.model)
+        self.scaler.scale(total).backward()  # fp16: the loss scaled up so that small gradients stay above zero
+        self.at_step_boundary = step
+        if step:
+            set_lr(self.optimizer, cfg.lr * self.state.lr_scale * self._schedule_factor())
+            self._call("on_after_backward")
+            if cfg.grad_clip is not None:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.scaler.step(self.optimizer)  # fp16: skipped when a gradient overflowed
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            self._count_step()
+        return loss.detach()
 
     def stop(self, reason: str) -> None:
         """Ask the trainer to stop at the end of this epoch (callbacks call this)."""
-        self._stop_requested = self._stop_requested or reason
+        self.stopping.request(reason)
 
     def interrupt(self) -> None:
         """Stop at the next step boundary and write a checkpoint there (what Ctrl-C does)."""
-        self._interrupted = True
+        self.stopping.interrupted = True
 
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
+    def gradient_scale(self) -> float:
+        """What the gradients are multiplied by before the step: fp16's loss scale, else 1."""
+        return self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+
     # ------------------------------------------------------------------------------ the loop
-    def _train_epoch(self, train: Split, steps_per_epoch: int, timer: Timer, seconds_before: float) -> bool:
+    def _train_epoch(self, train: Split) -> bool:
         """One pass over the training batches (from where a resumed run left off). True if completed."""
-        cfg, state, model = self.cfg, self.state, self.model
-        model.train()
+        cfg, state = self.cfg, self.state
+        self.model.train()
         n_batches = num_batches(len(train), cfg.batch_size)
         order = epoch_order(len(train), seed=cfg.seed, epoch=state.epoch, device=self.device)
         if self._lengths is not None:
@@ -189,35 +205,19 @@ class Trainer:
         ):
             if self.augment is not None:
                 x = self.augment(x, step_generator(cfg.seed, state.epoch, i, self.device))
-            group_start = i - i % cfg.accumulate
-            group_size = min(cfg.accumulate, n_batches - group_start)
             if self.task_step is not None:
                 loss = self._task_step(x, y)
             else:
-                loss = self._forward_backward(x, y, 1.0 / group_size)
-                self.at_step_boundary = i + 1 == group_start + group_size
-                if self.at_step_boundary:
-                    self._optimizer_step(steps_per_epoch)
+                group_start = i - i % cfg.accumulate  # train.accumulate batches a step; the epoch's last may have fewer
+                group_size = min(cfg.accumulate, n_batches - group_start)
+                loss = self.train_step(x, y, scale=1.0 / group_size, step=i + 1 == group_start + group_size)
             state.step_in_epoch = i + 1
             self._epoch_loss += loss
             self._epoch_batches += 1
             self._call("on_step_end", loss)
-            if self.at_step_boundary and (self._interrupted or self._over_budget(timer, seconds_before)):
+            if self.at_step_boundary and self.stopping.now(self.clock()):
                 return state.step_in_epoch == n_batches
         return True
-
-    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, scale: float) -> torch.Tensor:
-        with self._autocast():
-            output = self.task.forward(self._cached.split.head if self._cached is not None else self.model, x, y)
-            loss = self.task.loss(output, y)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {self.state.epoch + 1}, "
-                                f"batch {self.state.step_in_epoch + 1} (learning rate {self.lr():.3g})")
-        total = loss * scale
-        if self.cfg.l1 > 0:
-            total = total + self.cfg.l1 * scale * l1_penalty(self.model)
-        self.scaler.scale(total).backward()
-        return loss.detach()
 
     def _task_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         try:
@@ -227,18 +227,9 @@ class Trainer:
         self._count_step()
         return loss
 
-    def _optimizer_step(self, steps_per_epoch: int) -> None:
-        cfg = self.cfg
-        factor = self.stages.lr_factor(self.stage, self.state.global_step, steps_per_epoch, self._seconds())
-        set_lr(self.optimizer, cfg.lr * self.state.lr_scale * factor)
-        self._call("on_after_backward")
-        if cfg.grad_clip is not None:
-            self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        self._count_step()
+    def _schedule_factor(self) -> float:
+        """The stage's schedule at this step: what multiplies train.lr (and reduce-on-plateau's cuts)."""
+        return self.stages.lr_factor(self.stage, self.state.global_step, self._steps_per_epoch, self.clock())
 
     def _count_step(self) -> None:
         """After each optimiser step (ours or the task's): count it, and move the weight average."""
@@ -251,9 +242,7 @@ class Trainer:
         row: dict[str, Any] = {"epoch": state.epoch + 1}
         row["train_loss"] = (self._epoch_loss / max(1, self._epoch_batches)).item()
         if val is not None:
-            model, split = self.model, val
-            if self._cached is not None and self._cached.val is not None:
-                model, split = self._cached.split.module(), Split(self._cached.val, val.y)
+            model, split = self._cached.validation(self.model, val) if self._cached is not None else (self.model, val)
             metrics, _ = self.task.evaluate(model, split, batch_size=self.cfg.eval_batch_size, precision=self.cfg.precision)
             row.update({f"val_{k}": v for k, v in metrics.items()})
         row["lr"] = self.lr()
@@ -268,28 +257,16 @@ class Trainer:
         self._epoch_batches = 0
         return row
 
-    def _adjust_plateau(self, row: dict[str, float]) -> None:
-        if self.cfg.schedule != "plateau" or self.monitor is None or self.monitor not in row:
-            return
-        from layerlab.train.callbacks import metric_mode
-
-        mon = Monitor(self.monitor, metric_mode(self.monitor), self.cfg.min_delta)
-        mon.best = self.state.plateau_best
-        if mon.update(row[self.monitor]):
-            self.state.plateau_best, self.state.plateau_bad = mon.best, 0
-            return
-        self.state.plateau_bad += 1
-        if self.state.plateau_bad > self.cfg.plateau_patience:
-            self.state.lr_scale *= self.cfg.gamma
-            self.state.plateau_bad = 0
-            log.info("reduce on plateau: learning rate scaled to %.3g", self.cfg.lr * self.state.lr_scale)
-
-    def _over_budget(self, timer: Timer, seconds_before: float) -> bool:
-        budget = self.cfg.max_seconds
-        if budget is not None and seconds_before + timer.elapsed() >= budget:
-            self.stop(f"time budget of {budget:g} s reached")
-            return True
-        return False
+    def _end_fit(self) -> None:
+        state = self.state
+        if state.status == "running":
+            state.status = "stopped" if self.stopping.reason else "finished"
+            state.stop_reason = self.stopping.reason
+        if self.average is not None and state.status in ("finished", "stopped"):
+            self.average.copy_to(self.model)  # the checkpoint keeps the raw weights for a resume
+        self._cached = None
+        self.head_cache.clear()
+        self._call("on_fit_end")
 
     def _on_nan(self, message: str) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -351,87 +328,13 @@ class Trainer:
             if cb.name in ckpt["callbacks"]:
                 cb.load_state_dict(ckpt["callbacks"][cb.name])
 
-    # ---------------------------------------------------------------------- head-only stages
-    def _cache_head_inputs(self, train: Split, val: Split | None) -> None:
-        """In a stage that trains only the head, compute once what the frozen layers feed it (see
-        ``layerlab.train.head_inputs``); elsewhere, or where that would not be exact, the plain loop."""
-        if self._decided_stage == self.stage:
-            return
-        self._decided_stage, self._cached = self.stage, None
-        why = self._why_not_cached(train)
-        split = why if why is not None else head_split(
-            self.model, self.stages.groups[-1], probe=train.x[:PROBE_EXAMPLES], precision=self.cfg.precision)
-        if not isinstance(split, HeadSplit):
-            if why is None:  # asked for and worth it, but refused: say why
-                log.info("train.cache_frozen: stage %d trains the head alone, but runs the whole model every "
-                         "epoch: %s", self.stage + 1, split)
-            return
-        cfg, example = self.cfg, split.example
-        total = example.element_size() * example.numel() * (len(train) + (len(val) if val is not None else 0))
-        if total > MAX_BYTES:
-            log.info("train.cache_frozen: stage %d trains the head alone, but its inputs would take %.1f GiB "
-                     "(more than %.0f): the whole model runs every epoch", self.stage + 1, total / 2**30, MAX_BYTES / 2**30)
-            return
-        evaluable = type(self.task).evaluate is Task.evaluate  # a task's own evaluate gets the whole model
-        # In training's batch size: it fits, and sorted by length it is little padding. Larger batches were
-        # slower on a CPU: a frozen MiniLM's 10-fold run took 369 s with the cache in batches of 1,024, 291 s in 32.
-        self._cached = _CachedHead(
-            split, split.inputs(train.x, batch_size=cfg.batch_size, precision=cfg.precision),
-            split.inputs(val.x, batch_size=cfg.batch_size, precision=cfg.precision)
-            if val is not None and evaluable else None)
-        log.info("train.cache_frozen: stage %d trains the head alone; what the frozen layers feed it was computed "
-                 "once (%s per example, %.0f MiB)", self.stage + 1, tuple(example.shape), total / 2**20)
-
-    def _why_not_cached(self, train: Split) -> str | None:
-        """Why this stage's head inputs are not cached (quietly), or None when they may be."""
-        if not self.cfg.cache_frozen:
-            return "train.cache_frozen is off"
-        if not len(self.stages) or self.stages.plan[self.stage].trainable not in ("head", 0):
-            return "more than the head trains"
-        if self.augment is not None:
-            return "the data is augmented"
-        if self.task_step is not None or not (type(self.task).forward is Task.forward or self.task.forward_on_inputs):
-            return f"the {self.task.name} task runs its own training forward pass"
-        if not len(train):
-            return "no training examples"
-        return None
-
     # ------------------------------------------------------------------------------- helpers
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, self.cfg.precision)
-
     def _averaged(self) -> contextlib.AbstractContextManager:
         return self.average.applied(self.model) if self.average is not None else contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def _sigint_handler(self) -> Iterator[None]:
-        """First Ctrl-C: finish the step, write a checkpoint, return. A second one stops at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: Any) -> None:
-            if self._interrupted:
-                raise KeyboardInterrupt
-            self._interrupted = True
-            log.warning("interrupted: finishing this step and writing a checkpoint (Ctrl-C again to abort)")
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-
-@dataclass
-class _CachedHead:
-    split: HeadSplit
-    train: torch.Tensor  # (N, *F) the head's input for each training example
-    val: torch.Tensor | None  # and for each validation example (None: validation runs the whole model)
 
 
 def _check_precision(precision: str, device: torch.device) -> None:
