@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -9,3 +11,27 @@ class Section(BaseModel):
     """A recipe section. Every field has a default, a type and a one-line ``description``."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=False)
+
+
+class NamedSection(Section):
+    """A section whose ``name`` picks a registered entry (a data source, a task) with a config class of
+    its own, a subclass of this one.
+
+    Building the shared class by hand builds the entry's own: ``DataConfig(name="csv", target="y")`` is
+    a ``CsvConfig``, as a recipe's ``data: {name: csv, target: y}`` is, so code and tests that write a
+    section in Python name the source or task just as a recipe does.
+    """
+
+    @classmethod
+    def registry(cls) -> Any:
+        """The registry whose entries' ``config`` classes subclass this one (None: no dispatch)."""
+        return None
+
+    def __new__(cls, *args: Any, **fields: Any) -> Any:
+        registry = cls.registry()
+        name = fields.get("name")
+        if registry is not None and isinstance(name, str) and name in registry:
+            own = registry.entry(name).config
+            if isinstance(own, type) and own is not cls and issubclass(own, cls):
+                return super().__new__(own)
+        return super().__new__(cls)
