@@ -19,7 +19,7 @@ class NamedSection(Section):
 
     Building the shared class by hand builds the entry's own: ``DataConfig(name="csv", target="y")`` is
     a ``CsvConfig``, as a recipe's ``data: {name: csv, target: y}`` is, so code and tests that write a
-    section in Python name the source or task just as a recipe does.
+    section in Python name the source or task just as a recipe does; without a name, the default's.
     """
 
     @classmethod
@@ -27,11 +27,13 @@ class NamedSection(Section):
         """The registry whose entries' ``config`` classes subclass this one (None: no dispatch)."""
         return None
 
-    def __new__(cls, *args: Any, **fields: Any) -> Any:
-        registry = cls.registry()
-        name = fields.get("name")
+    def __init__(self, **fields: Any) -> None:
+        # Only a call of the class changes the class; pydantic's own validation (model_validate, copies)
+        # builds the class it is asked for. The layouts are the same, as subclasses add fields only.
+        registry = type(self).registry()
+        name = fields.get("name", type(self).model_fields["name"].default)
         if registry is not None and isinstance(name, str) and name in registry:
             own = registry.entry(name).config
-            if isinstance(own, type) and own is not cls and issubclass(own, cls):
-                return super().__new__(own)
-        return super().__new__(cls)
+            if isinstance(own, type) and own is not type(self) and issubclass(own, type(self)):
+                object.__setattr__(self, "__class__", own)
+        super().__init__(**fields)
