@@ -43,8 +43,11 @@ class Entry(Generic[T]):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, *, name_owners: bool = False):
         self.kind = kind
+        # validate_section's message for a key of another entry: which entries have it (data sources,
+        # tasks, whose options are few and distinct), rather than the chosen entry's keys (model families)
+        self.name_owners = name_owners
         self._entries: dict[str, Entry[T]] = {}
 
     def register(
@@ -132,7 +135,8 @@ class Registry(Generic[T]):
         try:
             return config_cls.model_validate(fields)
         except ValidationError as exc:
-            raise NestedErrors(problems(exc, path, config_cls, lambda key: self._owners(name, key))) from None
+            owners = (lambda key: self._owners(name, key)) if self.name_owners else None
+            raise NestedErrors(problems(exc, path, config_cls, owners)) from None
 
     def _owners(self, name: str, key: str) -> str | None:
         owners = [e.name for e in self if e.config is not None and key in e.config.model_fields]

@@ -29,7 +29,7 @@ from layerlab.settings import Settings
 if TYPE_CHECKING:
     from layerlab.data.preprocessor import Preprocessor
 
-SOURCES: Registry = Registry("data set")
+SOURCES: Registry = Registry("data set", name_owners=True)
 CLASS_TARGETS = TargetSpec("class", stratify=True)  # classification's
 DATASETS = SOURCES  # the registry's first name, still imported by code written before the sources had configs
 

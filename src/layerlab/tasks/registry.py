@@ -13,7 +13,7 @@ from layerlab.registry import Registry
 if TYPE_CHECKING:
     from layerlab.data.targets import TargetSpec
 
-TASKS: Registry = Registry("task")
+TASKS: Registry = Registry("task", name_owners=True)
 
 
 def target_spec(name: str) -> TargetSpec:
