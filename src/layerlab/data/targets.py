@@ -39,9 +39,9 @@ class TargetSpec:
         """The dtype of a tensor of these targets (None: structured, no one tensor)."""
         return {"class": torch.int64, "tokens": torch.int64, "real": torch.float32}.get(self.kind)
 
-    def example_targets(self, n: int, outputs: int) -> Any:
-        """``n`` made-up targets (zeros) of this kind, for a task's metrics to name themselves on; a model
-        with ``outputs`` outputs. None for structured targets, which have no made-up form."""
+    def example_targets(self, n: int) -> Any:
+        """``n`` made-up targets (zeros) of this kind, one per example, for a task's metrics to name
+        themselves on. None for structured targets, which have no made-up form."""
         if self.kind == "structured":
             return None
         return torch.zeros(n, dtype=self.dtype)

@@ -77,7 +77,7 @@ class Task(ABC):
         """The names ``metrics`` returns (``val_`` + each is a metric ``train.monitor`` may name). The
         default calls ``metrics`` on two made-up examples of the task's kind of target; tasks whose
         metrics come from their own ``evaluate``, or whose targets have no made-up form, name them."""
-        targets = self.target.example_targets(2, self.num_outputs())
+        targets = self.target.example_targets(2)
         if targets is None:
             raise NotImplementedError(f"{type(self).__name__} has structured targets; it must name its metrics")
         return list(self.metrics(torch.zeros(2, self.num_outputs()), targets))

@@ -74,6 +74,10 @@ class LanguageModelTask(Task):
         return output
 
     # ------------------------------------------------------------------------------ a whole split
+    def metric_names(self) -> list[str]:
+        """The names of ``metrics``, from a made-up batch of one token per sequence: logits (2, 1, V)."""
+        return list(self.metrics(torch.zeros(2, 1, self.num_outputs()), torch.zeros(2, 1, dtype=torch.long)))
+
     def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
         output = self._per_step(output, target)
         return self._from_sums(*self._sums(output.flatten(0, -2), target.flatten()))

@@ -81,6 +81,10 @@ class Seq2SeqTask(Task):
                                label_smoothing=self.label_smoothing)
 
     # ------------------------------------------------------------------------------ a whole split
+    def metric_names(self) -> list[str]:
+        """The names of ``metrics``, from a made-up batch: logits (2, 1, V) for targets <bos> + one token."""
+        return list(self.metrics(torch.zeros(2, 1, self.num_outputs()), torch.zeros(2, 2, dtype=torch.long)))
+
     def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
         if output.dim() == 2:  # the trainer's monitor check feeds (N, V) and (N,)
             return {"loss": F.cross_entropy(output.float(), target.long()).item(), "accuracy": 0.0}
