@@ -151,6 +151,12 @@ def test_listing_commands(capsys):
     assert "name: fashion-cnn" in capsys.readouterr().out
     assert main(["recipe", "explain", "train"]) == 0
     assert "train.epochs" in capsys.readouterr().out
+    assert main(["recipe", "explain", "data.csv"]) == 0  # one source's options: the shared ones and its own
+    listing = capsys.readouterr().out
+    assert "data.categorical" in listing and "data.val_fraction" in listing and "data.window" not in listing
+    assert main(["recipe", "explain", "task.forecast"]) == 0
+    listing = capsys.readouterr().out
+    assert "task.relative" in listing and "task.label_smoothing" not in listing
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
     assert all(name in listing for name in ("mlp", "cnn", "resnet18", "resnet34", "resnet50", "vgg11", "vgg16"))

@@ -152,7 +152,7 @@ def run(
             model.load_state_dict(keep_best.weights)
         save_weights(rundir.weights, model)
         calibration = None
-        if cfg.task.calibrate == "temperature" and state.status in ("finished", "stopped"):
+        if getattr(cfg.task, "calibrate", "none") == "temperature" and state.status in ("finished", "stopped"):
             model, calibration = calibrate(model, data.val.to(device), batch_size=cfg.train.eval_batch_size)
             rundir.write_json(rundir.model_meta, {**rundir.read_json(rundir.model_meta), "calibration": calibration})
         summary = _summarize(cfg, data, task, model, state, keep_best, device, time.perf_counter() - started)
@@ -345,7 +345,7 @@ def split_fields(data: DataConfig, split: str) -> dict[str, Any]:
     fields = ["name", "path", "test_split", "test_speaker", *(("folds", "fold") if data.folds else ("test_fraction",))]
     if split != "test":
         fields += ["val_fraction", "limit"]
-    return {f: getattr(data, f) for f in fields}
+    return {f: getattr(data, f, None) for f in fields}  # a source without test_split or test_speaker: None
 
 
 def evaluate_ensemble(run_dirs: Sequence[str | Path], *, split: str = "test", device: str = "auto") -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -9,3 +11,29 @@ class Section(BaseModel):
     """A recipe section. Every field has a default, a type and a one-line ``description``."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=False)
+
+
+class NamedSection(Section):
+    """A section whose ``name`` picks a registered entry (a data source, a task) with a config class of
+    its own, a subclass of this one.
+
+    Building the shared class by hand builds the entry's own: ``DataConfig(name="csv", target="y")`` is
+    a ``CsvConfig``, as a recipe's ``data: {name: csv, target: y}`` is, so code and tests that write a
+    section in Python name the source or task just as a recipe does; without a name, the default's.
+    """
+
+    @classmethod
+    def registry(cls) -> Any:
+        """The registry whose entries' ``config`` classes subclass this one (None: no dispatch)."""
+        return None
+
+    def __init__(self, **fields: Any) -> None:
+        # Only a call of the class changes the class; pydantic's own validation (model_validate, copies)
+        # builds the class it is asked for. The layouts are the same, as subclasses add fields only.
+        registry = type(self).registry()
+        name = fields.get("name", type(self).model_fields["name"].default)
+        if registry is not None and isinstance(name, str) and name in registry:
+            own = registry.entry(name).config
+            if isinstance(own, type) and own is not type(self) and issubclass(own, type(self)):
+                object.__setattr__(self, "__class__", own)
+        super().__init__(**fields)

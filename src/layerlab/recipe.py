@@ -1,14 +1,15 @@
 """The recipe: one YAML file with sections ``data``, ``model``, ``task`` and ``train``.
 
 A recipe is validated completely before any work starts. Every problem is reported with its key path,
-what was given, what is allowed and the closest match:
+what was given, what is allowed and the closest match (``layerlab.recipe_errors``):
 
     model.name: 'resnt18' is not a known model; did you mean 'resnet18'?
     train.epocs: unknown key; did you mean 'train.epochs'?
 
-The ``model`` section's fields depend on the model family (``model.name``); they are the family's
-constructor arguments, declared by its config class in ``layerlab.models``. Likewise ``data.name`` and
-``task.name`` are checked against their registries.
+The ``model``, ``data`` and ``task`` sections depend on their ``name``: the model family, the data
+source, the task. Each is checked against the config class its registry entry declares (the family's
+constructor arguments in ``layerlab.models``, a source's options in ``layerlab.data.sources``, a
+task's in ``layerlab.tasks``); ``explain`` lists them (``layerlab.recipe_explain``).
 """
 
 from __future__ import annotations
@@ -16,137 +17,31 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator, model_validator
 
 from layerlab.config import Section
+from layerlab.data.config import AugmentConfig, DataConfig
+from layerlab.data.source import SOURCES
 from layerlab.errors import RecipeError, close_match
+from layerlab.models.base import MODELS
+from layerlab.overrides import apply_overrides
+from layerlab.recipe_errors import NestedErrors, problems
+from layerlab.recipe_explain import Row, explain_rows
+from layerlab.registry import Registry
+from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.registry import TASKS
 from layerlab.track.config import TrackConfig
 from layerlab.tune.config import TuneConfig
+from layerlab.tune.space_check import recipe_problems
 
+__all__ = ["AugmentConfig", "DataConfig", "Recipe", "RecipeError", "StageConfig", "TaskConfig", "TrainConfig",
+           "apply_overrides", "explain", "load_recipe", "validate_model_section", "validate_recipe"]
 
-# --------------------------------------------------------------------------------------------- data
-class AugmentConfig(Section):
-    crop_padding: int = Field(0, ge=0, description="random crop after zero-padding each side by this many pixels (0 = off)")
-    hflip: bool = Field(False, description="flip images left-right with probability 0.5")
-    vflip: bool = Field(False, description="flip images upside-down with probability 0.5")
-    erase: float = Field(0.0, ge=0, le=1, description="probability of erasing a random rectangle (random erasing)")
-    noise: float = Field(0.0, ge=0, description="standard deviation of Gaussian noise added to normalised inputs")
-    freq_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive mel bands (0 = off)")
-    freq_masks: int = Field(1, ge=1, description="audio: SpecAugment: frequency masks per example")
-    time_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive frames (0 = off)")
-    time_masks: int = Field(1, ge=1, description="audio: SpecAugment: time masks per example")
-
-
-class DataConfig(Section):
-    name: str = Field("digits", description="data source: digits, fashion-mnist, mnist, cifar10, image-folder, csv, fsdd, audio-folder, series, co2, sunspots")
-    path: str | None = Field(None, description="file or directory to read (only there; a relative path not found is looked for in each data directory)")
-    download: bool = Field(True, description="download from the official address (checked by SHA-256) when not found locally")
-    val_fraction: float = Field(0.1, ge=0, lt=1, description="fraction of the training split held out for validation (stratified, seeded)")
-    test_fraction: float = Field(0.2, ge=0, lt=1, description="fraction held out for testing when the source has no test split of its own")
-    folds: int | None = Field(None, ge=2, description="k-fold cross-validation: cut the data into this many seeded (stratified) folds and test on fold data.fold instead of data.test_fraction (`layerlab cv` runs every fold)")
-    fold: int = Field(0, ge=0, description="with data.folds: the fold held out for testing (0-based)")
-    limit: int | None = Field(None, gt=0, description="use at most this many training examples (quick runs)")
-    normalize: bool = Field(True, description="standardise inputs with statistics from the training split only")
-    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation of training batches")
-    target: str | None = Field(None, description="csv, series: the target column (name, or 0-based index when there is no header); default the last")
-    header: bool = Field(True, description="csv, series: the first row holds column names")
-    delimiter: str = Field(",", description="csv, series: the column separator")
-    categorical: list[str] | None = Field(None, description="csv: columns to one-hot encode; default every non-numeric column")
-    image_size: int | None = Field(None, gt=0, description="image-folder: resize images to this square size (default: the first image's size)")
-    grayscale: bool = Field(False, description="image-folder: convert images to one channel")
-    tokenizer: Literal["char", "word", "bpe"] | Annotated[str, StringConstraints(pattern=r"^hf:.+")] = Field("char", description="text: how text becomes tokens: char, word, or bpe (subwords learned from the training split); hf:<model> (a pretrained model's own, set for hf: models)")
-    vocab_size: int = Field(8000, ge=5, description="text: word and bpe: the largest vocabulary, special tokens included")
-    min_frequency: int = Field(1, ge=1, description="text: word and bpe: tokens seen fewer times in the training split become <unk>")
-    lowercase: bool = Field(False, description="text: lower-case the text before tokenising")
-    max_length: int = Field(128, ge=1, description="text: tokens per training window (language models), or the most tokens kept of a sentence")
-    encoding: str | None = Field(None, description="text: the files' character encoding, e.g. latin-1 (default utf-8; the rt-polarity source knows its own)")
-    text_column: str | None = Field(None, description="sentences: in a CSV/TSV file, the text column (name, or 0-based index); the label is data.target")
-    source_lang: str = Field("de", description="parallel: the source side's file suffix (train.de or train.de.gz)")
-    target_lang: str = Field("en", description="parallel: the target side's file suffix (train.en or train.en.gz)")
-    test_split: str | None = Field(None, description="parallel: the stem of the test files (default test; multi30k: test_2016_flickr)")
-    label_pattern: str | None = Field(None, description="audio-folder: a regular expression searched in each file name; its group 'label' (or first group) is the class, its group 'speaker' the speaker (default: the class is the file's subfolder)")
-    test_speaker: str | None = Field(None, description="audio: test on this speaker's recordings, train on the others' (leave-one-speaker-out; fsdd, or a label_pattern with a 'speaker' group)")
-    sample_rate: int | None = Field(None, gt=0, description="audio: the sample rate in Hz every recording is brought to (default: the first file's)")
-    resample: bool = Field(True, description="audio: resample recordings made at another rate than data.sample_rate (false: refuse them)")
-    clip_seconds: float = Field(1.0, gt=0, description="audio: cut or zero-pad every recording to this many seconds")
-    n_mels: int = Field(40, ge=1, description="audio: mel bands of the log-mel spectrogram")
-    window_ms: float = Field(32.0, gt=0, description="audio: STFT window length in milliseconds")
-    hop_ms: float = Field(16.0, gt=0, description="audio: milliseconds between STFT frames")
-    columns: list[str] | None = Field(None, description="series: the columns read as model inputs (default: every numeric column); data.target is the one forecast")
-    window: int = Field(24, ge=1, description="series: look-back window: the time steps the model sees")
-    horizon: int = Field(1, ge=1, description="series: how many steps ahead are forecast (one model output per step)")
-    season: int | None = Field(None, ge=1, description="series: the season's length in steps, for the seasonal-naive baseline (default: the data set's own, co2 12, sunspots 11; none for a csv)")
-    groups: str | None = Field(None, description="groups of examples (audits, group_balance): column:NAME, file:REGEX (its first group, in file names) or meta:PATH (CSV of id,group)")
-    group_balance: bool = Field(False, description="resample the training split so that every group (data.groups) is seen as often as the largest")
-    generated: str | None = Field(None, description="classification: a conditional GAN (cgan) run directory whose samples are added to the training split")
-    generated_per_class: int = Field(100, ge=1, description="classification: with data.generated, generated training images per class")
-
-    @model_validator(mode="after")
-    def _known_source(self) -> DataConfig:
-        from layerlab.data import DATASETS  # the registry fills as the sources are imported
-
-        if self.name not in DATASETS:
-            raise ValueError(f"@name@{DATASETS.unknown_message(self.name)}")
-        if self.group_balance and not self.groups:
-            raise ValueError("@group_balance@needs data.groups, the rule that gives each example its group")
-        if self.folds is not None and self.fold >= self.folds:
-            raise ValueError(f"@fold@is 0-based and must be below data.folds ({self.folds}), got {self.fold}")
-        if self.folds is None and self.fold:
-            raise ValueError("@fold@needs data.folds, the number of folds the data is cut into")
-        return self
-
-
-# --------------------------------------------------------------------------------------------- task
-class TaskConfig(Section):
-    name: str = Field("classification", description="what is learned: classification, regression, ... (see `layerlab recipe explain task`)")
-    loss: str = Field("auto", description="auto (the task's usual loss), or one the task allows: cross_entropy; mse, mae, huber; ...")
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="classification: label smoothing of the cross-entropy; adversarial (bce): the real images' target is 1 - this (one-sided)")
-    class_weights: Literal["none", "balanced"] | list[float] = Field(
-        "none", description="classification: per-class loss weights, or 'balanced' (inverse class frequency)"
-    )
-    top_k: int = Field(5, ge=1, description="classification: k of the top-k accuracy")
-    rdrop: float = Field(0.0, ge=0, description="classification: R-Drop (Liang et al., 2021): each training batch goes through the model twice, under two dropout masks, and the loss adds this times the symmetric KL divergence of the two predictions (0 = off; 0.1-1 in the paper; twice the training compute)")
-    huber_delta: float = Field(1.0, gt=0, description="regression: where the Huber loss turns linear")
-    beam_size: int = Field(1, ge=1, description="seq2seq: beam width when decoding test translations and `translate` (1 = greedy)")
-    length_penalty: float = Field(1.0, ge=0, description="seq2seq: beam search ranks by log-probability / length**this (0 = no normalisation)")
-    val_bleu: bool = Field(False, description="seq2seq: also decode the validation split (greedy) at every epoch end and record val_bleu and val_chrf: BLEU against training time, for a decoding pass per epoch")
-    relative: bool = Field(False, description="forecast: the model sees each window relative to its last step and forecasts the change from the last value (NLinear), so a trend may leave the training range")
-    calibrate: Literal["none", "temperature"] = Field("none", description="classification: temperature scaling fitted on the validation split after training, used by evaluate and predict")
-    noise: Literal["none", "gaussian", "salt_pepper", "mask"] = Field("none", description="reconstruction: noise added to the inputs, which the model learns to remove (a denoising autoencoder)")
-    noise_level: float = Field(0.3, ge=0, le=1, description="reconstruction: the noise's standard deviation (gaussian) or the fraction of pixels hit (salt_pepper, mask)")
-    beta: float = Field(1.0, gt=0, description="vae: weight of the KL term (1: the ELBO; above 1: a beta-VAE)")
-    kl_warmup: int = Field(0, ge=0, description="vae: training batches over which the KL weight rises linearly from 0 to beta")
-    n_critic: int = Field(1, ge=1, description="adversarial: discriminator steps per generator step")
-    d_lr: float | None = Field(None, gt=0, description="adversarial: the discriminator's learning rate (default train.lr)")
-    g_lr: float | None = Field(None, gt=0, description="adversarial: the generator's learning rate (default train.lr)")
-    gp_weight: float = Field(10.0, ge=0, description="adversarial: weight of the gradient penalty (loss wgan-gp)")
-    samples_seed: int = Field(1234, description="vae, adversarial: seed of the fixed noise batch whose samples are saved after every epoch")
-
-    @model_validator(mode="after")
-    def _loss_fits(self) -> TaskConfig:
-        from layerlab.tasks import TASKS  # the registry fills as the tasks are imported
-
-        if self.name not in TASKS:
-            raise ValueError(f"@name@{TASKS.unknown_message(self.name)}")
-        allowed = TASKS.get(self.name).losses
-        if self.loss not in allowed:
-            raise ValueError(f"@loss@'{self.loss}' is not a loss for {self.name}; allowed: {', '.join(sorted(allowed))}")
-        if self.name == "regression" and self.label_smoothing:
-            raise ValueError("@label_smoothing@applies to classification only; remove it for regression")
-        if self.rdrop and self.name != "classification":
-            raise ValueError(f"@rdrop@R-Drop applies to classification only, not {self.name}; remove it")
-        if self.name == "regression" and self.class_weights != "none":
-            raise ValueError("@class_weights@applies to classification only; remove it for regression")
-        if self.val_bleu and self.name != "seq2seq":
-            raise ValueError(f"@val_bleu@BLEU is a translation (seq2seq) metric, not one of {self.name}")
-        if self.relative and self.name != "forecast":
-            raise ValueError(f"@relative@level-relative windows are a forecasting option, not one of {self.name}")
-        if self.calibrate != "none" and self.name != "classification":
-            raise ValueError(f"@calibrate@temperature scaling applies to classification only, not {self.name}")
-        return self
+# A recipe.yaml in a folder with one of these files is a run directory's, written by ``layerlab run``.
+RUN_FILES = ("model.json", "summary.json", "checkpoint.pt")
 
 
 # -------------------------------------------------------------------------------------------- train
@@ -233,9 +128,9 @@ TrainConfig.model_rebuild()
 class Recipe(Section):
     name: str = Field("run", description="name of the recipe; run directories are named after it")
     description: str = Field("", description="one line saying what the recipe is for")
-    data: DataConfig = Field(default_factory=DataConfig, description="where the examples come from and how they are split")
+    data: SerializeAsAny[DataConfig] = Field(default_factory=lambda: {"name": "digits"}, validate_default=True, description="where the examples come from and how they are split: 'name' picks the source, the other keys are its options")
     model: dict[str, Any] = Field(default_factory=lambda: {"name": "cnn"}, validate_default=True, description="the network: 'name' picks the family, the other keys are its options")
-    task: TaskConfig = Field(default_factory=TaskConfig, description="what is learned: its loss and metrics")
+    task: SerializeAsAny[TaskConfig] = Field(default_factory=lambda: {"name": "classification"}, validate_default=True, description="what is learned, its loss and metrics: 'name' picks the task, the other keys are its options")
     train: TrainConfig = Field(default_factory=TrainConfig, description="how it is learned")
     tune: TuneConfig = Field(default_factory=TuneConfig, description="hyperparameter search (`layerlab tune`): space, strategy, metric, trials")
     track: TrackConfig = Field(default_factory=TrackConfig, description="where the run is recorded: the run index, MLflow, TensorBoard")
@@ -245,47 +140,49 @@ class Recipe(Section):
     def _model_fields(cls, section: dict[str, Any]) -> dict[str, Any]:
         return validate_model_section(section)
 
+    @field_validator("data", mode="before")
+    @classmethod
+    def _source_fields(cls, section: Any, info: ValidationInfo) -> DataConfig:
+        return _registered_section(SOURCES, section, "data", "digits", info)
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _task_fields(cls, section: Any, info: ValidationInfo) -> TaskConfig:
+        return _registered_section(TASKS, section, "task", "classification", info)
+
     @model_validator(mode="after")
     def _pixels_for_generative(self) -> Recipe:
-        from layerlab.tasks import TASKS
-
         if getattr(TASKS.get(self.task.name), "pixel_space", False) and self.data.normalize:
             raise ValueError(f"@data.normalize@task {self.task.name} models pixels in [0, 1]; set data.normalize: false")
         return self
 
     @model_validator(mode="after")
     def _pixels_for_pretrained(self) -> Recipe:
-        from layerlab.models import MODELS
-
         # A pretrained image model standardises its input as its weights expect (its input transform), so
         # the data stays in [0, 1]; the saved recipe says so.
         if getattr(MODELS.entry(self.model["name"]).config, "takes_pixels", False) and self.data.normalize:
             self.data.normalize = False
         # Likewise a pretrained text model reads text as its own tokenizer cuts it.
-        if getattr(MODELS.entry(self.model["name"]).config, "tokenizer_source", False):
+        if getattr(MODELS.entry(self.model["name"]).config, "tokenizer_source", False) and "tokenizer" in type(self.data).model_fields:
             self.data.tokenizer = self.model["name"]
         return self
 
     @model_validator(mode="after")
     def _calibration_has_data(self) -> Recipe:
-        if self.task.calibrate != "none" and self.data.val_fraction == 0:
+        if getattr(self.task, "calibrate", "none") != "none" and self.data.val_fraction == 0:
             raise ValueError("@task.calibrate@temperature scaling is fitted on the validation split; "
                              "set data.val_fraction above 0")
         return self
 
     @model_validator(mode="after")
     def _search_space_fits(self) -> Recipe:
-        from layerlab.tune.space import recipe_problems  # checks tune.space against the rest of the recipe
-
-        problems = recipe_problems(self)
-        if problems:
-            raise _NestedErrors(problems)
+        found = recipe_problems(self, validate_recipe)  # checks tune.space against the rest of the recipe
+        if found:
+            raise NestedErrors(found)
         return self
 
     def model_config_object(self):
         """The model section as its family's config object."""
-        from layerlab.models import MODELS
-
         return MODELS.entry(self.model["name"]).config(**self.model)
 
     def to_dict(self) -> dict[str, Any]:
@@ -297,38 +194,45 @@ class Recipe(Section):
 
 def validate_model_section(section: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``model:`` against its family's config class; returns it with defaults filled in."""
-    from layerlab.models import MODELS
-
-    if not isinstance(section, Mapping):
-        raise ValueError("@@expected a mapping with at least 'name'")
-    name = section.get("name", "cnn")
-    if name not in MODELS:
-        raise ValueError(f"@name@{MODELS.unknown_message(name)}")
-    config_cls = MODELS.entry(name).config
-    try:
-        return config_cls(**{**section, "name": name}).model_dump(mode="json")
-    except ValidationError as exc:
-        raise _NestedErrors(_problems(exc, "model", config_cls)) from None
+    return MODELS.validate_section(section, "model", default="cnn").model_dump(mode="json")
 
 
-class _NestedErrors(ValueError):
-    """Carries already formatted problems out of a nested validation."""
+def _registered_section(registry: Registry, section: Any, path: str, default: str, info: ValidationInfo) -> Any:
+    """``data:`` or ``task:`` as its source's or task's own config object (see Registry.validate_section)."""
+    if isinstance(section, Section):  # built in Python (DataConfig(name="csv", ...)): checked again as a mapping
+        own = registry.entry(section.name).config if section.name in registry else None
+        if own is not None and type(section) is own:
+            return section
+        section = section.model_dump()
+    saved = bool((info.context or {}).get("saved"))
+    return registry.validate_section(section, path, default=default, saved=saved)
 
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+
+def explain(section: str | None = None, name: str | None = None) -> list[Row]:
+    """Rows of (key path, type, default, description) for the recipe, a section (``"train"``), or one
+    model family, data source or task (``explain("data", "csv")``, or ``explain("data.csv")``).
+
+    Without a name, ``model`` lists every family's options as ``model[mlp].hidden``, and ``data`` and
+    ``task`` every source's or task's options once each. Raises RecipeError for an unknown section or name.
+    """
+    return explain_rows(Recipe, section, name)
 
 
 # ------------------------------------------------------------------------------------------ loading
 def load_recipe(
     source: str | Path | Mapping[str, Any] | Recipe | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    saved: bool | None = None,
 ) -> Recipe:
     """Read, override and validate a recipe.
 
     ``source`` is a YAML path, the name of a built-in recipe, a dict, a ``Recipe`` or None (defaults).
     ``overrides`` are ``"train.epochs=3"`` strings (values parsed as YAML) or a ``{"train.epochs": 3}``
-    mapping. Raises ``RecipeError`` naming the file, key path, value and what is allowed.
+    mapping. ``saved`` says the recipe is a run directory's resolved one (default: a recipe.yaml beside
+    the run's files): written by an older LayerLab, its ``data`` and ``task`` sections may hold other
+    sources' or tasks' options at their defaults, which are dropped. Raises ``RecipeError`` naming the
+    file, key path, value and what is allowed.
     """
     label = None
     if isinstance(source, Recipe):
@@ -339,15 +243,18 @@ def load_recipe(
         raw = {}
     else:
         label, raw = _read_yaml(source)
+        if saved is None:
+            saved = any((Path(label).parent / name).exists() for name in RUN_FILES)
     raw = apply_overrides(raw, overrides, label)
-    return validate_recipe(raw, label)
+    return validate_recipe(raw, label, saved=bool(saved))
 
 
-def validate_recipe(raw: Mapping[str, Any], label: str | None = None) -> Recipe:
+def validate_recipe(raw: Mapping[str, Any], label: str | None = None, *, saved: bool = False) -> Recipe:
+    """``raw`` as a Recipe; ``saved`` as for ``load_recipe``. Raises RecipeError with every problem."""
     try:
-        return Recipe.model_validate(raw)
+        return Recipe.model_validate(raw, context={"saved": saved})
     except ValidationError as exc:
-        raise RecipeError(_problems(exc, "", Recipe, raw), label) from None
+        raise RecipeError(problems(exc, "", Recipe), label) from None
 
 
 def _read_yaml(source: str | Path) -> tuple[str, dict[str, Any]]:
@@ -379,147 +286,3 @@ def _read_yaml(source: str | Path) -> tuple[str, dict[str, Any]]:
     if not isinstance(raw, dict):
         raise RecipeError([f"a recipe is a mapping of sections (data, model, task, train), not a {type(raw).__name__}"], str(path))
     return str(path), raw
-
-
-def apply_overrides(
-    raw: dict[str, Any], overrides: Sequence[str] | Mapping[str, Any], label: str | None = None
-) -> dict[str, Any]:
-    """Set ``a.b.c=value`` keys in a raw recipe dict (a copy). Values are parsed as YAML."""
-    raw = copy.deepcopy(raw)
-    items: list[tuple[str, Any]]
-    if isinstance(overrides, Mapping):
-        items = list(overrides.items())
-    else:
-        items = []
-        for text in overrides:
-            key, sep, value = str(text).partition("=")
-            if not sep or not key.strip():
-                raise RecipeError([f"override '{text}' is not of the form key.path=value (e.g. train.epochs=3)"], label)
-            try:
-                parsed = yaml.safe_load(value) if value.strip() else None
-            except yaml.YAMLError:
-                parsed = value
-            items.append((key.strip(), parsed))
-    for key, value in items:
-        node = raw
-        parts = key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                path = ".".join(parts[: depth + 1])
-                raise RecipeError([f"{key}: cannot set a key inside '{path}', which is {child!r}"], label)
-            node = child
-        node[parts[-1]] = value
-    return raw
-
-
-# -------------------------------------------------------------------------------- error translation
-def _problems(exc: ValidationError, prefix: str, root_cls: type, raw: Any = None) -> list[str]:
-    problems: list[str] = []
-    for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err["loc"]]
-        msg = err.get("msg", "")
-        ctx_error = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, _NestedErrors):
-            problems.extend(ctx_error.problems)
-            continue
-        if err["type"] == "value_error" and isinstance(ctx_error, ValueError) and str(ctx_error).startswith("@"):
-            _, field, text = str(ctx_error).split("@", 2)
-            path = _join(prefix, *loc, field)
-            problems.append(f"{path}: {text}" if path else text)
-            continue
-        path = _join(prefix, *loc)
-        given = err.get("input")
-        if err["type"] == "extra_forbidden":
-            problems.append(f"{path}: unknown key{_key_hint(root_cls, loc, prefix)}")
-        elif err["type"] == "literal_error":
-            expected = (err.get("ctx") or {}).get("expected", "")
-            choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
-            hint = close_match(str(given), choices)
-            hint_text = f"; did you mean '{hint}'?" if hint else ""
-            problems.append(f"{path}: {given!r} is not allowed; allowed: {', '.join(choices)}{hint_text}")
-        elif err["type"] == "missing":
-            problems.append(f"{path}: required")
-        else:
-            problems.append(f"{path}: {msg[0].lower() + msg[1:] if msg else 'invalid'}, given {given!r}")
-    return _dedupe(problems)
-
-
-def _key_hint(root_cls: type, loc: list[str], prefix: str) -> str:
-    """'; did you mean ...' for an unknown key, looking at the fields of its section's class."""
-    cls = root_cls
-    for part in loc[:-1]:
-        field = getattr(cls, "model_fields", {}).get(part)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and hasattr(annotation, "model_fields")):
-            return ""
-        cls = annotation
-    match = close_match(loc[-1], getattr(cls, "model_fields", {}))
-    return f"; did you mean '{_join(prefix, *loc[:-1], match)}'?" if match else f"; known keys: {', '.join(getattr(cls, 'model_fields', {}))}"
-
-
-def _join(*parts: str) -> str:
-    return ".".join(p for p in parts if p)
-
-
-def _dedupe(items: list[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for item in items:
-        seen.setdefault(item, None)
-    return list(seen)
-
-
-# --------------------------------------------------------------------------------------- explaining
-def explain(section: str | None = None) -> list[tuple[str, str, str, str]]:
-    """Rows of (key path, type, default, description) for a section (or all of them).
-
-    ``model`` lists the options of every model family, as ``model[mlp].hidden``.
-    """
-    from layerlab.models import MODELS
-
-    sections = {"data": DataConfig, "task": TaskConfig, "train": TrainConfig, "tune": TuneConfig, "track": TrackConfig}
-    if section is not None and section not in {*sections, "model"} and not section.startswith("model."):
-        hint = close_match(section, [*sections, "model"])
-        raise RecipeError([f"'{section}' is not a recipe section{f'; did you mean {hint!r}?' if hint else ''} (data, model, task, train, tune, track)"])
-    rows: list[tuple[str, str, str, str]] = []
-    if section is None:
-        rows += _rows(Recipe, "", skip={"data", "model", "task", "train", "tune", "track"})
-    for name, cls in sections.items():
-        if section in (None, name):
-            rows += _rows(cls, name)
-    if section is None or section == "model" or section.startswith("model."):
-        wanted = section.split(".", 1)[1] if section and "." in section else None
-        if wanted is not None and wanted not in MODELS:
-            raise RecipeError([f"model.name: {MODELS.unknown_message(wanted)}"])
-        for entry in MODELS:
-            if wanted in (None, entry.name):
-                rows += _rows(entry.config, f"model[{entry.name}]")
-    return rows
-
-
-def _rows(cls: type, prefix: str, skip: set[str] = frozenset()) -> list[tuple[str, str, str, str]]:
-    rows = []
-    for name, field in cls.model_fields.items():
-        if name in skip:
-            continue
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, Section):
-            rows += _rows(annotation, _join(prefix, name))
-            continue
-        item = (getattr(annotation, "__args__", None) or [None])[0] if getattr(annotation, "__origin__", None) is list else None
-        if isinstance(item, type) and issubclass(item, Section):  # a list of sections (train.stages)
-            default = field.get_default(call_default_factory=True)
-            rows.append((_join(prefix, name), f"list[{item.__name__}]", repr(default), field.description or ""))
-            rows += _rows(item, _join(prefix, f"{name}[]"))
-            continue
-        default = field.get_default(call_default_factory=True)
-        rows.append((_join(prefix, name), _type_name(annotation), repr(default), field.description or ""))
-    return rows
-
-
-def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    text = text or str(annotation)
-    return text.replace("typing.", "").replace("NoneType", "None")

@@ -6,15 +6,22 @@ Registering a name twice is an error; an unknown name lists the known ones and t
 
     @MODELS.register("mlp", config=MLPConfig, description="Fully connected network")
     def build_mlp(cfg, input_shape, num_outputs): ...
+
+    MODELS.validate_section({"name": "mlp", "hiden": [10]}, "model")   # the recipe's check of a section
+    # ValueError: model.hiden: unknown key; did you mean 'model.hidden'?
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import ValidationError
+
 from layerlab.errors import LayerLabError, did_you_mean
+from layerlab.recipe_errors import NestedErrors, problems
 
 T = TypeVar("T")
 
@@ -36,8 +43,11 @@ class Entry(Generic[T]):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, *, name_owners: bool = False):
         self.kind = kind
+        # validate_section's message for a key of another entry: which entries have it (data sources,
+        # tasks, whose options are few and distinct), rather than the chosen entry's keys (model families)
+        self.name_owners = name_owners
         self._entries: dict[str, Entry[T]] = {}
 
     def register(
@@ -53,6 +63,21 @@ class Registry(Generic[T]):
         if name in self._entries:
             raise ValueError(f"{self.kind} '{name}' is registered twice")
         self._entries[name] = Entry(name, obj, description, config, group or name)
+
+    def remove(self, name: str) -> None:
+        """Take ``name`` out again (a plug-in registered for a test); unknown names are an error."""
+        if name not in self._entries:
+            raise UnknownNameError(self.unknown_message(name))
+        del self._entries[name]
+
+    @contextmanager
+    def registered(self, name: str, obj: T, **options: Any) -> Iterator[T]:
+        """``add`` for the duration of a ``with`` block (tests that register a plug-in of their own)."""
+        self.add(name, obj, **options)
+        try:
+            yield obj
+        finally:
+            self.remove(name)
 
     def entry(self, name: str) -> Entry[T]:
         """The entry of ``name``; a name ``prefix:rest`` falls to the family registered as ``prefix:``."""
@@ -87,3 +112,40 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    # ------------------------------------------------------------------------------- recipe sections
+    def validate_section(self, section: Any, path: str, *, default: str, saved: bool = False) -> Any:
+        """A recipe section (``model:``, ``data:``, ``task:``) as its entry's config object.
+
+        ``section["name"]`` (default ``default``) picks the entry; the other keys are checked against the
+        entry's config class. ``saved`` (a recipe read back from a run directory, written when one class
+        held every entry's options) drops keys that only other entries have and that hold those entries'
+        default values. Raises ValueError whose lines say the key path, what was given and the closest
+        match, or which other entries a key belongs to (``NestedErrors``, as the recipe reports them).
+        """
+        if not isinstance(section, Mapping):
+            raise ValueError("@@expected a mapping with at least 'name'")
+        name = section.get("name", default)
+        if name not in self:
+            raise ValueError(f"@name@{self.unknown_message(name)}")
+        config_cls = self.entry(name).config
+        fields = {**section, "name": name}
+        if saved:
+            fields = {k: v for k, v in fields.items() if k in config_cls.model_fields or not self._a_default(k, v)}
+        try:
+            return config_cls.model_validate(fields)
+        except ValidationError as exc:
+            owners = (lambda key: self._owners(name, key)) if self.name_owners else None
+            raise NestedErrors(problems(exc, path, config_cls, owners)) from None
+
+    def _owners(self, name: str, key: str) -> str | None:
+        owners = [e.name for e in self if e.config is not None and key in e.config.model_fields]
+        return f"unknown key for {self.kind} '{name}' (an option of {', '.join(owners)})" if owners else None
+
+    def _a_default(self, key: str, value: Any) -> bool:
+        """Whether some entry has option ``key`` with ``value`` as its default."""
+        for entry in self:
+            field = getattr(entry.config, "model_fields", {}).get(key)
+            if field is not None and field.get_default(call_default_factory=True) == value:
+                return True
+        return False

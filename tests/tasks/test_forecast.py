@@ -14,7 +14,7 @@ from torch import nn
 import layerlab
 from layerlab.api import evaluate, predict
 from layerlab.data.series_preprocessor import SeriesPreprocessor
-from layerlab.errors import LayerLabError
+from layerlab.errors import LayerLabError, RecipeError
 from layerlab.recipe import load_recipe
 from layerlab.tasks import create_task
 from layerlab.tasks.forecast import ForecastTask, errors
@@ -67,9 +67,9 @@ def test_forecast_refuses_other_data_and_classification_options():
     cfg = load_recipe({"task": {"name": "forecast"}, "model": {"name": "mlp"}}).task
     with pytest.raises(LayerLabError, match="has 10 classes; forecasting needs a time series"):
         create_task(cfg, num_classes=10, class_names=None, train_targets=torch.zeros(0))
-    with pytest.raises(LayerLabError, match="task.label_smoothing and task.class_weights apply to classification"):
-        create_task(cfg.model_copy(update={"label_smoothing": 0.1}), num_classes=None, class_names=None,
-                    train_targets=torch.zeros(0))
+    for key, value in (("label_smoothing", 0.1), ("class_weights", "balanced")):
+        with pytest.raises(RecipeError, match=rf"task.{key}: unknown key for task 'forecast' \(an option of .*classification"):
+            load_recipe({"task": {"name": "forecast", key: value}, "model": {"name": "mlp"}})
 
 
 def seasonal_csv(path: Path, steps: int = 480, period: int = 12, seed: int = 0) -> Path:
@@ -124,7 +124,7 @@ def test_a_relative_forecaster_sees_windows_from_their_last_step_and_forecasts_t
     out = wrapped(x)
     np.testing.assert_allclose(net.seen[0].numpy(), [[-3, -1], [-2, 1], [0, 0]])  # minus the last step
     np.testing.assert_allclose(out.numpy(), [[-5 + 6, -5 + 6]])  # the net's change plus the target's last value
-    with pytest.raises(LayerLabError, match="task.relative: level-relative windows are a forecasting option"):
+    with pytest.raises(LayerLabError, match=r"task.relative: unknown key for task 'regression' \(an option of forecast\)"):
         load_recipe({"task": {"name": "regression", "relative": True}, "model": {"name": "mlp"}})
 
 

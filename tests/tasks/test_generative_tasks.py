@@ -288,7 +288,7 @@ def test_generative_task_contract(name, digits):
     """The metrics evaluate reports are the names train.monitor may use; the saved section rebuilds the task."""
     from layerlab.api import _metric_names
 
-    task = create_task(TaskConfig(name=name, noise="mask" if name == "reconstruction" else "none"), num_classes=10,
+    task = create_task(TaskConfig(name=name, **({"noise": "mask"} if name == "reconstruction" else {})), num_classes=10,
                        class_names=digits.info.class_names, train_targets=digits.train.y)
     model = create_model({"name": {"reconstruction": "autoencoder", "vae": "vae", "adversarial": "cgan"}[name],
                           "width": 4}, input_shape=(1, 8, 8), num_outputs=task.num_outputs())

@@ -64,7 +64,7 @@ def test_forward_runs_the_batch_twice_under_independent_dropout_masks():
 
 
 def test_rdrop_is_refused_outside_classification_and_below_zero():
-    with pytest.raises(RecipeError, match=r"task\.rdrop.*classification only"):
+    with pytest.raises(RecipeError, match=r"task\.rdrop: unknown key for task 'regression' \(an option of classification\)"):
         load_recipe({"task": {"name": "regression", "rdrop": 0.5}, "model": {"name": "mlp"}})
     with pytest.raises(RecipeError, match=r"task\.rdrop"):
         load_recipe({"task": {"name": "classification", "rdrop": -1}, "model": {"name": "mlp"}})

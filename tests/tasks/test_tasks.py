@@ -76,6 +76,11 @@ def test_metric_names_on_a_tiny_made_up_batch(name):
     task = create_task(TaskConfig(name=name), **DATA[name])
     target = torch.zeros(2, dtype=torch.long) if name == "classification" else torch.zeros(2)
     assert "loss" in task.metrics(torch.zeros(2, task.num_outputs()), target)
+    # Task.metric_names makes that batch from the task's TargetSpec, with no test of the task's name
+    names = task.metric_names()
+    assert names[0] == "loss" and task.monitor[0].removeprefix("val_") in names
+    output, target = batch(task)
+    assert names == list(task.metrics(output, target))
 
 
 def test_classification_without_classes_is_refused():

@@ -4,14 +4,16 @@
     data = load_data(recipe.data, task="classification", seed=0)
     data.train.x.shape, data.info.class_names, data.preprocessor.to_dict()
 
-A source is one file in ``sources/`` registered in ``DATASETS``; importing this package registers them all.
+A source is one file in ``sources/``: its config class (a ``DataConfig`` subclass, ``layerlab.data.config``)
+and its reading function, registered in ``SOURCES``; importing this package registers them all.
 """
 
+from layerlab.data.config import DataConfig
 from layerlab.data.dataset import DataInfo, Dataset, Split
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.load import load_data
 from layerlab.data.preprocessor import Preprocessor
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import DATASETS, SOURCES, RawData, SourceContext
 from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401  (text sources)  # noqa: F401  (audio and time-series sources)
     audio_folder,
     cifar10,
@@ -25,9 +27,12 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
     timeseries,
 )
 from layerlab.data.table_preprocessor import TablePreprocessor
+from layerlab.data.targets import StructuredTargets, TargetSpec
 
 __all__ = [
     "DATASETS",
+    "SOURCES",
+    "DataConfig",
     "Dataset",
     "DataInfo",
     "ImagePreprocessor",
@@ -35,6 +40,8 @@ __all__ = [
     "RawData",
     "SourceContext",
     "Split",
+    "StructuredTargets",
     "TablePreprocessor",
+    "TargetSpec",
     "load_data",
 ]

@@ -24,7 +24,7 @@ from layerlab.data.spec_augment import SpecAugment
 from layerlab.errors import DataError
 
 if TYPE_CHECKING:
-    from layerlab.recipe import AugmentConfig
+    from layerlab.data.config import AugmentConfig
 
 # Random erasing draws the rectangle's area and aspect ratio from these ranges (as torchvision does).
 ERASE_AREA = (0.02, 0.33)

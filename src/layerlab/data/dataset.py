@@ -10,18 +10,21 @@ import torch
 
 if TYPE_CHECKING:
     from layerlab.data.preprocessor import Preprocessor
+    from layerlab.data.targets import StructuredTargets
 
 
 @dataclass
 class Split:
     """Examples of one split, held in memory and batched by index.
 
-    ``x`` is float32 of shape (N, *input_shape), already preprocessed. ``y`` is int64 class indices
-    (classification) or float32 of shape (N,) (regression).
+    ``x`` is float32 of shape (N, *input_shape), already preprocessed. ``y`` is a tensor of the task's
+    kind of target (int64 class indices or token ids, float32 values), or for structured targets (a
+    detection's boxes) ``StructuredTargets``, one dict of tensors per example, which is indexed and moved
+    to a device as a tensor is.
     """
 
     x: torch.Tensor
-    y: torch.Tensor
+    y: torch.Tensor | StructuredTargets
     ids: np.ndarray | None = None  # one string per example: its file, CSV line or train:<i> (see RawData.meta)
     groups: np.ndarray | None = None  # one string per example under data.groups; None without a rule
 

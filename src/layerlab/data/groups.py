@@ -30,8 +30,8 @@ from layerlab.data.dataset import Split
 from layerlab.errors import DataError
 
 if TYPE_CHECKING:
+    from layerlab.data.config import DataConfig
     from layerlab.data.source import RawData
-    from layerlab.recipe import DataConfig
 
 GroupRule = Callable[[dict[str, np.ndarray]], np.ndarray]
 KINDS = ("column", "file", "meta")

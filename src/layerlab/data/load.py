@@ -6,103 +6,132 @@ The same steps for every source:
         ─► limit (a stratified subset of the rest) ─► validation split ─► fit the preprocessing on
         the training split only (or take a run's) ─► apply it to all three splits
 
-Every split is a pure function of (data, recipe, seed), stratified for classification.
+Every split is a pure function of (data, recipe, seed), stratified where the task's ``TargetSpec`` says so.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from layerlab.data.dataset import DataInfo, Dataset, Split
 from layerlab.data.groups import attach_metadata
 from layerlab.data.preprocessor import Preprocessor
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.splits import kfold_indices, rng, split_fraction, split_indices, split_tail
+from layerlab.data.targets import StructuredTargets, TargetSpec
 from layerlab.errors import DataError
 from layerlab.settings import Settings, load_settings
+from layerlab.tasks.registry import target_spec
 
 if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
+    from layerlab.data.config import DataConfig
 
 log = logging.getLogger(__name__)
 
-# Tasks that learn from the inputs alone (autoencoders, VAEs, GANs) load their data as classification
-# does: the class labels stay the targets (conditional GANs and class-coloured embeddings use them).
-UNSUPERVISED = ("reconstruction", "vae", "adversarial")
-TASKS = ("classification", "regression", "language_model", "seq2seq", "forecast", *UNSUPERVISED)
-
-
-def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | None = None,
+def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: Settings | None = None,
               preprocessor: Preprocessor | None = None, inputs_from: Preprocessor | None = None) -> Dataset:
     """Read, split and preprocess the data a recipe's ``data`` section names.
 
-    ``task`` is "classification" or "regression"; ``seed`` fixes every split. The preprocessing is
-    fitted on the training split only; when ``preprocessor`` is given (a trained run evaluated on its
-    own or new data) it is applied instead, so inputs are prepared with the run's training statistics.
-    ``inputs_from`` is the preprocessing of the run a backbone comes from (``model.from_run``): the
-    preprocessing is fitted on this data, then takes that run's input side (``Preprocessor.with_inputs_of``).
-    ``settings`` defaults to the environment's (``LAYERLAB_DATA``, cache, offline).
+    ``task`` is the task's name ("classification", ...) or what it needs of the data (its
+    ``TargetSpec``): the kind of targets, and whether the splits are stratified. ``seed`` fixes every
+    split. The preprocessing is fitted on the training split only; when ``preprocessor`` is given (a
+    trained run evaluated on its own or new data) it is applied instead, so inputs are prepared with the
+    run's training statistics. ``inputs_from`` is the preprocessing of the run a backbone comes from
+    (``model.from_run``): the preprocessing is fitted on this data, then takes that run's input side
+    (``Preprocessor.with_inputs_of``). ``settings`` defaults to the environment's (``LAYERLAB_DATA``,
+    cache, offline).
 
     Raises DataError when the data cannot be found or read, or does not fit the task or the run.
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, not {task!r}")
-    task = "classification" if task in UNSUPERVISED else task
+    name, spec = (task, target_spec(task)) if isinstance(task, str) else ("a task", task)
+    cfg = as_source_config(cfg)
     settings = settings if settings is not None else load_settings()
-    raw = DATASETS.get(cfg.name)(cfg, SourceContext(task, settings, preprocessor))
-    _check_fits(raw, cfg, task, preprocessor, inputs_from)
-    stratify = task == "classification" and not raw.ordered
-
-    if cfg.folds is not None:
-        _check_folds(raw, cfg)
-        keep, held = kfold_indices(raw.y, cfg.folds, cfg.fold, seed=seed, stratify=stratify)
-        pool_x, pool_y, test_x, test_y = raw.x[keep], raw.y[keep], raw.x[held], raw.y[held]
-        pool_at, test_at = keep, held
-    elif raw.has_test_split:
-        pool_x, pool_y, test_x, test_y = raw.x, raw.y, raw.test_x, raw.test_y
-        pool_at, test_at = np.arange(len(raw.y)), np.arange(len(raw.test_y))  # positions, for the metadata
-    else:
-        keep, held = (split_tail(len(raw.y), round(cfg.test_fraction * len(raw.y)), raw.gap) if raw.ordered else
-                      split_fraction(raw.y, cfg.test_fraction, seed=seed, purpose="test", stratify=stratify))
-        pool_x, pool_y, test_x, test_y = raw.x[keep], raw.y[keep], raw.x[held], raw.y[held]
-        pool_at, test_at = keep, held
-    own_val = raw.val_size or 0  # an ordered source's own validation split: the last examples, kept whole
-    if cfg.limit is not None and cfg.limit < len(pool_y) - own_val:
-        if raw.ordered:  # the first examples, and the source's own validation split
-            kept = np.concatenate([np.arange(cfg.limit), np.arange(len(pool_y) - own_val, len(pool_y))])
-        else:
-            _, kept = split_indices(pool_y, cfg.limit, generator=rng(seed, "limit"), stratify=stratify)
-        pool_x, pool_y, pool_at = pool_x[kept], pool_y[kept], pool_at[kept]
+    raw = SOURCES.get(cfg.name)(cfg, SourceContext(name, settings, preprocessor, spec))
+    _check_fits(raw, cfg, name, spec, preprocessor, inputs_from)
+    stratify = spec.stratify and not raw.ordered
+    pool, test = _test_split(raw, cfg, seed, stratify)
+    pool = _limited(pool, raw, cfg, seed, stratify)
     if raw.ordered:
-        train_idx, val_idx = split_tail(len(pool_y), raw.val_size if raw.val_size is not None
-                                        else round(cfg.val_fraction * len(pool_y)), raw.gap)
+        train_idx, val_idx = split_tail(len(pool.y), raw.val_size if raw.val_size is not None
+                                        else round(cfg.val_fraction * len(pool.y)), raw.gap)
     else:
-        train_idx, val_idx = split_fraction(pool_y, cfg.val_fraction, seed=seed, purpose="val", stratify=stratify)
+        train_idx, val_idx = split_fraction(pool.y, cfg.val_fraction, seed=seed, purpose="val", stratify=stratify)
     if len(train_idx) == 0:
         raise DataError(f"{cfg.name}: no training examples left after the test and validation splits "
                         f"({len(raw.y)} examples in all); lower data.test_fraction or data.val_fraction")
 
-    train_x = pool_x[train_idx]
-    fitted = preprocessor if preprocessor is not None else raw.fit(train_x)
+    fitted = preprocessor if preprocessor is not None else raw.fit(pool.x[train_idx])
     if inputs_from is not None and preprocessor is None:
         fitted = fitted.with_inputs_of(inputs_from)
+    parts = (pool.pick(train_idx), pool.pick(val_idx), test)
+    splits = tuple(_tensors(fitted, part, spec) for part in parts)
+    positions = tuple(part.at for part in parts)
+    if all(len(s) == len(at) for s, at in zip(splits, positions)):  # not so for a text cut into windows
+        splits = attach_metadata(raw, cfg, splits, positions, seed=seed)
+    info = _info(cfg, raw, fitted)
+    log.info("%s: %d train, %d validation, %d test examples of shape %s",
+             cfg.name, *(len(s) for s in splits), info.input_shape)
+    return Dataset(*splits, info, fitted)
 
-    def split(x: np.ndarray, y: np.ndarray) -> Split:
-        target_dtype = torch.float32 if task in ("regression", "forecast") else torch.int64
-        return Split(*fitted.transform_split(x, y, target_dtype=target_dtype))
 
-    train = split(train_x, pool_y[train_idx])
-    val = split(pool_x[val_idx], pool_y[val_idx])
-    test = split(test_x, test_y)
-    positions = (pool_at[train_idx], pool_at[val_idx], test_at)
-    if all(len(s) == len(at) for s, at in zip((train, val, test), positions)):  # not so for a text cut into windows
-        train, val, test = attach_metadata(raw, cfg, (train, val, test), positions, seed=seed)
+def as_source_config(cfg: DataConfig) -> DataConfig:
+    """``cfg`` as its source's own config class (a section built as the shared class is checked again)."""
+    own = SOURCES.entry(cfg.name).config
+    return cfg if isinstance(cfg, own) else own.model_validate(cfg.model_dump())
+
+
+@dataclass
+class _Part:
+    """Raw examples of one split, with their positions in the source's data (for the metadata)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    at: np.ndarray
+
+    def pick(self, index: np.ndarray) -> _Part:
+        return _Part(self.x[index], self.y[index], self.at[index])
+
+
+def _test_split(raw: RawData, cfg: DataConfig, seed: int, stratify: bool) -> tuple[_Part, _Part]:
+    """The pool the training and validation splits are cut from, and the test split."""
+    whole = _Part(raw.x, raw.y, np.arange(len(raw.y)))
+    if cfg.folds is not None:
+        _check_folds(raw, cfg)
+        keep, held = kfold_indices(raw.y, cfg.folds, cfg.fold, seed=seed, stratify=stratify)
+    elif raw.has_test_split:
+        return whole, _Part(raw.test_x, raw.test_y, np.arange(len(raw.test_y)))
+    elif raw.ordered:
+        keep, held = split_tail(len(raw.y), round(cfg.test_fraction * len(raw.y)), raw.gap)
+    else:
+        keep, held = split_fraction(raw.y, cfg.test_fraction, seed=seed, purpose="test", stratify=stratify)
+    return whole.pick(keep), whole.pick(held)
+
+
+def _limited(pool: _Part, raw: RawData, cfg: DataConfig, seed: int, stratify: bool) -> _Part:
+    """At most ``data.limit`` training and validation examples (and an ordered source's own validation split)."""
+    own_val = raw.val_size or 0  # an ordered source's own validation split: the last examples, kept whole
+    if cfg.limit is None or cfg.limit >= len(pool.y) - own_val:
+        return pool
+    if raw.ordered:  # the first examples, and the source's own validation split
+        kept = np.concatenate([np.arange(cfg.limit), np.arange(len(pool.y) - own_val, len(pool.y))])
+    else:
+        _, kept = split_indices(pool.y, cfg.limit, generator=rng(seed, "limit"), stratify=stratify)
+    return pool.pick(kept)
+
+
+def _tensors(fitted: Preprocessor, part: _Part, spec: TargetSpec) -> Split:
+    if spec.kind == "structured":  # one dict of tensors per example: no one tensor to make
+        return Split(fitted.transform(part.x), StructuredTargets(part.y))
+    return Split(*fitted.transform_split(part.x, part.y, target_dtype=spec.dtype))
+
+
+def _info(cfg: DataConfig, raw: RawData, fitted: Preprocessor) -> DataInfo:
     classes = fitted.classes  # None for numeric targets; a language model's classes are its vocabulary
-    info = DataInfo(
+    return DataInfo(
         name=cfg.name,
         modality=raw.modality,
         input_shape=fitted.input_shape,
@@ -111,9 +140,6 @@ def load_data(cfg: DataConfig, *, task: str, seed: int, settings: Settings | Non
         feature_names=fitted.feature_names,
         **fitted.data_fields(),
     )
-    log.info("%s: %d train, %d validation, %d test examples of shape %s",
-             cfg.name, len(train), len(val), len(test), info.input_shape)
-    return Dataset(train, val, test, info, fitted)
 
 
 def _check_folds(raw: RawData, cfg: DataConfig) -> None:
@@ -131,35 +157,23 @@ def _check_folds(raw: RawData, cfg: DataConfig) -> None:
 _SPATIAL = ("crop_padding", "hflip", "vflip", "erase")
 
 
-def _check_fits(raw: RawData, cfg: DataConfig, task: str, preprocessor: Preprocessor | None,
+def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, preprocessor: Preprocessor | None,
                 inputs_from: Preprocessor | None = None) -> None:
     """Refuse combinations that cannot work, before any work is done on them."""
-    if raw.modality == "image" and task == "regression":
-        raise DataError(f"{cfg.name} is a classification data set (images with class labels); "
-                        "task.name: regression needs a csv table with a numeric target")
+    if raw.modality not in spec.modalities:
+        needs = spec.needs or " or ".join(spec.modalities) + " data"
+        raise DataError(f"task.name: {task} needs {needs}, not {cfg.name} ({raw.modality} data)")
     if preprocessor is not None and preprocessor.kind != raw.modality:
         raise DataError(f"this run was trained on {preprocessor.kind} data, but {cfg.name} gives {raw.modality} data")
     if inputs_from is not None and inputs_from.kind != raw.modality:
         raise DataError(f"model.from_run: that run was trained on {inputs_from.kind} data, but {cfg.name} gives "
                         f"{raw.modality} data; its backbone takes {inputs_from.kind} inputs")
-    if raw.modality == "table":
-        spatial = [name for name in _SPATIAL if getattr(cfg.augment, name)]
-        if spatial:
-            raise DataError(f"data.augment.{spatial[0]}: crops, flips and erasing apply to images, not to the "
-                            "rows of a table (data.augment.noise does)")
-    _check_signals(raw, cfg, task)
-
-
-def _check_signals(raw: RawData, cfg: DataConfig, task: str) -> None:
-    """Forecasting needs a time series; SpecAugment needs spectrograms; a series is not an image."""
-    if (task == "forecast") != (raw.modality == "series"):
-        raise DataError(f"task.name: forecast needs a time series (data.name: series, co2 or sunspots), not {cfg.name}"
-                        if task == "forecast" else f"{cfg.name} is a time series; use task.name: forecast")
+    spatial = [name for name in _SPATIAL if getattr(cfg.augment, name)]
+    if spatial and raw.modality in ("table", "series"):
+        what = "the rows of a table" if raw.modality == "table" else "a time series"
+        raise DataError(f"data.augment.{spatial[0]}: crops, flips and erasing apply to images, not to {what} "
+                        "(data.augment.noise does)")
     masks = [name for name in ("freq_mask", "time_mask") if getattr(cfg.augment, name)]
     if masks and raw.modality != "audio":
         raise DataError(f"data.augment.{masks[0]}: SpecAugment masks log-mel spectrograms (audio data); "
                         f"{cfg.name} gives {raw.modality} data")
-    spatial = [name for name in _SPATIAL if getattr(cfg.augment, name)]
-    if spatial and raw.modality == "series":
-        raise DataError(f"data.augment.{spatial[0]}: crops, flips and erasing apply to images, not to a time "
-                        "series (data.augment.noise does)")

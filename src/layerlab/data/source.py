@@ -1,9 +1,13 @@
 """What a data source is: a registered function that reads raw examples.
 
-A source is one file under ``layerlab/data/sources/`` with one function registered in ``DATASETS``:
+A source is one file under ``layerlab/data/sources/`` with one function registered in ``SOURCES``,
+with the class of its recipe options (a ``DataConfig`` subclass, ``layerlab.data.config``):
 
-    @DATASETS.register("digits", description="scikit-learn's 8x8 handwritten digits (1,797 images)")
-    def load_digits(cfg: DataConfig, ctx: SourceContext) -> RawData: ...
+    class CsvConfig(ColumnsConfig):
+        categorical: list[str] | None = Field(None, description="...")
+
+    @SOURCES.register("csv", config=CsvConfig, description="a CSV table (data.path)")
+    def load_csv(cfg: CsvConfig, ctx: SourceContext) -> RawData: ...
 
 It returns the examples as read (pixels, table cells) with their targets and, when the data set has
 one, its own test split. Everything after that (test, limit and validation splits, fitting and
@@ -18,26 +22,28 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from layerlab.data.targets import TargetSpec
 from layerlab.registry import Registry
 from layerlab.settings import Settings
 
 if TYPE_CHECKING:
     from layerlab.data.preprocessor import Preprocessor
 
-DATASETS: Registry = Registry("data set")
-
-Task = Literal["classification", "regression", "language_model", "seq2seq", "forecast"]
+SOURCES: Registry = Registry("data set", name_owners=True)
+CLASS_TARGETS = TargetSpec("class", stratify=True)  # classification's
+DATASETS = SOURCES  # the registry's first name, still imported by code written before the sources had configs
 
 
 @dataclass(frozen=True)
 class SourceContext:
     """What a source may need besides its recipe section."""
 
-    task: Task
+    task: str  # the task's name, for messages
     settings: Settings
     # The preprocessing of a trained run, when its model is evaluated on (new) data: sources take the
     # input shape, columns and classes from it instead of from the data.
     fitted: Preprocessor | None = None
+    target: TargetSpec = CLASS_TARGETS  # what the task needs of the targets
 
 
 @dataclass

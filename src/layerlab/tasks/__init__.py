@@ -2,17 +2,23 @@
 
     task = create_task(recipe.task, num_classes=10, class_names=names, train_targets=train.y)
     loss = task.loss(model(x), y)
+
+A task is one file: its config class (a ``TaskConfig`` subclass, ``layerlab.tasks.config``), what it
+needs of the data (a ``TargetSpec``), and the task class, registered in ``TASKS``; importing this
+package registers them all.
 """
 
 from layerlab.tasks.adversarial import AdversarialTask
 from layerlab.tasks.base import TASKS, Task, create_task
 from layerlab.tasks.classify import ClassificationTask
+from layerlab.tasks.config import TaskConfig
 from layerlab.tasks.forecast import ForecastTask
 from layerlab.tasks.language_model import LanguageModelTask
 from layerlab.tasks.reconstruct import ReconstructionTask
+from layerlab.tasks.registry import target_spec
 from layerlab.tasks.regress import RegressionTask
 from layerlab.tasks.seq2seq import Seq2SeqTask
 from layerlab.tasks.vae import VAETask
 
 __all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "ForecastTask", "LanguageModelTask", "ReconstructionTask",
-           "RegressionTask", "Seq2SeqTask", "Task", "VAETask", "create_task"]
+           "RegressionTask", "Seq2SeqTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]

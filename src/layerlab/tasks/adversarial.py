@@ -23,12 +23,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
+from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
-from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.config import GenerativeConfig
 from layerlab.tasks.imaging import frechet_distance, save_grid
 from layerlab.tasks.step import MakeOptimizer, TrainingStep
 
@@ -41,10 +43,19 @@ FIXED_SAMPLES = 64
 EVAL_SEED = 0
 
 
-@TASKS.register("adversarial", description="GAN training: alternating discriminator and generator steps (bce, hinge, wgan-gp)")
+class AdversarialConfig(GenerativeConfig):
+    n_critic: int = Field(1, ge=1, description="adversarial: discriminator steps per generator step")
+    d_lr: float | None = Field(None, gt=0, description="adversarial: the discriminator's learning rate (default train.lr)")
+    g_lr: float | None = Field(None, gt=0, description="adversarial: the generator's learning rate (default train.lr)")
+    gp_weight: float = Field(10.0, ge=0, description="adversarial: weight of the gradient penalty (loss wgan-gp)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="adversarial (bce): the real images' target is 1 - this (one-sided label smoothing)")
+
+
+@TASKS.register("adversarial", config=AdversarialConfig, description="GAN training: alternating discriminator and generator steps (bce, hinge, wgan-gp)")
 class AdversarialTask(Task):
     name = "adversarial"
     losses = ("auto", "bce", "hinge", "wgan-gp")
+    target = TargetSpec("class", unsupervised=True, stratify=True)
     monitor = ("val_pixel_fd", "min")
     pixel_space = True
 
@@ -58,7 +69,7 @@ class AdversarialTask(Task):
         self.num_classes, self.class_names = num_classes, class_names
 
     @classmethod
-    def from_config(cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None,
+    def from_config(cls, cfg: AdversarialConfig, *, num_classes: int | None, class_names: list[str] | None,
                     train_targets: Tensor) -> AdversarialTask:
         if cfg.label_smoothing and cfg.loss not in ("auto", "bce"):
             raise LayerLabError("task.label_smoothing applies to the bce loss of a GAN, not to " + cfg.loss)

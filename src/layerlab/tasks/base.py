@@ -1,10 +1,15 @@
 """What every task shares: the interface the trainer and the commands call, the registry, ``create_task``.
 
 A task owns what is learned: the loss of a batch, the metrics and the detailed report of a whole
-split, and the predictions a user sees. Each concrete task lives in its own file and registers itself:
+split, and the predictions a user sees. Each concrete task lives in its own file, with the class of its
+recipe options and what it needs of the data (``TargetSpec``), and registers itself:
 
-    @TASKS.register("regression", description="...")
-    class RegressionTask(Task): ...
+    class RegressionConfig(TaskConfig):
+        huber_delta: float = Field(1.0, gt=0, description="...")
+
+    @TASKS.register("regression", config=RegressionConfig, description="...")
+    class RegressionTask(Task):
+        target = TargetSpec("real", modalities=("table", "text", "audio"))
 
 ``create_task(recipe.task, ...)`` then builds the one the recipe names.
 """
@@ -14,15 +19,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
+from layerlab.data.targets import TargetSpec
 from layerlab.errors import UsageError
 from layerlab.models.inference import predict_outputs
-from layerlab.recipe import TaskConfig
-from layerlab.registry import Registry
+from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.registry import TASKS
 from layerlab.tasks.step import MakeOptimizer, TrainingStep
 
-TASKS: Registry = Registry("task")
+__all__ = ["TASKS", "Task", "TaskConfig", "create_task"]
 
 
 class Task(ABC):
@@ -36,6 +43,7 @@ class Task(ABC):
     name: ClassVar[str]
     monitor: ClassVar[tuple[str, str]]  # the default metric to monitor and its mode ("min" or "max")
     losses: ClassVar[tuple[str, ...]]  # the values task.loss may take ("auto" first)
+    target: ClassVar[TargetSpec]  # what it needs of the data: the kind of target, stratified splits, ...
 
     @classmethod
     @abstractmethod
@@ -65,6 +73,15 @@ class Task(ABC):
         """One JSON-able dict per example."""
 
     # ---------------------------------------------------------------- overridable, with defaults
+    def metric_names(self) -> list[str]:
+        """The names ``metrics`` returns (``val_`` + each is a metric ``train.monitor`` may name). The
+        default calls ``metrics`` on two made-up examples of the task's kind of target; tasks whose
+        metrics come from their own ``evaluate``, or whose targets have no made-up form, name them."""
+        targets = self.target.example_targets(2)
+        if targets is None:
+            raise NotImplementedError(f"{type(self).__name__} has structured targets; it must name its metrics")
+        return list(self.metrics(torch.zeros(2, self.num_outputs()), targets))
+
     forward_on_inputs = False  # an overriding forward that only calls the model on (copies of) x says so: a
     # head-only stage may then call it with the head on cached head inputs in place of the model on x
 

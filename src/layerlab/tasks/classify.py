@@ -8,25 +8,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
+from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
-from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.config import SmoothingConfig
 
 log = logging.getLogger(__name__)
 
 TOP_PREDICTIONS = 3  # classes listed under "top" by predict
 
 
-@TASKS.register("classification", description="one label per example, from a fixed set of classes")
+class ClassificationConfig(SmoothingConfig):
+    class_weights: Literal["none", "balanced"] | list[float] = Field(
+        "none", description="classification: per-class loss weights, or 'balanced' (inverse class frequency)"
+    )
+    top_k: int = Field(5, ge=1, description="classification: k of the top-k accuracy")
+    rdrop: float = Field(0.0, ge=0, description="classification: R-Drop (Liang et al., 2021): each training batch goes through the model twice, under two dropout masks, and the loss adds this times the symmetric KL divergence of the two predictions (0 = off; 0.1-1 in the paper; twice the training compute)")
+    calibrate: Literal["none", "temperature"] = Field("none", description="classification: temperature scaling fitted on the validation split after training, used by evaluate and predict")
+
+
+@TASKS.register("classification", config=ClassificationConfig, description="one label per example, from a fixed set of classes")
 class ClassificationTask(Task):
     name = "classification"
     losses = ("auto", "cross_entropy")
+    target = TargetSpec("class", stratify=True)
     monitor = ("val_accuracy", "max")
 
     num_classes: int
@@ -63,7 +75,7 @@ class ClassificationTask(Task):
 
     @classmethod
     def from_config(
-        cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor
+        cls, cfg: ClassificationConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor
     ) -> ClassificationTask:
         if num_classes is None:
             raise LayerLabError(

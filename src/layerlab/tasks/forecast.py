@@ -22,21 +22,28 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
+from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import predict_outputs
-from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.regress import RegressionConfig
 
 ForecastLoss = Literal["mse", "mae", "huber"]
 MAPE_FLOOR = 1e-8  # targets closer to 0 than this are left out of the MAPE (it is undefined there)
 
 
-@TASKS.register("forecast", description="predict the next data.horizon values of a time series (data: series, co2, sunspots)")
+class ForecastConfig(RegressionConfig):
+    relative: bool = Field(False, description="forecast: the model sees each window relative to its last step and forecasts the change from the last value (NLinear), so a trend may leave the training range")
+
+
+@TASKS.register("forecast", config=ForecastConfig, description="predict the next data.horizon values of a time series (data: series, co2, sunspots)")
 class ForecastTask(Task):
     name = "forecast"
     losses = ("auto", "mse", "mae", "huber")
+    target = TargetSpec("real", modalities=("series",), needs="a time series (data.name: series, co2 or sunspots)")
     monitor = ("val_loss", "min")
 
     def __init__(self, horizon: int = 1, *, loss: ForecastLoss = "mse", huber_delta: float = 1.0,
@@ -57,13 +64,11 @@ class ForecastTask(Task):
         self.season: int | None = None
 
     @classmethod
-    def from_config(cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None,
+    def from_config(cls, cfg: ForecastConfig, *, num_classes: int | None, class_names: list[str] | None,
                     train_targets: Tensor) -> ForecastTask:
         if num_classes is not None:
             raise LayerLabError(f"task.name is 'forecast' but the data has {num_classes} classes; "
                                 "forecasting needs a time series (data.name: series, co2 or sunspots)")
-        if cfg.label_smoothing or cfg.class_weights != "none":
-            raise LayerLabError("task.label_smoothing and task.class_weights apply to classification, not forecast")
         if train_targets.numel() and not torch.isfinite(train_targets).all():
             raise LayerLabError("the series has NaN or infinite values; fill or drop them first")
         horizon = train_targets.shape[1] if train_targets.ndim == 2 else 1

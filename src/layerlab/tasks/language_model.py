@@ -15,17 +15,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from layerlab.data.targets import TargetSpec
 from layerlab.data.text.tokenizers import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, vocabulary_kind
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
-from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.config import SmoothingConfig
 
 
-@TASKS.register("language_model", description="predict each next token of a text (perplexity, bits per character)")
+class LanguageModelConfig(SmoothingConfig):
+    """A language model takes the options every cross-entropy task does (label smoothing)."""
+
+@TASKS.register("language_model", config=LanguageModelConfig, description="predict each next token of a text (perplexity, bits per character)")
 class LanguageModelTask(Task):
     name = "language_model"
     losses = ("auto", "cross_entropy")
+    target = TargetSpec("tokens", modalities=("text",))
     monitor = ("val_loss", "min")
 
     def __init__(self, vocabulary: list[str], *, label_smoothing: float = 0.0):
@@ -39,7 +44,7 @@ class LanguageModelTask(Task):
         self.token_chars = torch.tensor(chars, dtype=torch.float64)
 
     @classmethod
-    def from_config(cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None,
+    def from_config(cls, cfg: LanguageModelConfig, *, num_classes: int | None, class_names: list[str] | None,
                     train_targets: Tensor) -> LanguageModelTask:
         if not class_names:
             raise LayerLabError("task.name is 'language_model' but the data is not text; use a text corpus "
@@ -69,6 +74,10 @@ class LanguageModelTask(Task):
         return output
 
     # ------------------------------------------------------------------------------ a whole split
+    def metric_names(self) -> list[str]:
+        """The names of ``metrics``, from a made-up batch of one token per sequence: logits (2, 1, V)."""
+        return list(self.metrics(torch.zeros(2, 1, self.num_outputs()), torch.zeros(2, 1, dtype=torch.long)))
+
     def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
         output = self._per_step(output, target)
         return self._from_sums(*self._sums(output.flatten(0, -2), target.flatten()))

@@ -13,20 +13,27 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
+from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
-from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.config import TaskConfig
 
 RegressionLoss = Literal["mse", "mae", "huber"]
 RESIDUAL_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-@TASKS.register("regression", description="predict one number (or a vector of numbers) per example")
+class RegressionConfig(TaskConfig):
+    huber_delta: float = Field(1.0, gt=0, description="regression, forecast: where the Huber loss turns linear")
+
+
+@TASKS.register("regression", config=RegressionConfig, description="predict one number (or a vector of numbers) per example")
 class RegressionTask(Task):
     name = "regression"
     losses = ("auto", "mse", "mae", "huber")
+    target = TargetSpec("real", modalities=("table", "text", "audio"), needs="a csv table with a numeric target")
     monitor = ("val_loss", "min")
 
     num_targets: int
@@ -46,7 +53,7 @@ class RegressionTask(Task):
 
     @classmethod
     def from_config(
-        cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor
+        cls, cfg: RegressionConfig, *, num_classes: int | None, class_names: list[str] | None, train_targets: Tensor
     ) -> RegressionTask:
         integer_targets = train_targets.numel() > 0 and not train_targets.is_floating_point()
         if num_classes is not None or integer_targets:

@@ -18,22 +18,31 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
+from layerlab.data.targets import TargetSpec
 from layerlab.data.text.tokenizers import BOS, EOS, PAD, SPECIAL_TOKENS, detokenize, vocabulary_kind
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import autocast
 from layerlab.models.layers import trim_padding
-from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.config import SmoothingConfig
 
 SAMPLES = 5  # translations shown in the report
 
 
-@TASKS.register("seq2seq", description="translate token sequences (teacher forcing; greedy or beam search; BLEU, chrF)")
+class Seq2SeqConfig(SmoothingConfig):
+    beam_size: int = Field(1, ge=1, description="seq2seq: beam width when decoding test translations and `translate` (1 = greedy)")
+    length_penalty: float = Field(1.0, ge=0, description="seq2seq: beam search ranks by log-probability / length**this (0 = no normalisation)")
+    val_bleu: bool = Field(False, description="seq2seq: also decode the validation split (greedy) at every epoch end and record val_bleu and val_chrf: BLEU against training time, for a decoding pass per epoch")
+
+
+@TASKS.register("seq2seq", config=Seq2SeqConfig, description="translate token sequences (teacher forcing; greedy or beam search; BLEU, chrF)")
 class Seq2SeqTask(Task):
     name = "seq2seq"
     losses = ("auto", "cross_entropy")
+    target = TargetSpec("tokens", modalities=("text",))
     monitor = ("val_loss", "min")
 
     def __init__(self, vocabulary: list[str], *, label_smoothing: float = 0.0, beam_size: int = 1,
@@ -43,7 +52,7 @@ class Seq2SeqTask(Task):
         self.val_bleu = bool(val_bleu)
 
     @classmethod
-    def from_config(cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None,
+    def from_config(cls, cfg: Seq2SeqConfig, *, num_classes: int | None, class_names: list[str] | None,
                     train_targets: Tensor) -> Seq2SeqTask:
         if not class_names:
             raise LayerLabError("task.name is 'seq2seq' but the data is not a parallel corpus; use data.name: multi30k "
@@ -72,6 +81,10 @@ class Seq2SeqTask(Task):
                                label_smoothing=self.label_smoothing)
 
     # ------------------------------------------------------------------------------ a whole split
+    def metric_names(self) -> list[str]:
+        """The names of ``metrics``, from a made-up batch: logits (2, 1, V) for targets <bos> + one token."""
+        return list(self.metrics(torch.zeros(2, 1, self.num_outputs()), torch.zeros(2, 2, dtype=torch.long)))
+
     def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
         if output.dim() == 2:  # the trainer's monitor check feeds (N, V) and (N,)
             return {"loss": F.cross_entropy(output.float(), target.long()).item(), "accuracy": 0.0}

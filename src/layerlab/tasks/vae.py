@@ -19,12 +19,14 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
+from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
-from layerlab.recipe import TaskConfig
 from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.config import GenerativeConfig
 from layerlab.tasks.imaging import psnr, save_grid, ssim
 
 EVAL_SEED = 0  # the posterior samples of every evaluation
@@ -50,10 +52,16 @@ def bernoulli_nll(logits: Tensor, target: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none").flatten(1).sum(1)
 
 
-@TASKS.register("vae", description="variational autoencoder: the ELBO (reconstruction + beta * KL), with KL warm-up")
+class VAEConfig(GenerativeConfig):
+    beta: float = Field(1.0, gt=0, description="vae: weight of the KL term (1: the ELBO; above 1: a beta-VAE)")
+    kl_warmup: int = Field(0, ge=0, description="vae: training batches over which the KL weight rises linearly from 0 to beta")
+
+
+@TASKS.register("vae", config=VAEConfig, description="variational autoencoder: the ELBO (reconstruction + beta * KL), with KL warm-up")
 class VAETask(Task):
     name = "vae"
     losses = ("auto", "bce")
+    target = TargetSpec("class", unsupervised=True, stratify=True)
     monitor = ("val_loss", "min")
     pixel_space = True
 
@@ -63,7 +71,7 @@ class VAETask(Task):
         self.num_classes = num_classes
 
     @classmethod
-    def from_config(cls, cfg: TaskConfig, *, num_classes: int | None, class_names: list[str] | None,
+    def from_config(cls, cfg: VAEConfig, *, num_classes: int | None, class_names: list[str] | None,
                     train_targets: Tensor) -> VAETask:
         return cls(beta=cfg.beta, kl_warmup=cfg.kl_warmup, samples_seed=cfg.samples_seed, num_classes=num_classes)
 

@@ -15,7 +15,8 @@ Keys are recipe key paths, dotted (``train.lr``) or nested (``train: {lr: ...}``
 ``model.name`` switches the model family: the chosen family starts from its own defaults, and its
 keys go under ``when``. The space is checked against the recipe before any trial runs: every key must
 be a recipe key, and every value the search can give (each choice, each end of a range) must make a
-valid recipe; problems are reported with their path, as ``tune.space.train.lr: ...``.
+valid recipe (``layerlab.tune.space_check``); problems are reported with their path, as
+``tune.space.train.lr: ...``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import close_match
+from layerlab.overrides import apply_overrides
 
 if TYPE_CHECKING:
     import optuna
-
-    from layerlab.recipe import Recipe
 
 KINDS = ("log_uniform", "uniform", "int", "choice")
 OPTIONS = {"log_uniform": (), "uniform": ("step",), "int": ("step", "log"), "choice": ("when",)}
@@ -362,67 +362,9 @@ def apply_values(raw: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str,
     A ``model.name`` that changes the family replaces the whole ``model`` section by the new family's
     defaults first: the old family's keys mean nothing to the new one.
     """
-    from layerlab.recipe import apply_overrides
-
     raw = dict(raw)
     family = values.get("model.name")
     if family is not None and (raw.get("model") or {}).get("name", "cnn") != family:
         raw["model"] = {"name": family}
     ordered = sorted(values.items(), key=lambda item: item[0] != "model.name")
     return apply_overrides(raw, dict(ordered))
-
-
-def recipe_problems(recipe: Recipe) -> list[str]:
-    """Problems of ``recipe.tune`` (with their paths), checked against the rest of the recipe.
-
-    Every key must be a recipe key and every value the search can give (each choice, both ends of a
-    range) must make a valid recipe, keys under ``when`` together with their choice. Empty when fine.
-    """
-    from layerlab.errors import RecipeError
-
-    tune = recipe.tune
-    if not tune.space:
-        return []
-    try:
-        space = parse_space(tune.space)
-    except SpaceError as exc:
-        return exc.problems
-    problems: list[str] = []
-    if tune.strategy == "grid":
-        try:
-            space.grid()
-        except SpaceError as exc:
-            problems += exc.problems
-    elif tune.trials is None and tune.timeout is None:
-        problems.append("tune.trials: give a number of trials or a time budget (tune.timeout); "
-                        "only a grid search ends by itself")
-    base = recipe.to_dict()
-    del base["tune"]
-    for dim, context in _with_context(space.dims, {}):
-        for value in dim.probes():
-            try:
-                _validate(apply_values(base, {**context, dim.key: value}))
-            except RecipeError as exc:
-                problems += [_located(dim, value, p) for p in exc.problems]
-    return list(dict.fromkeys(problems))
-
-
-def _with_context(dims: Sequence[Dimension], context: dict[str, Any]) -> Iterable[tuple[Dimension, dict[str, Any]]]:
-    for dim in dims:
-        yield dim, context
-        if isinstance(dim, Choice):
-            for index, sub in dim.when.items():
-                yield from _with_context(sub, {**context, dim.key: dim.values[index]})
-
-
-def _validate(raw: dict[str, Any]) -> None:
-    from layerlab.recipe import validate_recipe
-
-    validate_recipe(raw)
-
-
-def _located(dim: Dimension, value: Any, problem: str) -> str:
-    """``train.lrr: unknown key; ...`` becomes ``tune.space.train.lrr: unknown key; ...``."""
-    if problem.startswith(f"{dim.key}: "):
-        return f"{dim.where}: {problem[len(dim.key) + 2:]}"
-    return f"{dim.where}: {value!r} does not make a valid recipe: {problem}"

@@ -17,19 +17,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
 from layerlab.data.audio import load_waveforms, read_wav, wav_files
 from layerlab.data.audio_preprocessor import AudioPreprocessor
+from layerlab.data.config import AudioConfig
 from layerlab.data.files import resolve_path
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.sources.csv_table import sort_classes
 from layerlab.errors import DataError
-
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
 
 FSDD_PATTERN = r"^(?P<label>\d)_(?P<speaker>[a-z]+)_(?P<index>\d+)\.wav$"
 FSDD_TEST_INDICES = range(5)  # the dataset's own convention: recordings 0-4 of each speaker and digit
@@ -44,8 +42,12 @@ class Recording:
     index: int | None = None
 
 
-@DATASETS.register("audio-folder", description="your WAV recordings, labelled by subfolder or by data.label_pattern")
-def load_audio_folder(cfg: DataConfig, ctx: SourceContext) -> RawData:
+class AudioFolderConfig(AudioConfig):
+    label_pattern: str | None = Field(None, description="audio-folder: a regular expression searched in each file name; its group 'label' (or first group) is the class, its group 'speaker' the speaker (default: the class is the file's subfolder)")
+
+
+@SOURCES.register("audio-folder", config=AudioFolderConfig, description="your WAV recordings, labelled by subfolder or by data.label_pattern")
+def load_audio_folder(cfg: AudioFolderConfig, ctx: SourceContext) -> RawData:
     if cfg.path is None:
         raise DataError("data.path: audio-folder needs the folder of WAV files (one subfolder per class, "
                         "or any layout with data.label_pattern)")
@@ -65,8 +67,8 @@ def load_audio_folder(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return _raw_data(cfg, ctx, train, test, root)
 
 
-@DATASETS.register("fsdd", description="Free Spoken Digit Dataset: 3,000 WAV recordings of 10 digits by 6 speakers (8 kHz)")
-def load_fsdd(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("fsdd", config=AudioConfig, description="Free Spoken Digit Dataset: 3,000 WAV recordings of 10 digits by 6 speakers (8 kHz)")
+def load_fsdd(cfg: AudioConfig, ctx: SourceContext) -> RawData:
     folder = _fsdd_folder(cfg, ctx)
     recordings = _recordings(folder, re.compile(FSDD_PATTERN))
     if cfg.test_speaker is not None:
@@ -78,7 +80,7 @@ def load_fsdd(cfg: DataConfig, ctx: SourceContext) -> RawData:
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def _raw_data(cfg: DataConfig, ctx: SourceContext, train: list[Recording], test: list[Recording] | None,
+def _raw_data(cfg: AudioConfig, ctx: SourceContext, train: list[Recording], test: list[Recording] | None,
               root: Path) -> RawData:
     """Waveforms and class indices of the recordings, and the preprocessing to fit (or the run's)."""
     fitted = ctx.fitted if isinstance(ctx.fitted, AudioPreprocessor) else None
@@ -88,7 +90,7 @@ def _raw_data(cfg: DataConfig, ctx: SourceContext, train: list[Recording], test:
         classes = sort_classes(sorted({r.label for r in train}))
         rate = cfg.sample_rate or read_wav(train[0].path)[1]
         length = round(cfg.clip_seconds * rate)
-    if len(classes) < 2 and ctx.task == "classification":
+    if len(classes) < 2 and ctx.target.kind == "class":
         raise DataError(f"{train[0].path.parent}: found only the class {classes}; classification needs at least two")
 
     def read(recordings: list[Recording]) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +159,7 @@ def _leave_speaker_out(recordings: list[Recording], speaker: str, no_group: str)
     return [r for r in recordings if r.speaker != speaker], [r for r in recordings if r.speaker == speaker]
 
 
-def _fsdd_folder(cfg: DataConfig, ctx: SourceContext) -> Path:
+def _fsdd_folder(cfg: AudioConfig, ctx: SourceContext) -> Path:
     """The folder of FSDD's WAV files: data.path, or ``fsdd/recordings`` in a data directory."""
     if cfg.path is not None:
         given = resolve_path(cfg.path, ctx.settings)

@@ -13,19 +13,16 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from layerlab.data.config import DataConfig
 from layerlab.data.files import FileSet, RemoteFile, find_files, locate, resolve_path, search_dirs
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.safe_pickle import load_pickle
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.errors import DataError
 from layerlab.settings import Settings
-
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -43,7 +40,7 @@ ARCHIVE = FileSet(
 )
 
 
-@DATASETS.register("cifar10", description="32x32 colour images of 10 classes (50,000 train, 10,000 test; python version)")
+@SOURCES.register("cifar10", config=DataConfig, description="32x32 colour images of 10 classes (50,000 train, 10,000 test; python version)")
 def load_cifar10(cfg: DataConfig, ctx: SourceContext) -> RawData:
     folder = find_batches(cfg, ctx.settings)
     train = [_read_batch(folder / name) for name in TRAIN_BATCHES]

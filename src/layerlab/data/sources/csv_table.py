@@ -9,24 +9,26 @@ all numbers); for regression the target is a number, left in the user's units.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
+from layerlab.data.config import ColumnsConfig
 from layerlab.data.files import recipe_file
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.data.tables import NotANumber, Table, is_numeric, missing_mask, parse_numbers, read_table
 from layerlab.errors import DataError
 
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
-
 log = logging.getLogger(__name__)
 
 
-@DATASETS.register("csv", description="a CSV table (data.path): numbers standardised, categories one-hot encoded")
-def load_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
+class CsvConfig(ColumnsConfig):
+    categorical: list[str] | None = Field(None, description="csv: columns to one-hot encode; default every non-numeric column")
+
+
+@SOURCES.register("csv", config=CsvConfig, description="a CSV table (data.path): numbers standardised, categories one-hot encoded")
+def load_csv(cfg: CsvConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "csv", "CSV file")
     table = read_table(path, delimiter=cfg.delimiter, header=cfg.header)
     fitted = ctx.fitted if isinstance(ctx.fitted, TablePreprocessor) else None
@@ -35,7 +37,7 @@ def load_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
     target = table.column_index(target_key, role="target column")
     if table.cells.shape[1] < 2:
         raise DataError(f"{path}: only one column; a table needs input columns besides the target")
-    y, classes = _targets(table, target, ctx.task, fitted.classes if fitted else None)
+    y, classes = _targets(table, target, ctx.target.kind, fitted.classes if fitted else None)
 
     if fitted is not None:  # a trained run's model on (new) data: its columns, as it was trained
         return RawData(modality="table", x=fitted.select_inputs(table), y=y, fit=lambda train: fitted,
@@ -60,7 +62,7 @@ def _meta(table: Table) -> dict[str, np.ndarray]:
             **{f"column:{name}": table.cells[:, j] for j, name in enumerate(table.names)}}
 
 
-def _targets(table: Table, target: int, task: str, known: list[str] | None) -> tuple[np.ndarray, list[str] | None]:
+def _targets(table: Table, target: int, kind: str, known: list[str] | None) -> tuple[np.ndarray, list[str] | None]:
     """The target column as class indices (and the class names) or as float32 numbers."""
     values = table.cells[:, target]
     name = table.names[target]
@@ -69,7 +71,7 @@ def _targets(table: Table, target: int, task: str, known: list[str] | None) -> t
         lines = ", ".join(str(line) for line in table.lines[missing[:5]]) + (", ..." if len(missing) > 5 else "")
         raise DataError(f"{table.path}: the target column '{name}' is empty on {len(missing)} row(s) "
                         f"(line {lines}); remove those rows or fill in their targets")
-    if task == "regression":
+    if kind == "real":
         try:
             return parse_numbers(values).astype(np.float32), None
         except NotANumber as exc:

@@ -6,20 +6,16 @@ holds out ``data.test_fraction`` of it (stratified, seeded).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from layerlab.data.config import DataConfig
 from layerlab.data.image_preprocessor import ImagePreprocessor
-from layerlab.data.source import DATASETS, RawData, SourceContext
-
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
+from layerlab.data.source import SOURCES, RawData, SourceContext
 
 CLASS_NAMES = [str(d) for d in range(10)]
 
 
-@DATASETS.register("digits", description="scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes; no download)")
+@SOURCES.register("digits", config=DataConfig, description="scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes; no download)")
 def load_digits(cfg: DataConfig, ctx: SourceContext) -> RawData:
     from sklearn.datasets import load_digits as sklearn_digits
 

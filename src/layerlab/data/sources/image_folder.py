@@ -10,22 +10,25 @@ Images are converted to RGB (or one channel with ``data.grayscale``) and resized
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
+from layerlab.data.config import DataConfig
 from layerlab.data.files import resolve_path
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import image_files, image_size, read_images
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.errors import DataError
 
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
+
+class ImageFolderConfig(DataConfig):
+    image_size: int | None = Field(None, gt=0, description="image-folder: resize images to this square size (default: the first image's size)")
+    grayscale: bool = Field(False, description="image-folder: convert images to one channel")
 
 
-@DATASETS.register("image-folder", description="your images in one subfolder per class (optionally under train/ and test/)")
-def load_image_folder(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("image-folder", config=ImageFolderConfig, description="your images in one subfolder per class (optionally under train/ and test/)")
+def load_image_folder(cfg: ImageFolderConfig, ctx: SourceContext) -> RawData:
     if cfg.path is None:
         raise DataError("data.path: image-folder needs the folder of images (one subfolder per class)")
     root = resolve_path(cfg.path, ctx.settings)

@@ -7,18 +7,15 @@ Both come as four IDX files (gzipped or not), found through ``files.find_files``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from layerlab.data.config import DataConfig
 from layerlab.data.files import FileSet, RemoteFile, find_files
 from layerlab.data.idx import read_idx
 from layerlab.data.image_preprocessor import ImagePreprocessor
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.errors import DataError
-
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
 
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
@@ -65,12 +62,12 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 DIGIT_CLASSES = [str(d) for d in range(10)]
 
 
-@DATASETS.register("fashion-mnist", description="Zalando's 28x28 clothing images (60,000 train, 10,000 test, 10 classes)")
+@SOURCES.register("fashion-mnist", config=DataConfig, description="Zalando's 28x28 clothing images (60,000 train, 10,000 test, 10 classes)")
 def load_fashion_mnist(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return load_idx_set(FASHION_MNIST, FASHION_CLASSES, cfg, ctx)
 
 
-@DATASETS.register("mnist", description="handwritten digits, 28x28 (60,000 train, 10,000 test, 10 classes)")
+@SOURCES.register("mnist", config=DataConfig, description="handwritten digits, 28x28 (60,000 train, 10,000 test, 10 classes)")
 def load_mnist(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return load_idx_set(MNIST, DIGIT_CLASSES, cfg, ctx)
 

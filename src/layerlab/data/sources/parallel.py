@@ -12,18 +12,16 @@ other; files whose line counts differ are refused, naming both files and their c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
+from layerlab.data.config import TextConfig
 from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.text.preprocessor import text_fitter
 from layerlab.data.text.reading import read_lines
 from layerlab.errors import DataError
-
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
 
 _M30K = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/"
 _M30K_SHA = {
@@ -41,8 +39,14 @@ MULTI30K = FileSet(
 )
 
 
-@DATASETS.register("multi30k", description="Multi30k: 29,000 German-English sentence pairs (test_2016_flickr)")
-def load_multi30k(cfg: DataConfig, ctx: SourceContext) -> RawData:
+class ParallelConfig(TextConfig):
+    source_lang: str = Field("de", description="parallel: the source side's file suffix (train.de or train.de.gz)")
+    target_lang: str = Field("en", description="parallel: the target side's file suffix (train.en or train.en.gz)")
+    test_split: str | None = Field(None, description="parallel: the stem of the test files (default test; multi30k: test_2016_flickr)")
+
+
+@SOURCES.register("multi30k", config=ParallelConfig, description="Multi30k: 29,000 German-English sentence pairs (test_2016_flickr)")
+def load_multi30k(cfg: ParallelConfig, ctx: SourceContext) -> RawData:
     if (cfg.source_lang, cfg.target_lang) not in {("de", "en"), ("en", "de")}:
         raise DataError(f"multi30k has German (de) and English (en); data.source_lang={cfg.source_lang!r}, "
                         f"data.target_lang={cfg.target_lang!r}")
@@ -51,8 +55,8 @@ def load_multi30k(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return parallel(folder, cfg, ctx, test_split=cfg.test_split or "test_2016_flickr")
 
 
-@DATASETS.register("parallel", description="a line-aligned parallel corpus (data.path: train.de, train.en, ...)")
-def load_parallel(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("parallel", config=ParallelConfig, description="a line-aligned parallel corpus (data.path: train.de, train.en, ...)")
+def load_parallel(cfg: ParallelConfig, ctx: SourceContext) -> RawData:
     if cfg.path is None:
         raise DataError("data.path: the parallel source needs the folder holding train.<source_lang> and train.<target_lang>")
     folder = resolve_path(cfg.path, ctx.settings)
@@ -62,7 +66,7 @@ def load_parallel(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return parallel(folder, cfg, ctx, test_split=cfg.test_split or "test")
 
 
-def parallel(folder: Path, cfg: DataConfig, ctx: SourceContext, *, test_split: str) -> RawData:
+def parallel(folder: Path, cfg: ParallelConfig, ctx: SourceContext, *, test_split: str) -> RawData:
     """(N, 2) source/target sentence pairs of train (then val at the end), and the test pairs."""
     if ctx.task != "seq2seq":
         raise DataError(f"data.name: {cfg.name} is a parallel corpus, for task.name: seq2seq, not {ctx.task}")
@@ -75,7 +79,7 @@ def parallel(folder: Path, cfg: DataConfig, ctx: SourceContext, *, test_split: s
                    ordered=val is not None, val_size=None if val is None else len(val))
 
 
-def read_pairs(folder: Path, split: str, cfg: DataConfig, *, required: bool = False) -> np.ndarray | None:
+def read_pairs(folder: Path, split: str, cfg: ParallelConfig, *, required: bool = False) -> np.ndarray | None:
     """(N, 2) pairs of ``split`` in ``folder``, or None when its files are absent (and not ``required``)."""
     paths = [_find(folder, f"{split}.{lang}") for lang in (cfg.source_lang, cfg.target_lang)]
     if None in paths:

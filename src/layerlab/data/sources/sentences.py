@@ -15,18 +15,16 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
+from layerlab.data.config import ColumnsConfig, TextConfig
 from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.text.preprocessor import TextPreprocessor, text_fitter
 from layerlab.data.text.reading import read_lines, read_text
 from layerlab.errors import DataError
-
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
 
 _RT = "https://raw.githubusercontent.com/dennybritz/cnn-text-classification-tf/master/data/rt-polaritydata/"
 RT_POLARITY = FileSet(
@@ -39,8 +37,12 @@ RT_POLARITY = FileSet(
 )
 
 
-@DATASETS.register("rt-polarity", description="10,662 movie-review sentences, positive or negative (Pang & Lee)")
-def load_rt_polarity(cfg: DataConfig, ctx: SourceContext) -> RawData:
+class SentencesConfig(TextConfig, ColumnsConfig):
+    text_column: str | None = Field(None, description="sentences: in a CSV/TSV file, the text column (name, or 0-based index); the label is data.target")
+
+
+@SOURCES.register("rt-polarity", config=SentencesConfig, description="10,662 movie-review sentences, positive or negative (Pang & Lee)")
+def load_rt_polarity(cfg: SentencesConfig, ctx: SourceContext) -> RawData:
     files = list(find_files(RT_POLARITY, path=cfg.path, settings=ctx.settings, download=cfg.download).values())
     encoding = cfg.encoding
     if encoding is None:  # the original release is Latin-1; copies in circulation are also UTF-8
@@ -51,8 +53,8 @@ def load_rt_polarity(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return labelled(per_class_files(files, encoding), cfg, ctx, encoding)
 
 
-@DATASETS.register("sentences", description="labelled sentences (data.path): one file per class, or a CSV/TSV file")
-def load_sentences(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("sentences", config=SentencesConfig, description="labelled sentences (data.path): one file per class, or a CSV/TSV file")
+def load_sentences(cfg: SentencesConfig, ctx: SourceContext) -> RawData:
     if cfg.path is None:
         raise DataError("data.path: the sentences source needs a folder (one file per class) or a CSV/TSV file")
     path = resolve_path(cfg.path, ctx.settings)
@@ -83,7 +85,7 @@ def per_class_files(files: list[Path], encoding: str | None) -> tuple[list[str],
     return sentences, labels, ids
 
 
-def table_rows(path: Path, cfg: DataConfig) -> tuple[list[str], list[str], list[str]]:
+def table_rows(path: Path, cfg: SentencesConfig) -> tuple[list[str], list[str], list[str]]:
     """(sentences, labels, ids) from a CSV or TSV file (tab-separated when the name ends in .tsv)."""
     delimiter = "\t" if path.name.removesuffix(".gz").endswith(".tsv") and cfg.delimiter == "," else cfg.delimiter
     rows = list(csv.reader(io.StringIO(read_text(path, encoding=cfg.encoding)), delimiter=delimiter))
@@ -110,10 +112,10 @@ def table_rows(path: Path, cfg: DataConfig) -> tuple[list[str], list[str], list[
     return [r[text] for r in body], [r[label] for r in body], [f"{path.name}:{first + i}" for i in range(len(body))]
 
 
-def labelled(examples: tuple[list[str], list[str], list[str]], cfg: DataConfig, ctx: SourceContext,
+def labelled(examples: tuple[list[str], list[str], list[str]], cfg: SentencesConfig, ctx: SourceContext,
              encoding: str | None) -> RawData:
     """RawData of sentences (N,) with class indices, for classification."""
-    if ctx.task != "classification":
+    if ctx.target.kind != "class":
         raise DataError(f"data.name: {cfg.name} holds labelled sentences, for task.name: classification, not {ctx.task}")
     sentences, labels, ids = examples
     fitted = ctx.fitted if isinstance(ctx.fitted, TextPreprocessor) else None

@@ -13,18 +13,15 @@ training part only; ``TextPreprocessor`` then cuts each part's token stream into
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from layerlab.data.config import TextConfig
 from layerlab.data.files import FileSet, RemoteFile, find_files, recipe_file
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.text.preprocessor import text_fitter
 from layerlab.data.text.reading import read_text
 from layerlab.errors import DataError
-
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
 
 TINY_SHAKESPEARE = FileSet(
     dataset="tinyshakespeare",
@@ -34,19 +31,19 @@ TINY_SHAKESPEARE = FileSet(
 )
 
 
-@DATASETS.register("tinyshakespeare", description="1.1 MB of Shakespeare's plays, for character-level language models")
-def load_tinyshakespeare(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("tinyshakespeare", config=TextConfig, description="1.1 MB of Shakespeare's plays, for character-level language models")
+def load_tinyshakespeare(cfg: TextConfig, ctx: SourceContext) -> RawData:
     files = find_files(TINY_SHAKESPEARE, path=cfg.path, settings=ctx.settings, download=cfg.download)
     return corpus(files["input.txt"], cfg, ctx)
 
 
-@DATASETS.register("text", description="a plain text file (data.path) for language modelling, split by position")
-def load_text(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("text", config=TextConfig, description="a plain text file (data.path) for language modelling, split by position")
+def load_text(cfg: TextConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "text", "text file")
     return corpus(path, cfg, ctx)
 
 
-def corpus(path: Path, cfg: DataConfig, ctx: SourceContext) -> RawData:
+def corpus(path: Path, cfg: TextConfig, ctx: SourceContext) -> RawData:
     """The characters of ``path`` as an ordered (N,) array, for the language-model task."""
     if ctx.task != "language_model":
         raise DataError(f"data.name: {cfg.name} is a text corpus for task.name: language_model, not {ctx.task}; "

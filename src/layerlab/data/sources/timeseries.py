@@ -15,22 +15,26 @@ target, which precedes every test target.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+from pydantic import Field
 
+from layerlab.data.config import ColumnsConfig
 from layerlab.data.files import recipe_file
 from layerlab.data.series_preprocessor import SeriesPreprocessor
-from layerlab.data.source import DATASETS, RawData, SourceContext
+from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.tables import NotANumber, is_numeric, parse_numbers, read_table
 from layerlab.errors import DataError
 
-if TYPE_CHECKING:
-    from layerlab.recipe import DataConfig
+
+class SeriesConfig(ColumnsConfig):
+    columns: list[str] | None = Field(None, description="series: the columns read as model inputs (default: every numeric column); data.target is the one forecast")
+    window: int = Field(24, ge=1, description="series: look-back window: the time steps the model sees")
+    horizon: int = Field(1, ge=1, description="series: how many steps ahead are forecast (one model output per step)")
+    season: int | None = Field(None, ge=1, description="series: the season's length in steps, for the seasonal-naive baseline (default: the data set's own, co2 12, sunspots 11; none for a csv)")
 
 
-@DATASETS.register("series", description="a time series in a CSV file (data.path), one row per step, in time order")
-def load_series_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("series", config=SeriesConfig, description="a time series in a CSV file (data.path), one row per step, in time order")
+def load_series_csv(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "series", "CSV file")
     table = read_table(path, delimiter=cfg.delimiter, header=cfg.header)
     fitted = ctx.fitted if isinstance(ctx.fitted, SeriesPreprocessor) else None
@@ -59,8 +63,8 @@ def load_series_csv(cfg: DataConfig, ctx: SourceContext) -> RawData:
                        delimiter=cfg.delimiter)
 
 
-@DATASETS.register("co2", description="Mauna Loa CO2 in ppm, monthly 1958-2001 (526 steps; bundled with statsmodels)")
-def load_co2(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("co2", config=SeriesConfig, description="Mauna Loa CO2 in ppm, monthly 1958-2001 (526 steps; bundled with statsmodels)")
+def load_co2(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
     from statsmodels.datasets import co2
 
     weekly = co2.load_pandas().data["co2"]
@@ -68,19 +72,19 @@ def load_co2(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return series_data(monthly.to_numpy()[:, None], ["co2"], cfg, ctx, season=cfg.season or 12)
 
 
-@DATASETS.register("sunspots", description="yearly sunspot numbers 1700-2008 (309 steps; bundled with statsmodels)")
-def load_sunspots(cfg: DataConfig, ctx: SourceContext) -> RawData:
+@SOURCES.register("sunspots", config=SeriesConfig, description="yearly sunspot numbers 1700-2008 (309 steps; bundled with statsmodels)")
+def load_sunspots(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
     from statsmodels.datasets import sunspots
 
     values = sunspots.load_pandas().data["SUNACTIVITY"].to_numpy()
     return series_data(values[:, None], ["sunspots"], cfg, ctx, season=cfg.season or 11)
 
 
-def series_data(values: np.ndarray, names: list[str], cfg: DataConfig, ctx: SourceContext, *, season: int | None,
+def series_data(values: np.ndarray, names: list[str], cfg: SeriesConfig, ctx: SourceContext, *, season: int | None,
                 target: str | None = None, header: bool = True, delimiter: str = ",") -> RawData:
     """Windows and targets (see the module docstring) of a series ``values`` (T, columns) named ``names``;
     ``target`` (default data.target, else the last column) is the column forecast."""
-    if ctx.task != "forecast":
+    if "series" not in ctx.target.modalities:  # only a forecaster learns from a series
         raise DataError(f"data.name: {cfg.name} is a time series; use task.name: forecast")
     fitted = ctx.fitted if isinstance(ctx.fitted, SeriesPreprocessor) else None
     target = fitted.target if fitted else target or cfg.target or names[-1]

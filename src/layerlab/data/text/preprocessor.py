@@ -31,8 +31,8 @@ from layerlab.data.text.tokenizers import BOS, EOS, PAD, UNK, TextTokenizer, Tok
 from layerlab.errors import DataError
 
 if TYPE_CHECKING:
+    from layerlab.data.config import TextConfig
     from layerlab.data.source import SourceContext
-    from layerlab.recipe import DataConfig
 
 TextMode = Literal["lm", "classify", "seq2seq"]
 
@@ -186,7 +186,7 @@ def pad_rows(rows: list[list[int]], length: int) -> torch.Tensor:
     return out
 
 
-def text_fitter(cfg: DataConfig, ctx: SourceContext, mode: TextMode, *, classes: list[str] | None = None,
+def text_fitter(cfg: TextConfig, ctx: SourceContext, mode: TextMode, *, classes: list[str] | None = None,
                 encoding: str | None = None) -> Callable[[np.ndarray], TextPreprocessor]:
     """The ``fit`` of a text source's RawData: the run's own preprocessing when it has one (evaluate,
     predict), else tokenizer(s) trained on the training examples with the recipe's ``data.*`` settings."""

@@ -1,0 +1,97 @@
+"""The ``data`` section: what every data source shares, and the options of families of sources.
+
+Each source declares its own options as a subclass of ``DataConfig`` in its own file and registers it
+with the source (``@SOURCES.register("csv", config=CsvConfig)``); a recipe's ``data: {name: csv, ...}``
+is checked against that class. Options shared by a family of sources (tables, texts, recordings) are
+declared once here, in the family's class.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from layerlab.config import NamedSection, Section
+from layerlab.data.source import SOURCES
+from layerlab.registry import Registry
+
+
+class AugmentConfig(Section):
+    crop_padding: int = Field(0, ge=0, description="random crop after zero-padding each side by this many pixels (0 = off)")
+    hflip: bool = Field(False, description="flip images left-right with probability 0.5")
+    vflip: bool = Field(False, description="flip images upside-down with probability 0.5")
+    erase: float = Field(0.0, ge=0, le=1, description="probability of erasing a random rectangle (random erasing)")
+    noise: float = Field(0.0, ge=0, description="standard deviation of Gaussian noise added to normalised inputs")
+    freq_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive mel bands (0 = off)")
+    freq_masks: int = Field(1, ge=1, description="audio: SpecAugment: frequency masks per example")
+    time_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive frames (0 = off)")
+    time_masks: int = Field(1, ge=1, description="audio: SpecAugment: time masks per example")
+
+
+class DataConfig(NamedSection):
+    """What every source takes: where the files are, how the examples are split, limited, normalised,
+    augmented and grouped. The image data sets (digits, mnist, fashion-mnist, cifar10) take only these."""
+
+    name: str = Field("digits", description="data source (`layerlab recipe explain data NAME` lists a source's options): digits, fashion-mnist, mnist, cifar10, image-folder, csv, fsdd, audio-folder, series, co2, sunspots, ...")
+    path: str | None = Field(None, description="file or directory to read (only there; a relative path not found is looked for in each data directory)")
+    download: bool = Field(True, description="download from the official address (checked by SHA-256) when not found locally")
+    val_fraction: float = Field(0.1, ge=0, lt=1, description="fraction of the training split held out for validation (stratified, seeded)")
+    test_fraction: float = Field(0.2, ge=0, lt=1, description="fraction held out for testing when the source has no test split of its own")
+    folds: int | None = Field(None, ge=2, description="k-fold cross-validation: cut the data into this many seeded (stratified) folds and test on fold data.fold instead of data.test_fraction (`layerlab cv` runs every fold)")
+    fold: int = Field(0, ge=0, description="with data.folds: the fold held out for testing (0-based)")
+    limit: int | None = Field(None, gt=0, description="use at most this many training examples (quick runs)")
+    normalize: bool = Field(True, description="standardise inputs with statistics from the training split only")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation of training batches")
+    groups: str | None = Field(None, description="groups of examples (audits, group_balance): column:NAME, file:REGEX (its first group, in file names) or meta:PATH (CSV of id,group)")
+    group_balance: bool = Field(False, description="resample the training split so that every group (data.groups) is seen as often as the largest")
+    generated: str | None = Field(None, description="classification: a conditional GAN (cgan) run directory whose samples are added to the training split")
+    generated_per_class: int = Field(100, ge=1, description="classification: with data.generated, generated training images per class")
+
+    @classmethod
+    def registry(cls) -> Registry:
+        return SOURCES
+
+    @model_validator(mode="after")
+    def _known_source(self) -> DataConfig:
+        if self.name not in SOURCES:
+            raise ValueError(f"@name@{SOURCES.unknown_message(self.name)}")
+        if self.group_balance and not self.groups:
+            raise ValueError("@group_balance@needs data.groups, the rule that gives each example its group")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"@fold@is 0-based and must be below data.folds ({self.folds}), got {self.fold}")
+        if self.folds is None and self.fold:
+            raise ValueError("@fold@needs data.folds, the number of folds the data is cut into")
+        return self
+
+
+# ----------------------------------------------------------------------------------------- families
+class ColumnsConfig(DataConfig):
+    """Sources that read a delimited text file of columns (csv, series, sentences)."""
+
+    target: str | None = Field(None, description="csv, series: the target column (name, or 0-based index when there is no header); default the last")
+    header: bool = Field(True, description="csv, series: the first row holds column names")
+    delimiter: str = Field(",", description="csv, series: the column separator")
+
+
+class TextConfig(DataConfig):
+    """Sources of text, cut into tokens (text corpora, labelled sentences, parallel corpora)."""
+
+    tokenizer: Literal["char", "word", "bpe"] | Annotated[str, StringConstraints(pattern=r"^hf:.+")] = Field("char", description="text: how text becomes tokens: char, word, or bpe (subwords learned from the training split); hf:<model> (a pretrained model's own, set for hf: models)")
+    vocab_size: int = Field(8000, ge=5, description="text: word and bpe: the largest vocabulary, special tokens included")
+    min_frequency: int = Field(1, ge=1, description="text: word and bpe: tokens seen fewer times in the training split become <unk>")
+    lowercase: bool = Field(False, description="text: lower-case the text before tokenising")
+    max_length: int = Field(128, ge=1, description="text: tokens per training window (language models), or the most tokens kept of a sentence")
+    encoding: str | None = Field(None, description="text: the files' character encoding, e.g. latin-1 (default utf-8; the rt-polarity source knows its own)")
+
+
+class AudioConfig(DataConfig):
+    """Sources of recordings, turned into log-mel spectrograms (fsdd, audio-folder)."""
+
+    test_speaker: str | None = Field(None, description="audio: test on this speaker's recordings, train on the others' (leave-one-speaker-out; fsdd, or a label_pattern with a 'speaker' group)")
+    sample_rate: int | None = Field(None, gt=0, description="audio: the sample rate in Hz every recording is brought to (default: the first file's)")
+    resample: bool = Field(True, description="audio: resample recordings made at another rate than data.sample_rate (false: refuse them)")
+    clip_seconds: float = Field(1.0, gt=0, description="audio: cut or zero-pad every recording to this many seconds")
+    n_mels: int = Field(40, ge=1, description="audio: mel bands of the log-mel spectrogram")
+    window_ms: float = Field(32.0, gt=0, description="audio: STFT window length in milliseconds")
+    hop_ms: float = Field(16.0, gt=0, description="audio: milliseconds between STFT frames")
