@@ -13,11 +13,13 @@ from typing import Any
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports ``exports[name]`` on first use and returns its ``name``."""
+    """A module ``__getattr__`` that imports ``exports[name]`` on first use and returns its ``name``; a
+    value ``"module:attribute"`` gives that attribute of the module under the name (an alias)."""
 
     def __getattr__(name: str) -> Any:
         if name in exports:
-            return getattr(importlib.import_module(exports[name]), name)
+            module, _, attribute = exports[name].partition(":")
+            return getattr(importlib.import_module(module), attribute or name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__

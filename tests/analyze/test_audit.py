@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from layerlab.analyze.audit import audit_classification, audit_regression
+from layerlab.analyze.group_audit import audit_classification, audit_regression
 from layerlab.cli import main
 from layerlab.data import load_data
 from layerlab.data.groups import balanced_order, group_labels

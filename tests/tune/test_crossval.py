@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from layerlab import api
+from layerlab import runs
 from layerlab.cli import main
 from layerlab.errors import UsageError
 from layerlab.tune import cross_validate
@@ -37,12 +37,12 @@ def test_every_fold_is_trained_tested_once_and_summarised(tiny, tmp_path, capsys
     def no_training(*args, **kwargs):
         raise AssertionError("a finished fold was trained again")
 
-    original = api.run
-    api.run = no_training
+    original = runs.run
+    runs.run = no_training
     try:
         again = cross_validate(recipe, ["train.epochs=1"], folds=3, out=tmp_path / "cv")
     finally:
-        api.run = original
+        runs.run = original
     assert again.stats == result.stats
 
     assert main(["cv", str(recipe), "train.epochs=1", "--folds", "3", "--out", str(tmp_path / "cv"), "-q"]) == 0
@@ -52,7 +52,7 @@ def test_every_fold_is_trained_tested_once_and_summarised(tiny, tmp_path, capsys
 
 def test_an_interrupted_fold_is_resumed_and_a_wrong_folder_or_override_refused(tiny, tmp_path, monkeypatch):
     calls = []
-    original = api.run
+    original = runs.run
 
     def recorded(*args, **kwargs):
         calls.append(kwargs.get("resume"))
@@ -63,7 +63,7 @@ def test_an_interrupted_fold_is_resumed_and_a_wrong_folder_or_override_refused(t
     summary = tmp_path / "cv" / "fold-01" / "summary.json"
     stopped = json.loads(summary.read_text())
     summary.write_text(json.dumps({**stopped, "status": "interrupted"}))  # as Ctrl-C leaves it
-    monkeypatch.setattr(api, "run", recorded)
+    monkeypatch.setattr(runs, "run", recorded)
     again = cross_validate(tiny, folds=2, out=tmp_path / "cv")
     assert calls == [tmp_path / "cv" / "fold-01"]  # only the interrupted fold, from its checkpoint
     assert again.rows[0]["test"] == result.rows[0]["test"]
@@ -86,13 +86,13 @@ def test_only_some_folds_first_then_the_rest(tiny, tmp_path, monkeypatch, capsys
     assert first.folds_run == [1] and json.loads(first.json_path.read_text())["folds_run"] == [1]
 
     trained = []
-    original = api.run
+    original = runs.run
 
     def recorded(*args, **kwargs):
         trained.append(kwargs["out"].name)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(api, "run", recorded)
+    monkeypatch.setattr(runs, "run", recorded)
     whole = cross_validate(tiny, folds=3, out=tmp_path / "cv")  # the later call adds the other folds
     assert trained == ["fold-00", "fold-02"] and whole.stats["accuracy"]["n"] == 3
     assert whole.rows[1]["test"] == first.rows[0]["test"]

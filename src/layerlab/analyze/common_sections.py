@@ -11,7 +11,7 @@ from layerlab.analyze import html
 from layerlab.analyze.plots import plot_history
 
 if TYPE_CHECKING:
-    from layerlab.analyze.report import ReportContext, Section
+    from layerlab.analyze.report_context import ReportContext, Section
 
 MAX_FEATURES = 12  # table columns shown among the sample inputs
 MAX_BALANCE_ROWS = 50  # classes or groups listed in a balance table
@@ -26,7 +26,7 @@ def common_sections(ctx: ReportContext) -> tuple[list[Callable[[], list[Section]
 
 
 def summary_section(ctx: ReportContext) -> Section:
-    from layerlab.analyze.report import Section
+    from layerlab.analyze.report_context import Section
 
     s = ctx.summary
     rows: list[list[Any]] = [["status", s.get("status", "?")]]
@@ -52,7 +52,7 @@ def summary_section(ctx: ReportContext) -> Section:
 
 
 def data_section(ctx: ReportContext) -> Section:
-    from layerlab.analyze.report import SAMPLES, Section
+    from layerlab.analyze.report_context import SAMPLES, Section
 
     info, data = ctx.info, ctx.data
     sizes = ctx.summary.get("data") or ({"train": len(data.train), "val": len(data.val), "test": len(data.test)}
@@ -112,7 +112,7 @@ def _samples(ctx: ReportContext, split: Any, n: int) -> list[str]:
 
 
 def training_section(ctx: ReportContext) -> Section:
-    from layerlab.analyze.report import Section
+    from layerlab.analyze.report_context import Section
 
     if not ctx.history:
         return Section("Training", [html.paragraph("No epoch finished, so there are no curves.", note=True)])
@@ -129,7 +129,7 @@ def training_section(ctx: ReportContext) -> Section:
 
 def gradients_section(ctx: ReportContext) -> Section:
     from layerlab.analyze.gradient_plots import plot_activations, plot_gradient_flow, plot_gradient_norms
-    from layerlab.analyze.report import Section
+    from layerlab.analyze.report_context import Section
     from layerlab.train.diagnostics import read_diagnostics
 
     diag = read_diagnostics(ctx.run.path / "diagnostics")
@@ -254,7 +254,7 @@ def _last_activations(rows: list[dict[str, Any]]) -> str:
 
 
 def recipe_section(ctx: ReportContext) -> Section:
-    from layerlab.analyze.report import Section
+    from layerlab.analyze.report_context import Section
 
     env = ctx.summary.get("environment") or {}
     parts = [html.paragraph("The resolved recipe (recipe.yaml): run it again with `layerlab run recipe.yaml`."),
@@ -276,9 +276,8 @@ def _target_text(ctx: ReportContext, value: Any) -> str:
 
 def findings_sections(ctx: ReportContext) -> list[Section]:
     """Explanations and audits written into the run by ``layerlab explain`` and ``layerlab audit``."""
-    from layerlab.analyze.audit import read_audits
-    from layerlab.analyze.explain_run import read_explanations
-    from layerlab.analyze.report import Section
+    from layerlab.analyze.findings import EXPLAIN_DIR, audit_path, read_audits, read_explanations
+    from layerlab.analyze.report_context import Section
 
     sections = []
     explained = read_explanations(ctx.run.path)
@@ -290,13 +289,13 @@ def findings_sections(ctx: ReportContext) -> list[Section]:
                                         + f"; explaining '{entry['target_name']}'."))
             if entry.get("kind") == "tokens":
                 parts.append(html.highlighted_tokens(entry["tokens"], entry["scores"]))
-            files = [ctx.run.path / "explain" / Path(f).name for f in entry.get("files", [])]  # the run may have moved
+            files = [ctx.run.path / EXPLAIN_DIR / Path(f).name for f in entry.get("files", [])]  # the run may have moved
             parts += [html.image(f, caption=f.name) for f in files if f.exists()]
         sections.append(Section("Explanations", parts))
     audits = read_audits(ctx.run.path)
     if audits:
         sections.append(Section("Audits", [fragment for result in audits for fragment in audit_fragments(
-            result, ctx.run.path / "audit" / f"{_audit_stem(result['rule'])}.png")]))
+            result, audit_path(ctx.run.path, result["rule"], ".png"))]))
     return sections
 
 
@@ -319,9 +318,3 @@ def audit_fragments(result: dict[str, Any], png: Path | None = None) -> list[str
     if png is not None and png.exists():
         parts.append(html.image(png, caption=f"{metric} per group; the worst in red."))
     return parts
-
-
-def _audit_stem(rule: str) -> str:
-    from layerlab.analyze.audit import _file_name
-
-    return _file_name(rule)

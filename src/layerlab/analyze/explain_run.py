@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from layerlab.analyze import explain as methods
+from layerlab.analyze.findings import EXPLAIN_DIR
 from layerlab.analyze.plots import _figure, _save
 from layerlab.errors import UsageError
-
-EXPLAIN_DIR = "explain"
+from layerlab.runs import LoadedRun, load_run
 SPLIT_REF = re.compile(r"^(train|val|test):(\d+)$")
 MAX_FEATURES = 20  # table features drawn, by largest attribution
 
@@ -36,8 +36,6 @@ def explain(run_dir: str | Path, inputs: list[str], *, target: str | None = None
     the predicted one). Returns one JSON-able dict per input with the files written; with ``report``
     the run's report is rewritten to include them. Raises UsageError for no inputs, a bad split
     reference, or an unknown target class."""
-    from layerlab.api import load_run
-
     if not inputs:
         raise UsageError("explain needs at least one input: image, CSV or text files, or test:N for the run's data")
     loaded = load_run(run_dir, device=device)
@@ -64,7 +62,7 @@ def explain(run_dir: str | Path, inputs: list[str], *, target: str | None = None
     return results
 
 
-def _explain_one(model: torch.nn.Module, x: torch.Tensor, target: int, stem: Path, loaded: Any) -> dict[str, Any]:
+def _explain_one(model: torch.nn.Module, x: torch.Tensor, target: int, stem: Path, loaded: LoadedRun) -> dict[str, Any]:
     title = f"explaining '{_class_name(loaded, target)}'"
     if not x.dtype.is_floating_point:  # token ids
         tokens = _token_texts(loaded.preprocessor, x)
@@ -95,14 +93,10 @@ def _explain_one(model: torch.nn.Module, x: torch.Tensor, target: int, stem: Pat
 
 
 # ------------------------------------------------------------------------------------------ inputs
-def _inputs(loaded: Any, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
+def _inputs(loaded: LoadedRun, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
     refs = [SPLIT_REF.match(item) for item in inputs]
     if all(refs):
-        from layerlab.data import load_data
-
-        data = load_data(loaded.recipe.data.model_copy(update={"group_balance": False}),
-                         task=loaded.recipe.task.name, seed=loaded.recipe.train.seed,
-                         preprocessor=loaded.preprocessor)
+        data = loaded.dataset(group_balance=False)
         rows, names = [], []
         for ref, item in zip(refs, inputs):
             split = getattr(data, ref.group(1))
@@ -117,7 +111,7 @@ def _inputs(loaded: Any, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
     return loaded.preprocessor.load_inputs([Path(p) for p in inputs])
 
 
-def _target_index(loaded: Any, target: str | None, prediction: dict[str, Any], output: torch.Tensor) -> int:
+def _target_index(loaded: LoadedRun, target: str | None, prediction: dict[str, Any], output: torch.Tensor) -> int:
     names = loaded.info.class_names
     if target is None:
         return int(prediction.get("index", 0))
@@ -130,7 +124,7 @@ def _target_index(loaded: Any, target: str | None, prediction: dict[str, Any], o
     raise UsageError(f"--target: '{target}' is not a class of this run{did_you_mean(target, names or [])}")
 
 
-def _class_name(loaded: Any, index: int) -> str:
+def _class_name(loaded: LoadedRun, index: int) -> str:
     names = loaded.info.class_names
     return names[index] if names and index < len(names) else str(index)
 
@@ -153,11 +147,6 @@ def _write_index(out_dir: Path, results: list[dict[str, Any]]) -> None:
     fresh = {r["input"] for r in results}
     merged = [r for r in known if r.get("input") not in fresh] + results
     atomic_write_text(index_path, json.dumps(merged, indent=2) + "\n")
-
-
-def read_explanations(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / EXPLAIN_DIR / "index.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
 
 
 # ------------------------------------------------------------------------------------------- plots

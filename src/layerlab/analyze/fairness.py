@@ -67,29 +67,13 @@ def group_metrics(
     preds, targets = _checked_labels(preds, targets)
     codes, names = _group_codes(groups, len(preds))
     num_classes = _num_classes(preds, targets, probs)
-    if positive is None and num_classes == 2:
-        positive = 1
-    elif positive is not None and (isinstance(positive, bool) or not 0 <= positive < num_classes):
-        raise LayerLabError(f"positive={positive!r} is not one of the classes 0..{num_classes - 1}")
-
+    positive = _positive_class(positive, num_classes)
     # (G, C, C): one confusion matrix per group, row = true class, column = predicted class
     size = len(names) * num_classes * num_classes
     flat = (codes * num_classes + targets) * num_classes + preds
     matrices = torch.bincount(flat, minlength=size).reshape(len(names), num_classes, num_classes)
-
-    rows: dict[str, dict[str, Any]] = {}
-    for g, name in enumerate(names):
-        rows[name] = row = _quality(matrices[g])
-        if probs is not None:
-            members = codes == g
-            row["ece"] = expected_calibration_error(probs[members.to(probs.device)], targets[members], bins=bins)
-        if positive is not None:
-            row.update(_rates(matrices[g], positive))
-    best = max(row["accuracy"] for row in rows.values())
-    for row in rows.values():
-        row["gap_to_best"] = best - row["accuracy"]
+    rows = _group_rows(matrices, names, codes, targets, probs=probs, positive=positive, bins=bins)
     worst = min(rows, key=lambda name: rows[name]["accuracy"])
-
     correct = int(matrices.diagonal(dim1=1, dim2=2).sum())
     result: dict[str, Any] = {
         "groups": rows,
@@ -102,7 +86,34 @@ def group_metrics(
     return result
 
 
+def _positive_class(positive: int | None, num_classes: int) -> int | None:
+    """The class that counts as the positive decision: ``positive``, or class 1 of a binary task."""
+    if positive is None and num_classes == 2:
+        return 1
+    if positive is not None and (isinstance(positive, bool) or not 0 <= positive < num_classes):
+        raise LayerLabError(f"positive={positive!r} is not one of the classes 0..{num_classes - 1}")
+    return positive
+
+
 # ------------------------------------------------------------------------------------ per group
+def _group_rows(matrices: Tensor, names: list[str], codes: Tensor, targets: Tensor, *, probs: Tensor | None,
+                positive: int | None, bins: int) -> dict[str, dict[str, Any]]:
+    """One row per group: its quality, its ECE (with ``probs``), its rates (with ``positive``), its gap to
+    the best group's accuracy."""
+    rows: dict[str, dict[str, Any]] = {}
+    for g, name in enumerate(names):
+        rows[name] = row = _quality(matrices[g])
+        if probs is not None:
+            members = codes == g
+            row["ece"] = expected_calibration_error(probs[members.to(probs.device)], targets[members], bins=bins)
+        if positive is not None:
+            row.update(_rates(matrices[g], positive))
+    best = max(row["accuracy"] for row in rows.values())
+    for row in rows.values():
+        row["gap_to_best"] = best - row["accuracy"]
+    return rows
+
+
 def _quality(matrix: Tensor) -> dict[str, Any]:
     """``n``, ``accuracy``, ``error_rate`` and ``macro_f1`` of one group's ``(C, C)`` confusion matrix."""
     n, correct = int(matrix.sum()), int(matrix.diagonal().sum())

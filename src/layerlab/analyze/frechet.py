@@ -39,7 +39,7 @@ def classifier_inputs(classifier: Any, pixels: Tensor) -> Tensor:
 
 def frechet_report(generator: Any, classifier: Any, *, n: int | None = None, seed: int = 0,
                    features: str = "classifier", batch_size: int = 512) -> dict[str, Any]:
-    """Fréchet distance of ``generator``'s images (a GAN or VAE run, as ``api.load_run`` gives) to the
+    """Fréchet distance of ``generator``'s images (a GAN or VAE run, as ``runs.load_run`` gives) to the
     real test images of its data, on ``classifier``'s features (a classification run on the same data).
 
     ``n`` images each side (default: the whole test split); generated images of a conditional GAN
@@ -47,15 +47,12 @@ def frechet_report(generator: Any, classifier: Any, *, n: int | None = None, see
     conditional GAN ``class_accuracy`` and ``per_class_accuracy``. Raises UsageError when the runs do not
     fit (not a generator; another data set's classes).
     """
-    from layerlab.data import load_data
-
     task, model = generator.task, generator.model
     if not hasattr(task, "sample"):
         raise UsageError(f"{generator.run.path} is not a generative run (a vae or an adversarial task)")
     if classifier.info.class_names != generator.info.class_names:
         raise UsageError("the classifier run was trained on other classes than the generator's data")
-    data = load_data(generator.recipe.data, task=generator.recipe.task.name, seed=generator.recipe.train.seed,
-                     preprocessor=generator.preprocessor)
+    data = generator.dataset()
     n = min(n or len(data.test), len(data.test), len(data.train))
     real_test, labels = data.test.x[:n], data.test.y[:n].long()
     real_train = data.train.x[torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))[:n]]

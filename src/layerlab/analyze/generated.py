@@ -1,8 +1,8 @@
 """The generative verbs on run directories: ``reconstruct``, ``interpolate``, ``embed``, ``frechet``.
 
 Each reads only run directories (and the data their recipes name), like every command after training;
-the CLI (``layerlab.commands.generative``) calls exactly these. They sit at the level of ``layerlab.api``,
-whose ``load_run`` they use.
+``layerlab.api`` names them for the CLI (``layerlab.commands.generative``). They build on the runs layer's
+``load_run``.
 """
 
 from __future__ import annotations
@@ -13,28 +13,7 @@ from typing import Any
 import torch
 
 from layerlab.errors import UsageError
-
-SPLITS = ("train", "val", "test")
-
-
-def _load(run_dir: str | Path, device: str) -> Any:
-    from layerlab.api import load_run
-
-    return load_run(run_dir, device=device)
-
-
-def _split(loaded: Any, split: str) -> Any:
-    from layerlab.data import load_data
-
-    if split not in SPLITS:
-        raise UsageError(f"--split: '{split}' is not a split (train, val, test)")
-    data = load_data(loaded.recipe.data, task=loaded.recipe.task.name, seed=loaded.recipe.train.seed,
-                     preprocessor=loaded.preprocessor)
-    chosen = getattr(data, split)
-    if len(chosen) == 0:
-        raise UsageError(f"the {split} split of {loaded.recipe.data.name} is empty")
-    return chosen, data.info
-
+from layerlab.runs import load_run
 
 def reconstruct(run_dir: str | Path, *, out: str | Path | None = None, n: int = 16, split: str = "test",
                 device: str = "auto") -> dict[str, Any]:
@@ -43,10 +22,10 @@ def reconstruct(run_dir: str | Path, *, out: str | Path | None = None, n: int = 
     in blocks of up to 16 columns. Returns ``{"path", "n", "metrics"}`` (the metrics of those images)."""
     from layerlab.tasks.imaging import save_grid
 
-    loaded = _load(run_dir, device)
+    loaded = load_run(run_dir, device=device)
     if not hasattr(loaded.model, "decode"):
         raise UsageError(f"{run_dir} is not an autoencoder or VAE run; reconstruct needs one")
-    chosen, _ = _split(loaded, split)
+    chosen = loaded.split(split)
     x = chosen.x[:n].to(loaded.device)
     if x.ndim != 4:
         raise UsageError("reconstruct draws images; this run's inputs are not images")
@@ -75,11 +54,11 @@ def interpolate(run_dir: str | Path, *, out: str | Path | None = None, pairs: in
 
     if pairs < 1 or steps < 2:
         raise UsageError(f"interpolate needs at least 1 pair and 2 steps, got {pairs} and {steps}")
-    loaded = _load(run_dir, device)
+    loaded = load_run(run_dir, device=device)
     model = loaded.model
     if not hasattr(model, "encode"):
         raise UsageError(f"{run_dir} is not a VAE or autoencoder run; interpolate needs a latent space")
-    chosen, _ = _split(loaded, split)
+    chosen = loaded.split(split)
     picks = torch.randperm(len(chosen), generator=torch.Generator().manual_seed(seed))[: 2 * pairs]
     x = chosen.x[picks].to(loaded.device)
     if len(x) < 2 * pairs:
@@ -111,8 +90,8 @@ def embed(target: str | Path | None = None, *, data: str | None = None, source: 
     if (target is None) == (data is None):
         raise UsageError("give either a run directory or --data NAME (the raw inputs of a data source)")
     if target is not None:
-        loaded = _load(target, device)
-        chosen, info = _split(loaded, split)
+        loaded = load_run(target, device=device)
+        chosen, info = loaded.split(split), loaded.info
         model = loaded.model
         source = ("latent" if hasattr(model, "encode") else "features") if source == "auto" else source
         folder = Path(out) if out else loaded.run.path / "embedding"
@@ -151,5 +130,5 @@ def frechet(generator_run: str | Path, classifier_run: str | Path, *, n: int | N
     classification run trained on the same data (see ``layerlab.analyze.frechet``)."""
     from layerlab.analyze.frechet import frechet_report
 
-    return frechet_report(_load(generator_run, device), _load(classifier_run, device), n=n, seed=seed,
-                          features=features)
+    generator, classifier = load_run(generator_run, device=device), load_run(classifier_run, device=device)
+    return frechet_report(generator, classifier, n=n, seed=seed, features=features)

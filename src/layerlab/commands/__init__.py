@@ -1,1 +1,1 @@
-"""The CLI's commands beyond the core ones, one module per area; see ``layerlab.cli.COMMAND_MODULES``."""
+"""The CLI's commands, one module per area; see ``layerlab.cli.COMMAND_MODULES``."""

@@ -1,7 +1,7 @@
-"""Commands of the generative area: ``reconstruct``, ``interpolate``, ``embed``, ``frechet``.
+"""Commands of the generative area: ``generate``, ``reconstruct``, ``interpolate``, ``embed``, ``frechet``.
 
-``layerlab generate`` (GAN and VAE samples) is a core command; the tasks implement it.
-Only argparse and the standard library are imported here; the work is in ``layerlab.analyze.generated``.
+Only argparse and the standard library are imported here; the handlers call ``layerlab.api`` (the run's
+task generates; the rest is ``layerlab.analyze.generated``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    register_generate(sub)
     p = sub.add_parser("reconstruct", help="images beside an autoencoder's or VAE's reconstructions (PNG)")
     p.add_argument("run_dir", metavar="RUN")
     p.add_argument("--n", type=int, default=16, help="how many images (default 16)")
@@ -60,6 +61,22 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_frechet)
 
 
+def register_generate(sub: Any) -> None:
+    p = sub.add_parser("generate", help="new text (language models) or images (VAEs, GANs) from a run")
+    p.add_argument("run_dir", metavar="RUN")
+    p.add_argument("--prompt", default="", help="text: the start of the text to continue")
+    p.add_argument("--tokens", type=int, default=500, help="text: how many tokens to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=0.8, help="text: sampling temperature (default 0.8)")
+    p.add_argument("--top-k", type=int, default=40, help="text: sample from the k likeliest tokens (default 40)")
+    p.add_argument("--n", type=int, default=64, help="images: how many to generate (default 64)")
+    p.add_argument("--class", dest="class_", default=None, help="images: the class to generate (conditional models)")
+    p.add_argument("--out", default=None, help="images: the PNG grid to write (default RUN/generated.png)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_generate)
+
+
 def _print(result: dict[str, Any], args: argparse.Namespace, console: Any) -> None:
     if args.json:
         print(json.dumps(result, indent=2))
@@ -72,27 +89,41 @@ def _print(result: dict[str, Any], args: argparse.Namespace, console: Any) -> No
         console.print(f"{key}: {value}", highlight=False)
 
 
-def cmd_reconstruct(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.analyze.generated import reconstruct
+def cmd_generate(args: argparse.Namespace, console: Any) -> int:
+    from layerlab import api
 
-    _print(reconstruct(args.run_dir, out=args.out, n=args.n, split=args.split, device=args.device), args, console)
+    options = {k: getattr(args, k) for k in ("prompt", "tokens", "temperature", "top_k", "n", "class_", "out", "seed")}
+    result = api.generate(args.run_dir, device=args.device, **options)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif "text" in result:
+        print(result["text"])
+    else:
+        console.print("  ".join(f"{k} {v}" for k, v in result.items()))
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace, console: Any) -> int:
+    from layerlab import api
+
+    _print(api.reconstruct(args.run_dir, out=args.out, n=args.n, split=args.split, device=args.device), args, console)
     return 0
 
 
 def cmd_interpolate(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.analyze.generated import interpolate
+    from layerlab import api
 
-    result = interpolate(args.run_dir, out=args.out, pairs=args.pairs, steps=args.steps, split=args.split,
+    result = api.interpolate(args.run_dir, out=args.out, pairs=args.pairs, steps=args.steps, split=args.split,
                          seed=args.seed, device=args.device)
     _print(result, args, console)
     return 0
 
 
 def cmd_embed(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.analyze.generated import embed
+    from layerlab import api
 
     methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
-    result = embed(args.run_dir, data=args.data, source=args.source, methods=methods, n=args.n, split=args.split,
+    result = api.embed(args.run_dir, data=args.data, source=args.source, methods=methods, n=args.n, split=args.split,
                    out=args.out, compare=args.compare, seed=args.seed, device=args.device)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -110,9 +141,9 @@ def cmd_embed(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_frechet(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.analyze.generated import frechet
+    from layerlab import api
 
-    result = frechet(args.run_dir, args.classifier, n=args.n, seed=args.seed, features=args.features,
+    result = api.frechet(args.run_dir, args.classifier, n=args.n, seed=args.seed, features=args.features,
                      device=args.device)
     _print(result, args, console)
     return 0

@@ -1,6 +1,6 @@
 """Commands that look into a trained run: ``report``, ``explain`` and ``audit``.
 
-Only argparse and the standard library at the top; the handlers import layerlab's library functions.
+Only argparse and the standard library at the top; the handlers call ``layerlab.api``.
 """
 
 from __future__ import annotations
@@ -41,17 +41,17 @@ def register(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.analyze.report import report
+    from layerlab import api
 
-    path = report(args.run_dir, device=args.device, beside=args.beside)
+    path = api.report(args.run_dir, device=args.device, beside=args.beside)
     console.print(f"report: {path}")
     return 0
 
 
 def cmd_explain(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.analyze.explain_run import explain
+    from layerlab import api
 
-    results = explain(args.run_dir, args.inputs, target=args.target, device=args.device, report=not args.no_report)
+    results = api.explain(args.run_dir, args.inputs, target=args.target, device=args.device, report=not args.no_report)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -66,9 +66,9 @@ def cmd_explain(args: argparse.Namespace, console: Any) -> int:
 def cmd_audit(args: argparse.Namespace, console: Any) -> int:
     from rich.table import Table
 
-    from layerlab.analyze.audit import audit
+    from layerlab import api
 
-    result = audit(args.run_dir, group=args.group, split=args.split, positive=args.positive, device=args.device)
+    result = api.audit(args.run_dir, group=args.group, split=args.split, positive=args.positive, device=args.device)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

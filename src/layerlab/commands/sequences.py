@@ -21,9 +21,9 @@ def register(sub: Any) -> None:
 
 
 def cmd_translate(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.translation import translate
+    from layerlab import api
 
-    rows = translate(args.run_dir, args.sentences, files=args.file, beam_size=args.beam, device=args.device)
+    rows = api.translate(args.run_dir, args.sentences, files=args.file, beam_size=args.beam, device=args.device)
     for row in rows:
         print(json.dumps(row, ensure_ascii=False) if args.json else row["translation"])
     return 0

@@ -1,6 +1,6 @@
 """The ``runs`` command: the local run index, listed, filtered and sorted.
 
-Only argparse and the standard library at the top; the handlers import layerlab's library functions.
+Only argparse and the standard library at the top; the handlers call ``layerlab.api``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ def register(sub: Any) -> None:
 
 
 def cmd_runs(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.track.index import COLUMNS, list_runs, lookup, rebuild_index
+    from layerlab import api
+    from layerlab.track.index import COLUMNS, lookup
 
     if args.rebuild:
-        console.print(f"registered {rebuild_index(args.root)} runs", highlight=False)
-    rows = list_runs(args.root, where=args.where, sort=args.sort, descending=args.descending, limit=args.limit)
+        console.print(f"registered {api.rebuild_index(args.root)} runs", highlight=False)
+    rows = api.list_runs(args.root, where=args.where, sort=args.sort, descending=args.descending, limit=args.limit)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

@@ -18,10 +18,11 @@ def register(sub: Any) -> None:
 
 
 def cmd_lr_find(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.transfer import lr_find
+    from layerlab import api
+    from layerlab.commands.run import split_recipe_args
 
-    recipe, overrides = (args.args[0], args.args[1:]) if args.args and "=" not in args.args[0] else (None, args.args)
-    result = lr_find(recipe, overrides, start=args.start, end=args.end, steps=args.steps, out=args.out)
+    recipe, overrides = split_recipe_args(args.args)
+    result = api.lr_find(recipe, overrides, start=args.start, end=args.end, steps=args.steps, out=args.out)
     console.print(f"suggested learning rate: {result.suggestion:.3g} (train.lr={result.suggestion:.2g})")
     console.print(f"loss against rate: {result.plot}")
     return 0

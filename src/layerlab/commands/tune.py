@@ -1,6 +1,6 @@
 """Commands that search and compare: ``tune``, ``compare`` and ``cv``.
 
-Only argparse and the standard library at the top; the handlers import layerlab's library functions.
+Only argparse and the standard library at the top; the handlers call ``layerlab.api``.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def register_cv(sub: Any) -> None:
 def cmd_cv(args: argparse.Namespace, console: Any) -> int:
     from rich.table import Table
 
-    from layerlab.tune.crossval import cross_validate
+    from layerlab import api
 
-    result = cross_validate(args.args[0], args.args[1:], folds=args.folds, out=args.out, only=args.only,
+    result = api.cross_validate(args.args[0], args.args[1:], folds=args.folds, out=args.out, only=args.only,
                             console=None if args.quiet or args.json else console)
     if args.json:
         print(json.dumps({"folder": str(result.out), "folds": result.folds, "folds_run": result.folds_run,
@@ -91,10 +91,10 @@ def cmd_cv(args: argparse.Namespace, console: Any) -> int:
 
 
 def cmd_tune(args: argparse.Namespace, console: Any) -> int:
-    from layerlab.tune import tune
+    from layerlab import api
 
     recipe, overrides = args.args[0], args.args[1:]
-    result = tune(recipe, overrides, strategy=args.strategy, trials=args.trials, timeout=args.timeout,
+    result = api.tune(recipe, overrides, strategy=args.strategy, trials=args.trials, timeout=args.timeout,
                   workers=args.workers, storage=args.storage, study=args.study, out=args.out,
                   console=None if args.quiet or args.json else console)
     if args.json:
@@ -115,9 +115,9 @@ def cmd_tune(args: argparse.Namespace, console: Any) -> int:
 def cmd_compare(args: argparse.Namespace, console: Any) -> int:
     from rich.table import Table
 
-    from layerlab.tune import compare
+    from layerlab import api
 
-    result = compare(args.items, epochs=args.epochs, budget=args.budget, seed=args.seed, overrides=args.set,
+    result = api.compare(args.items, epochs=args.epochs, budget=args.budget, seed=args.seed, overrides=args.set,
                      out=args.out, console=None if args.quiet or args.json else console)
     if args.json:
         print(json.dumps(result.rows, indent=2, default=str))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import LayerLabError
 from layerlab.track.index import flatten
-from layerlab.track.tracking import Tracker
+from layerlab.track.tracker import Tracker
 
 if TYPE_CHECKING:
     from layerlab.recipe import Recipe

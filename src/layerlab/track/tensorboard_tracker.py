@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from layerlab.track.index import flatten
-from layerlab.track.tracking import Tracker
+from layerlab.track.tracker import Tracker
 
 if TYPE_CHECKING:
     from layerlab.recipe import Recipe

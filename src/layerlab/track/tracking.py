@@ -1,4 +1,4 @@
-"""What ``api.run`` asks of tracking: the trackers' callbacks, and ``finish`` once the summary is written.
+"""What ``runs.run`` asks of tracking: the trackers' callbacks, and ``finish`` once the summary is written.
 
     tracking = open_tracking(cfg, rundir)
     trainer = Trainer(..., callbacks=[..., *tracking.callbacks])
@@ -15,22 +15,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from layerlab.train.callbacks import Callback
+from layerlab.track.tracker import Tracker
 
 if TYPE_CHECKING:
     from layerlab.recipe import Recipe
     from layerlab.rundir import RunDir
 
 log = logging.getLogger(__name__)
-
-
-class Tracker(Callback):
-    """A trainer callback that also hears of the run's end, after summary.json and the plots exist."""
-
-    def finish(self, summary: dict[str, Any]) -> None: ...
-
-    def fail(self, error: BaseException) -> None:
-        """The run ended with ``error`` before its summary: record that, close what is open."""
 
 
 @dataclass

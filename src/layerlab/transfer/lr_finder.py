@@ -14,6 +14,7 @@ before the lowest point: a rate at which the model still learns quickly and stab
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,47 +42,47 @@ def lr_find(recipe: Any = None, overrides: Any = (), *, start: float = 1e-7, end
     diverges). ``out`` is the PNG to write (None: no plot). Raises RecipeError for a bad recipe and
     LayerLabError when the range is empty or too few steps ran to suggest a rate.
     """
-    from layerlab.data import load_data
-    from layerlab.data.batching import batches, epoch_order
-    from layerlab.models import create_model
-    from layerlab.models.inference import autocast
     from layerlab.recipe import load_recipe
     from layerlab.recipes import DEFAULT
-    from layerlab.tasks import create_task
-    from layerlab.train.device import resolve_device, seed_everything
+    from layerlab.runs import assemble
+    from layerlab.train.device import resolve_device
     from layerlab.train.stages import Stages
-    from layerlab.transfer.from_run import backbone_inputs, load_backbone
 
     if not (0 < start < end) or steps < 5:
         raise LayerLabError(f"lr-find: needs 0 < start < end and at least 5 steps (got {start:g}, {end:g}, {steps})")
     cfg = load_recipe(DEFAULT if recipe is None else recipe, overrides)
     device = resolve_device(cfg.train.device)
-    source = cfg.model.get("from_run")
-    data = load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed,
-                     inputs_from=backbone_inputs(source) if source else None)
-    task = create_task(cfg.task, num_classes=data.info.num_classes, class_names=data.info.class_names,
-                       train_targets=data.train.y, preprocessor=data.preprocessor)
-    seed_everything(cfg.train.seed)
-    model = create_model(cfg.model, input_shape=data.info.input_shape, num_outputs=task.num_outputs(),
-                         data_fields=data.info.model_hints())
-    if source:
-        load_backbone(model, source)
-    model = task.wrap_model(model).to(device)
+    built = assemble(cfg)  # the recipe's data, task and model, as a run of it would start
+    model = built.model.to(device)
     optimizer = Stages(model, cfg.train).enter(0)
-    train = data.train.to(device)
     model.train()
+    lrs, raw, smooth = _range_test(built.task, model, optimizer, built.data.train.to(device), cfg.train,
+                                   rates=(start * ((end / start) ** (1 / (steps - 1))) ** i for i in range(steps)))
+    result = LRFindResult(lrs, smooth, suggest(lrs, smooth), raw_losses=raw)
+    if out is not None:
+        result.plot = plot_lr_find(result, Path(out))
+    return result
+
+
+def _range_test(task: Any, model: Any, optimizer: Any, train: Any, cfg: Any,
+                rates: Iterator[float]) -> tuple[list[float], list[float], list[float]]:
+    """One optimiser step at each of ``rates`` in turn, over as many epochs as that takes, until the loss
+    diverges; returns the rates, the losses and the smoothed losses."""
+    from layerlab.data.batching import batches, epoch_order
+    from layerlab.models.inference import autocast
 
     lrs, raw, smooth = [], [], []
-    average, best = 0.0, math.inf
-    epoch = 0
-    factor = (end / start) ** (1 / (steps - 1))
-    while len(lrs) < steps:
-        order = epoch_order(len(train), seed=cfg.train.seed, epoch=epoch, device=device)
-        for x, y in batches(train.x, train.y, batch_size=cfg.train.batch_size, order=order):
-            lr = start * factor ** len(lrs)
+    average, best, epoch = 0.0, math.inf, 0
+    device = train.x.device
+    while True:
+        order = epoch_order(len(train), seed=cfg.seed, epoch=epoch, device=device)
+        for x, y in batches(train.x, train.y, batch_size=cfg.batch_size, order=order):
+            lr = next(rates, None)
+            if lr is None:
+                return lrs, raw, smooth
             for group in optimizer.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
-            with autocast(device, cfg.train.precision):
+            with autocast(device, cfg.precision):
                 loss = task.loss(task.forward(model, x, y), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -93,16 +94,9 @@ def lr_find(recipe: Any = None, overrides: Any = (), *, start: float = 1e-7, end
             raw.append(value)
             smooth.append(smoothed)
             best = min(best, smoothed)
-            if not math.isfinite(value) or smoothed > DIVERGED * best or len(lrs) >= steps:
-                break
-        else:
-            epoch += 1
-            continue
-        break
-    result = LRFindResult(lrs, smooth, suggest(lrs, smooth), raw_losses=raw)
-    if out is not None:
-        result.plot = plot_lr_find(result, Path(out))
-    return result
+            if not math.isfinite(value) or smoothed > DIVERGED * best:
+                return lrs, raw, smooth
+        epoch += 1
 
 
 def suggest(lrs: list[float], losses: list[float]) -> float:

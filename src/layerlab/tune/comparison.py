@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layerlab import runs
 from layerlab.errors import UsageError
 from layerlab.rundir import RunDir
 from layerlab.train.state_io import atomic_write_text
@@ -58,8 +59,6 @@ def compare(
     same), ``budget`` (the same wall-clock time each: seconds or '90s', '5m'), ``seed`` (default:
     the same for all, 0). Raises UsageError for an empty list or a budget given with runs only.
     """
-    from layerlab import api
-
     if not items:
         raise UsageError("compare needs at least one run directory or recipe")
     is_run = [(Path(i) / "summary.json").is_file() for i in items]
@@ -86,7 +85,7 @@ def compare(
         target = folder / f"{n:02d}-{Path(str(item)).stem}"
         if console is not None:
             console.print(f"[bold]{item}[/] → {target}")
-        result = api.run(item, {**extra, **fair}, out=target, console=console)
+        result = runs.run(item, {**extra, **fair}, out=target, console=console)
         run_dirs.append(result.run_dir)
     rows = [_row(d) for d in run_dirs]
     histories = {row["run"]: RunDir(Path(row["path"])).read_history() for row in rows}

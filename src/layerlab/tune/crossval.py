@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layerlab import runs
 from layerlab.errors import UsageError
 from layerlab.recipe import load_recipe
 from layerlab.rundir import RunDir
@@ -59,8 +60,6 @@ def cross_validate(
     choose the folds themselves; the data's own errors (a source with its own test split, ordered data)
     come from the first fold's run.
     """
-    from layerlab import api
-
     if folds < 2:
         raise UsageError(f"--folds: cross-validation needs at least 2 folds, given {folds}")
     chosen_folds = sorted(set(only)) if only is not None else list(range(folds))
@@ -82,9 +81,9 @@ def cross_validate(
             said = {"finished": "finished earlier, read", "interrupted": "interrupted earlier, resumed"}
             console.print(f"[bold]fold {fold + 1}/{folds}[/] {said.get(state, '→')} {target.path}")
         if state == "interrupted":
-            api.run(resume=target.path, console=console)
+            runs.run(resume=target.path, console=console)
         elif state == "new":
-            api.run(recipe, fold_overrides, out=target.path, console=console)
+            runs.run(recipe, fold_overrides, out=target.path, console=console)
         run_dirs.append(target.path)
     rows = [_row(d) for d in run_dirs]
     metrics = list(dict.fromkeys(k for row in rows for k in row["test"]))
@@ -144,8 +143,6 @@ def ensemble_folds(folders: Sequence[str | Path], *, device: str = "auto") -> di
 
     Raises UsageError unless every folder holds the same folds (``fold-00`` ... of one ``layerlab cv``).
     """
-    from layerlab.api import evaluate_ensemble
-
     if len(folders) < 2:
         raise UsageError(f"an ensemble needs at least two cross-validation folders, given {len(folders)}")
     names = [sorted(p.name for p in Path(f).glob("fold-*") if p.is_dir()) for f in folders]
@@ -155,6 +152,7 @@ def ensemble_folds(folders: Sequence[str | Path], *, device: str = "auto") -> di
         if found != names[0]:
             raise UsageError(f"{folder} holds {len(found)} folds, {folders[0]} {len(names[0])}; an ensemble of "
                              "cross-validations needs the same folds in every folder")
-    per_fold = [evaluate_ensemble([Path(f) / name for f in folders], device=device)["metrics"] for name in names[0]]
+    per_fold = [runs.evaluate_ensemble([Path(f) / name for f in folders], device=device)["metrics"]
+                for name in names[0]]
     stats = {m: _stats([fold[m] for fold in per_fold]) for m in per_fold[0]}
     return {"folds": len(per_fold), "test": stats, "per_fold": per_fold}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layerlab import runs
 from layerlab.errors import TrainingError, UsageError, did_you_mean
 from layerlab.train.callbacks import Callback
 from layerlab.tune.space import SearchSpace, apply_values, parse_space
@@ -67,8 +68,6 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         import optuna
 
-        from layerlab import api
-
         values = self.space.sample(trial)
         run_dir = self.trials_dir / f"{trial.number:04d}"
         trial.set_user_attr("values", values)
@@ -76,11 +75,11 @@ class Objective:
         trial.set_user_attr("worker", self.worker)
         reporter = TrialReporter(trial, self.metric, self.on_epoch)
         try:
-            result = api.run(apply_values(self.base, values), out=run_dir, callbacks=[reporter, *self.callbacks])
+            result = runs.run(apply_values(self.base, values), out=run_dir, callbacks=[reporter, *self.callbacks])
         except TrainingError as exc:  # a diverging setting is an outcome of the search, not its end
             trial.set_user_attr("error", str(exc).split(". Training stopped")[0])
             raise
-        except api.Interrupted:
+        except runs.Interrupted:
             trial.set_user_attr("interrupted", True)
             raise
         trial.set_user_attr("epochs", result.summary["epochs"])

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layerlab.api import Interrupted
 from layerlab.errors import LayerLabError, TrainingError, UsageError
 from layerlab.recipe import Recipe, load_recipe
+from layerlab.runs import Interrupted
 from layerlab.tune.objective import Objective
 from layerlab.tune.results import TuneResult, write_results
 from layerlab.tune.space import parse_space
@@ -77,14 +77,7 @@ def tune(
     started = time.perf_counter()
     extra = {k: v for k, v in (("tune.strategy", strategy), ("tune.trials", trials), ("tune.timeout", timeout))
              if v is not None}
-    cfg = load_recipe(recipe, _merged(overrides, extra))
-    if not cfg.tune.space:
-        raise UsageError("the recipe has no tune.space to search; add one, e.g.\n"
-                         "  tune:\n    space:\n      train.lr: {log_uniform: [1.0e-4, 1.0e-1]}")
-    if workers < 1:
-        raise UsageError(f"--workers: needs at least 1, given {workers}")
-    if workers > 1 and callbacks:
-        raise UsageError("extra trainer callbacks run in this process only; use workers=1 with them")
+    cfg = _searchable(load_recipe(recipe, _merged(overrides, extra)), workers=workers, callbacks=callbacks)
     metric, direction = resolve_objective(cfg)
     study_name = study or cfg.name
     study_dir = Path(out) if out is not None else _new_study_dir(Path(runs_root), cfg.name, study)
@@ -117,6 +110,18 @@ def tune(
         result = write_results(optuna_study, cfg, study_dir, metric=metric, direction=direction)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _searchable(cfg: Recipe, *, workers: int, callbacks: Sequence[Callback]) -> Recipe:
+    """``cfg``, once it has a space to search and the workers fit; UsageError otherwise."""
+    if not cfg.tune.space:
+        raise UsageError("the recipe has no tune.space to search; add one, e.g.\n"
+                         "  tune:\n    space:\n      train.lr: {log_uniform: [1.0e-4, 1.0e-1]}")
+    if workers < 1:
+        raise UsageError(f"--workers: needs at least 1, given {workers}")
+    if workers > 1 and callbacks:
+        raise UsageError("extra trainer callbacks run in this process only; use workers=1 with them")
+    return cfg
 
 
 # ------------------------------------------------------------------------------ the objective

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from layerlab.analyze import html
-from layerlab.analyze.report import SECTIONS, ReportContext, Section
+from layerlab.analyze.report_context import SECTIONS, ReportContext, Section
 
 WRONG_SHOWN = 16  # most confidently wrong test examples shown
 
@@ -27,7 +27,7 @@ def classification_sections(ctx: ReportContext) -> list[Section]:
 
 
 def _groups(ctx: ReportContext, outputs: torch.Tensor, groups: np.ndarray) -> Section:
-    from layerlab.analyze.audit import audit_classification, plot_audit
+    from layerlab.analyze.group_audit import audit_classification, plot_audit
     from layerlab.analyze.common_sections import audit_fragments
 
     result = audit_classification(outputs, ctx.data.test.y.cpu(), groups, class_names=ctx.info.class_names)

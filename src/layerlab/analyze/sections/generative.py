@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from layerlab.analyze import html
-from layerlab.analyze.report import SECTIONS, ReportContext, Section
+from layerlab.analyze.report_context import SECTIONS, ReportContext, Section
 
 SAMPLE_TOKENS = 400  # tokens generated for the report
 SAMPLE_IMAGES = 64  # images generated for the report

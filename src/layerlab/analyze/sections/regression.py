@@ -6,7 +6,7 @@ import numpy as np
 
 from layerlab.analyze import html
 from layerlab.analyze.plots import _figure, _save
-from layerlab.analyze.report import SECTIONS, ReportContext, Section
+from layerlab.analyze.report_context import SECTIONS, ReportContext, Section
 
 LARGEST_SHOWN = 10  # test examples with the largest errors listed
 

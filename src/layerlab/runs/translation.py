@@ -1,7 +1,7 @@
 """``translate``: a trained translation run applied to new sentences, from its run directory alone.
 
-    import layerlab.translation
-    rows = layerlab.translation.translate("runs/multi30k-transformer-...", ["Ein Hund läuft im Schnee."])
+    from layerlab.runs import translate
+    rows = translate("runs/multi30k-transformer-...", ["Ein Hund läuft im Schnee."])
     rows[0]["translation"]      # "A dog runs in the snow."
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import UsageError
+from layerlab.runs.loaded import load_run
 
 
 def translate(run_dir: str | Path, sentences: Sequence[str] = (), *, files: Sequence[str | Path] = (),
@@ -23,7 +24,6 @@ def translate(run_dir: str | Path, sentences: Sequence[str] = (), *, files: Sequ
     ``{"input": id, "source": text, "translation": text}`` per sentence, in order.
     Raises UsageError when the run is not a translation run or nothing is given.
     """
-    from layerlab.api import load_run
     from layerlab.tasks.seq2seq import Seq2SeqTask
 
     if not sentences and not files:

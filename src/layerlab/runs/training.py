@@ -1,0 +1,153 @@
+"""``run``: train a recipe and write its run directory (see ``layerlab.rundir``).
+
+    result = run("digits-cnn", ["train.epochs=3"])
+    result.summary["test"]["accuracy"], result.run_dir
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from layerlab.data.batching import BatchAugment
+from layerlab.errors import LayerLabError, TrainingError
+from layerlab.recipe import Recipe, load_recipe
+from layerlab.rundir import RunDir
+from layerlab.runs.assemble import Assembled, assemble
+from layerlab.runs.monitor import resolve_monitor
+from layerlab.runs.outputs import model_meta, write_outputs
+from layerlab.track.tracking import open_tracking
+from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, PeriodicCheckpoint
+from layerlab.train.device import resolve_device, set_deterministic
+from layerlab.train.diagnostics import Diagnostics, diagnostics_every
+from layerlab.train.gradient_time import time_gradient_callback
+from layerlab.train.progress import ProgressBar
+from layerlab.train.samples import SampleGrid
+from layerlab.train.trainer import Trainer, TrainState
+
+RecipeSource = str | Path | Mapping[str, Any] | Recipe | None
+
+
+class Interrupted(LayerLabError):
+    exit_code = 130
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    model: torch.nn.Module | None = None
+
+
+def run(
+    recipe: RecipeSource = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    out: str | Path | None = None,
+    runs_root: str | Path = "runs",
+    resume: str | Path | None = None,
+    console: Console | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """Train a recipe and write its run directory; returns the directory and the summary.
+
+    ``recipe`` is a YAML path, a built-in recipe's name, a dict, a Recipe or None (the default
+    recipe); ``overrides`` are ``"train.epochs=3"`` strings or a ``{key: value}`` mapping. With
+    ``resume=RUN_DIR`` the run continues from that directory's last checkpoint (its own recipe, plus
+    ``overrides``). ``console`` shows progress when given. Raises RecipeError before any work for a
+    bad recipe, Interrupted after Ctrl-C (a checkpoint is kept), TrainingError for a non-finite loss.
+    """
+    rundir, cfg = _open(recipe, overrides, out=out, runs_root=runs_root, resume=resume)
+    started = time.perf_counter()
+    device = _prepare(cfg)
+    built = assemble(cfg, resumed=rundir.path if resume is not None else None)
+    if resume is None:
+        rundir.recipe.write_text(cfg.to_yaml(), encoding="utf-8")
+        rundir.write_json(rundir.model_meta, model_meta(cfg, built.data, built.task))
+    monitor, mode = resolve_monitor(cfg, built.task, has_val=len(built.data.val) > 0)
+    keep_best = KeepBest(monitor, mode, rundir.best_weights, cfg.train.min_delta)
+    tracking = open_tracking(cfg, rundir)  # MLflow, TensorBoard (track:), and the run index at the end
+    cbs = training_callbacks(cfg, rundir, built, keep_best, console=console,
+                             extra=[*callbacks, SampleGrid(rundir.path / "samples"), *tracking.callbacks])
+    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
+                      callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor)
+    if console is not None:
+        console.print(_headline(cfg, built, device), highlight=False)
+    try:
+        state = trainer.fit(built.data.train, built.data.val, resume=rundir.checkpoint if resume is not None else None)
+        model, summary = write_outputs(rundir, cfg, built, state, keep_best, device, started)
+        tracking.finish(summary)
+    except BaseException as error:  # the trackers hear of it (MLflow: FAILED), then it goes on up
+        tracking.fail(error)
+        raise
+    _raise_for(state, rundir)
+    return RunResult(rundir.path, summary, state.history, model)
+
+
+def training_callbacks(cfg: Recipe, rundir: RunDir, built: Assembled, keep_best: KeepBest, *,
+                       console: Console | None, extra: Sequence[Callback]) -> list[Callback]:
+    """The trainer's callbacks, in the order they run: the best epoch, early stopping, checkpoints,
+    progress, ``extra`` (the caller's, the sample grid of generative tasks, the trackers), diagnostics."""
+    cbs: list[Callback] = [keep_best]
+    if cfg.train.early_stopping:
+        cbs.append(EarlyStopping(keep_best.monitor.metric, keep_best.monitor.mode, cfg.train.early_stopping,
+                                 cfg.train.min_delta))
+    if cfg.train.checkpoint_every:
+        cbs.append(PeriodicCheckpoint(cfg.train.checkpoint_every))
+    if console is not None:
+        cbs.append(ProgressBar(console, len(built.data.train)))
+    cbs.extend(extra)
+    every = diagnostics_every(cfg.train.diagnostics_every, examples=len(built.data.train),
+                              batch_size=cfg.train.batch_size, accumulate=cfg.train.accumulate,
+                              epochs=cfg.train.epochs)
+    if every:
+        cbs.append(Diagnostics(rundir.path / "diagnostics", every=every))
+        # recurrent models: how the gradient reaches back through time
+        time_gradients = time_gradient_callback(built.model, built.data.train, rundir.path / "diagnostics", built.task)
+        if time_gradients is not None:
+            cbs.append(time_gradients)
+    return cbs
+
+
+def _open(recipe: RecipeSource, overrides: Sequence[str] | Mapping[str, Any], *, out: str | Path | None,
+          runs_root: str | Path, resume: str | Path | None) -> tuple[RunDir, Recipe]:
+    """The run directory and the validated recipe: a resumed run's own, or a new one's."""
+    if resume is not None:
+        rundir = RunDir.open(resume, need=("recipe", "model_meta", "checkpoint"))
+        return rundir, load_recipe(rundir.recipe, overrides)
+    from layerlab.recipes import DEFAULT
+
+    cfg = load_recipe(DEFAULT if recipe is None else recipe, overrides)
+    rundir = RunDir(Path(out)) if out is not None else RunDir.create(Path(runs_root), cfg.name)
+    rundir.path.mkdir(parents=True, exist_ok=True)
+    return rundir, cfg
+
+
+def _prepare(cfg: Recipe) -> torch.device:
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    set_deterministic(cfg.train.deterministic)
+    return device
+
+
+def _headline(cfg: Recipe, built: Assembled, device: torch.device) -> str:
+    data = built.data
+    return (f"[bold]{cfg.name}[/]: {cfg.model['name']} on {cfg.data.name} "
+            f"({len(data.train):,} train / {len(data.val):,} val / {len(data.test):,} test), "
+            f"{sum(p.numel() for p in built.model.parameters()):,} parameters, {device}")
+
+
+def _raise_for(state: TrainState, rundir: RunDir) -> None:
+    if state.status == "interrupted":
+        raise Interrupted(f"interrupted; the checkpoint is saved. Continue with: layerlab run --resume {rundir.path}")
+    if state.status == "nan":
+        raise TrainingError(f"{state.stop_reason}. Training stopped; the last good weights are in {rundir.weights}. "
+                            "Try a lower train.lr, train.grad_clip, or train.precision=fp32.")
