@@ -157,6 +157,11 @@ def test_listing_commands(capsys):
     assert main(["recipe", "explain", "task.forecast"]) == 0
     listing = capsys.readouterr().out
     assert "task.relative" in listing and "task.label_smoothing" not in listing
+    assert main(["recipe", "explain", "data", "csv"]) == 0  # the two-word form of the README
+    listing = capsys.readouterr().out
+    assert "data.categorical" in listing and "data.window" not in listing
+    assert main(["recipe", "explain", "data", "csv", "extra"]) == 2
+    assert "at most one name" in capsys.readouterr().err
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
     assert all(name in listing for name in ("mlp", "cnn", "resnet18", "resnet34", "resnet50", "vgg11", "vgg16"))

@@ -17,8 +17,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("recipe", help="explain the recipe's fields, or check a recipe file")
     p.add_argument("action", choices=["explain", "check"])
-    p.add_argument("target", nargs="?", metavar="SECTION|FILE")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    p.add_argument("target", nargs="?", metavar="SECTION|FILE", help="explain: a section (data, task, model, train, ...); check: a recipe")
+    p.add_argument("overrides", nargs="*", metavar="NAME|KEY=VALUE",
+                   help="explain: a source, task or model name (`recipe explain data csv`); check: overrides")
     p.set_defaults(handler=cmd_recipe)
 
     p = sub.add_parser("models", help="list the model families, or show one's layers, parameters and FLOPs")
@@ -58,8 +59,13 @@ def cmd_recipes(args: argparse.Namespace, console: Any) -> int:
 def cmd_recipe(args: argparse.Namespace, console: Any) -> int:
     from layerlab import api
 
-    if args.action == "explain":
-        _table(console, ("key", "type", "default", "description"), api.explain_recipe(args.target), overflow="fold")
+    if args.action == "explain":  # recipe explain [SECTION [NAME]]: `data csv` lists just the csv source's fields
+        if len(args.overrides) > 1:
+            from layerlab.errors import UsageError
+
+            raise UsageError(f"recipe explain takes a section and at most one name (e.g. `data csv`), given {args.overrides}")
+        rows = api.explain_recipe(args.target, *args.overrides)
+        _table(console, ("key", "type", "default", "description"), rows, overflow="fold")
         return 0
     if not args.target:
         from layerlab.errors import UsageError
