@@ -37,21 +37,31 @@ from typing import TYPE_CHECKING, Any
 
 from layerlab.lazy import lazy_exports
 
-if TYPE_CHECKING:
-    from layerlab.analyze.audit import audit
-    from layerlab.analyze.explain_run import explain
-    from layerlab.analyze.generated import embed, frechet, interpolate, reconstruct
-    from layerlab.analyze.report import report
+if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the noqa: F401)
+    from layerlab.analyze.audit import audit  # noqa: F401
+    from layerlab.analyze.explain_run import explain  # noqa: F401
+    from layerlab.analyze.generated import embed, frechet, interpolate, reconstruct  # noqa: F401
+    from layerlab.analyze.report import report  # noqa: F401
     from layerlab.models.summary import ModelSummary
-    from layerlab.recipe import explain as explain_recipe
-    from layerlab.recipe import load_recipe
-    from layerlab.runs import (
-        Interrupted, LoadedRun, RunResult, environment, evaluate, evaluate_ensemble, generate, load_run, predict, run,
-        split_fields, translate,
+    from layerlab.recipe import explain as explain_recipe  # noqa: F401
+    from layerlab.recipe import load_recipe  # noqa: F401
+    from layerlab.runs import (  # noqa: F401
+        Interrupted,
+        LoadedRun,
+        RunResult,
+        environment,
+        evaluate,
+        evaluate_ensemble,
+        generate,
+        load_run,
+        predict,
+        run,
+        split_fields,
+        translate,
     )
-    from layerlab.track.index import list_runs, rebuild_index
-    from layerlab.transfer.lr_finder import lr_find
-    from layerlab.tune import compare, cross_validate, tune
+    from layerlab.track.index import list_runs, rebuild_index  # noqa: F401
+    from layerlab.transfer.lr_finder import lr_find  # noqa: F401
+    from layerlab.tune import compare, cross_validate, tune  # noqa: F401
 
 _EXPORTS = {
     **dict.fromkeys(["run", "evaluate", "predict", "generate", "translate", "evaluate_ensemble", "load_run",

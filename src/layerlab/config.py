@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class Section(BaseModel):
@@ -37,3 +37,10 @@ class NamedSection(Section):
             if isinstance(own, type) and own is not type(self) and issubclass(own, type(self)):
                 object.__setattr__(self, "__class__", own)
         super().__init__(**fields)
+
+    @model_validator(mode="after")
+    def _known_name(self) -> Any:
+        registry = type(self).registry()
+        if registry is not None and self.name not in registry:
+            raise ValueError(f"@name@{registry.unknown_message(self.name)}")
+        return self

@@ -9,10 +9,9 @@ import pytest
 import torch
 
 import layerlab
-from layerlab.api import load_run
+from layerlab.api import load_run, translate
 from layerlab.data import load_data
 from layerlab.tasks.seq2seq import Seq2SeqTask, beam_search, bleu_chrf, greedy_search
-from layerlab.api import translate
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PAIRS = 50

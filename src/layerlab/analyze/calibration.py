@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 from layerlab.errors import LayerLabError
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-2, 1e2  # fit_temperature's answer is kept within these
@@ -176,7 +176,7 @@ def plot_reliability(info: dict[str, Any], path: Path, *, title: str = "") -> Pa
     centres, widths = (lower + upper) / 2, upper - lower
     filled = count > 0
 
-    fig = _figure(5.0, 5.5)
+    fig = new_figure(5.0, 5.5)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.bar(centres[filled], accuracy[filled], width=widths[filled], color="tab:blue", edgecolor="white",
             label="accuracy")
@@ -197,4 +197,4 @@ def plot_reliability(info: dict[str, Any], path: Path, *, title: str = "") -> Pa
     bottom.set_xlabel("confidence (largest probability)")
     bottom.set_ylabel("examples")
     bottom.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 
 MAX_CURVES = 10
 
@@ -44,7 +44,7 @@ def plot_roc_pr(probs: np.ndarray, targets: np.ndarray, class_names: list[str], 
     drawn = [c for c in _drawn_classes(len(class_names)) if areas["classes"][class_names[c]]["roc_auc"] is not None]
     drawn.sort(key=lambda c: areas["classes"][class_names[c]]["roc_auc"])
     drawn = drawn[:MAX_CURVES]
-    fig = _figure(10.0, 4.4)
+    fig = new_figure(10.0, 4.4)
     roc_ax, pr_ax = fig.subplots(1, 2)
     for c in drawn:
         truth = targets == c
@@ -68,7 +68,7 @@ def plot_roc_pr(probs: np.ndarray, targets: np.ndarray, class_names: list[str], 
         ax.grid(alpha=0.3)
         if drawn:
             ax.legend(fontsize="x-small", loc="lower right" if ax is roc_ax else "lower left")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _drawn_classes(num_classes: int) -> list[int]:

@@ -23,9 +23,10 @@ import torch
 
 from layerlab.analyze import explain as methods
 from layerlab.analyze.findings import EXPLAIN_DIR
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 from layerlab.errors import UsageError
 from layerlab.runs import LoadedRun, load_run
+
 SPLIT_REF = re.compile(r"^(train|val|test):(\d+)$")
 MAX_FEATURES = 20  # table features drawn, by largest attribution
 
@@ -151,18 +152,18 @@ def _write_index(out_dir: Path, results: list[dict[str, Any]]) -> None:
 
 # ------------------------------------------------------------------------------------------- plots
 def _plot_token_scores(tokens: list[str], scores: list[float], path: Path, title: str) -> Path:
-    fig = _figure(max(5.0, 0.32 * len(tokens) + 1.5), 3.0)
+    fig = new_figure(max(5.0, 0.32 * len(tokens) + 1.5), 3.0)
     ax = fig.add_subplot()
     ax.bar(range(len(tokens)), scores, color=["tab:green" if s >= 0 else "tab:red" for s in scores])
     ax.set_xticks(range(len(tokens)), tokens, rotation=60, ha="right", fontsize="small")
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_ylabel("attribution")
     ax.set_title(f"Token attributions (integrated gradients), {title}", fontsize=9)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _plot_attention(weights: np.ndarray, tokens: list[str], layer: str, path: Path) -> Path:
-    fig = _figure(5.5, 5.0)
+    fig = new_figure(5.5, 5.0)
     ax = fig.add_subplot()
     image = ax.imshow(weights, cmap="viridis", aspect="auto")
     if weights.shape[0] == len(tokens) and len(tokens) <= 40:
@@ -173,16 +174,16 @@ def _plot_attention(weights: np.ndarray, tokens: list[str], layer: str, path: Pa
     ax.set_ylabel("query position")
     ax.set_title(f"Attention of {layer} (heads averaged)", fontsize=9)
     fig.colorbar(image, ax=ax, shrink=0.8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _plot_features(names: list[str], values: np.ndarray, path: Path, title: str) -> Path:
     order = np.argsort(-np.abs(values))[:MAX_FEATURES][::-1]
-    fig = _figure(6.0, 0.25 * len(order) + 1.2)
+    fig = new_figure(6.0, 0.25 * len(order) + 1.2)
     ax = fig.add_subplot()
     ax.barh(range(len(order)), values[order], color=["tab:green" if v >= 0 else "tab:red" for v in values[order]])
     ax.set_yticks(range(len(order)), [names[j] for j in order], fontsize="small")
     ax.axvline(0, color="0.3", linewidth=0.8)
     ax.set_xlabel("attribution (integrated gradients)")
     ax.set_title(f"Feature attributions, {title}", fontsize=9)
-    return _save(fig, path)
+    return save_png(fig, path)

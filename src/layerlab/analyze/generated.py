@@ -15,6 +15,7 @@ import torch
 from layerlab.errors import UsageError
 from layerlab.runs import load_run
 
+
 def reconstruct(run_dir: str | Path, *, out: str | Path | None = None, n: int = 16, split: str = "test",
                 device: str = "auto") -> dict[str, Any]:
     """A PNG of ``n`` images of a split beside their reconstructions by an autoencoder or VAE run: a row

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib import colormaps
 
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 from layerlab.errors import LayerLabError
 
 TINY = 1e-12  # norms are drawn on a log scale; exact zeros are shown at this value
@@ -35,7 +35,7 @@ def _norm_matrix(rows: list[dict[str, Any]], layers: list[str]) -> tuple[np.ndar
 def plot_gradient_norms(rows: list[dict[str, Any]], layers: list[str], path: Path, *, title: str = "") -> Path:
     """Gradient norm per layer over the optimiser steps; ``rows`` from ``gradients.csv``."""
     steps, norms = _norm_matrix(rows, layers)
-    fig = _figure(7.5, 4.2)
+    fig = new_figure(7.5, 4.2)
     ax = fig.add_subplot()
     cmap = colormaps["viridis"]
     for j, layer in enumerate(layers):
@@ -48,13 +48,13 @@ def plot_gradient_norms(rows: list[dict[str, Any]], layers: list[str], path: Pat
     ax.grid(alpha=0.3, which="both")
     if len(layers) <= MAX_LEGEND:
         ax.legend(fontsize="x-small", ncols=2)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_gradient_flow(rows: list[dict[str, Any]], layers: list[str], path: Path, *, title: str = "") -> Path:
     """Median gradient norm of each layer (x: depth, input side first) in each third of training."""
     steps, norms = _norm_matrix(rows, layers)
-    fig = _figure(7.5, 4.2)
+    fig = new_figure(7.5, 4.2)
     ax = fig.add_subplot()
     depth = np.arange(len(layers))
     thirds = np.array_split(np.arange(len(steps)), 3)
@@ -65,7 +65,7 @@ def plot_gradient_flow(rows: list[dict[str, Any]], layers: list[str], path: Path
                     label=f"{label} of training")
     ax.set_xticks(depth, [_short(layer) for layer in layers], rotation=60, ha="right", fontsize="x-small")
     _log_axes(ax, "layer (input side first)", "median gradient L2 norm", title or "Gradient flow: norm by depth")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def median_flow(rows: list[dict[str, Any]], layers: list[str]) -> np.ndarray:
@@ -75,13 +75,13 @@ def median_flow(rows: list[dict[str, Any]], layers: list[str]) -> np.ndarray:
 
 def plot_flow_beside(flows: dict[str, np.ndarray], path: Path, *, title: str = "") -> Path:
     """One line per run: its median gradient norm per weight layer (x: layer, 1 = input side)."""
-    fig = _figure(7.5, 4.2)
+    fig = new_figure(7.5, 4.2)
     ax = fig.add_subplot()
     for label, flow in flows.items():
         ax.plot(np.arange(1, len(flow) + 1), np.maximum(flow, TINY), marker="o", markersize=3, label=label)
     _log_axes(ax, "weight layer (1 = input side)", "median gradient L2 norm over training",
               title or "Gradient flow of this run beside others")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _log_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
@@ -100,7 +100,7 @@ def plot_activations(rows: list[dict[str, Any]], path: Path, *, title: str = "")
         raise LayerLabError("there are no activation statistics to plot (the model has no activation modules)")
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     kinds = {r["layer"]: r["kind"] for r in rows}
-    fig = _figure(10.0, 3.8)
+    fig = new_figure(10.0, 3.8)
     left, right = fig.subplots(1, 2)
     cmap = colormaps["viridis"]
     for j, layer in enumerate(layers):
@@ -124,7 +124,7 @@ def plot_activations(rows: list[dict[str, Any]], path: Path, *, title: str = "")
     left.set_ylim(-0.02, 1.02)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _short(name: str, chars: int = 22) -> str:

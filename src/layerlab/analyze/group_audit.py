@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 from layerlab.errors import LayerLabError
 
 
@@ -59,7 +59,7 @@ def plot_audit(result: dict[str, Any], path: Path) -> Path:
     names = list(result["groups"])
     values = [result["groups"][n][metric] for n in names]
     worst = result["worst_group"]["name"]
-    fig = _figure(max(5.0, 0.45 * len(names) + 2.5), 3.8)
+    fig = new_figure(max(5.0, 0.45 * len(names) + 2.5), 3.8)
     ax = fig.add_subplot()
     colours = ["tab:red" if n == worst else "tab:blue" for n in names]
     ax.bar(range(len(names)), values, color=colours)
@@ -78,4 +78,4 @@ def plot_audit(result: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"{metric} per group ({result['rule']}, {result['split']}){extra}", fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_png(fig, path)

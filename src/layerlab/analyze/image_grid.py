@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 
 
 def displayable(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -34,7 +34,7 @@ def plot_image_grid(images: torch.Tensor, captions: Sequence[str], path: Path, *
     n = len(images)
     columns = max(1, min(columns, n))
     rows = max(1, math.ceil(n / columns))
-    fig = _figure(inches * columns, (inches + 0.35) * rows + (0.3 if title else 0))
+    fig = new_figure(inches * columns, (inches + 0.35) * rows + (0.3 if title else 0))
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     for ax in axes:
         ax.set_axis_off()
@@ -44,12 +44,12 @@ def plot_image_grid(images: torch.Tensor, captions: Sequence[str], path: Path, *
         ax.set_title(caption, fontsize=7)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_overlays(image: torch.Tensor, maps: dict[str, np.ndarray], path: Path, *, title: str = "") -> Path:
     """An image and, next to it, each attribution map (``(H, W)``) laid over it as a heat map."""
-    fig = _figure(2.6 * (1 + len(maps)), 2.9)
+    fig = new_figure(2.6 * (1 + len(maps)), 2.9)
     axes = np.atleast_1d(fig.subplots(1, 1 + len(maps))).ravel()
     shown = displayable(image)
     grey = shown if shown.ndim == 2 else shown.mean(-1)
@@ -65,4 +65,4 @@ def plot_overlays(image: torch.Tensor, maps: dict[str, np.ndarray], path: Path, 
         ax.set_axis_off()
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -46,7 +46,7 @@ def plot_history(history: list[dict[str, float]], path: Path, *, best_epoch: int
     panels = _history_panels(history)
     columns = min(PANEL_COLUMNS, len(panels))
     rows = math.ceil(len(panels) / columns)
-    fig = _figure(PANEL_INCHES[0] * columns, PANEL_INCHES[1] * rows)
+    fig = new_figure(PANEL_INCHES[0] * columns, PANEL_INCHES[1] * rows)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     marker = "o" if len(history) <= MARKERS_UP_TO else None
     for ax, (name, keys) in zip(axes, panels):
@@ -68,7 +68,7 @@ def plot_history(history: list[dict[str, float]], path: Path, *, best_epoch: int
             ax.legend(fontsize="small")
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _history_panels(history: list[dict[str, float]]) -> list[tuple[str, list[str]]]:
@@ -127,7 +127,7 @@ def plot_confusion(matrix: list[list[int]], class_names: list[str], path: Path, 
     vmax = 1.0 if normalize else max(float(counts.max()), 1.0)
 
     side = min(16.0, max(4.5, 2.5 + 0.5 * n))
-    fig = _figure(side + 1.2, side)  # the extra width holds the colour bar
+    fig = new_figure(side + 1.2, side)  # the extra width holds the colour bar
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax, interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class" if normalize else "examples")
@@ -145,7 +145,7 @@ def plot_confusion(matrix: list[list[int]], class_names: list[str], path: Path, 
             text = f"{value:.2f}" if normalize else f"{int(value)}"
             ax.text(j, i, "0" if value == 0 else text, ha="center", va="center", fontsize=fontsize * 0.85,
                     color="white" if value > 0.5 * vmax else "black")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _shorten(name: str) -> str:
@@ -153,12 +153,12 @@ def _shorten(name: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- shared
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     """A figure on its own Agg canvas, sized in inches at ``DPI``; the PNG is exactly that size."""
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_png(fig: Figure, path: Path) -> Path:
     return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=DPI))

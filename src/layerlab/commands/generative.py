@@ -10,27 +10,23 @@ import argparse
 import json
 from typing import Any
 
+from layerlab.commands import shared_options
+
 
 def register(sub: Any) -> None:
     register_generate(sub)
     p = sub.add_parser("reconstruct", help="images beside an autoencoder's or VAE's reconstructions (PNG)")
     p.add_argument("run_dir", metavar="RUN")
     p.add_argument("--n", type=int, default=16, help="how many images (default 16)")
-    p.add_argument("--split", default="test", help="train, val or test (default test)")
-    p.add_argument("--out", default=None, help="the PNG to write (default RUN/reconstructions.png)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    shared_options(p, split="train, val or test (default test)", out="the PNG to write (default RUN/reconstructions.png)")
     p.set_defaults(handler=cmd_reconstruct)
 
     p = sub.add_parser("interpolate", help="walk a VAE's latent space between pairs of images (PNG)")
     p.add_argument("run_dir", metavar="RUN")
     p.add_argument("--pairs", type=int, default=4, help="pairs of images, one row each (default 4)")
     p.add_argument("--steps", type=int, default=10, help="decoded points between the two images (default 10)")
-    p.add_argument("--split", default="test", help="train, val or test (default test)")
-    p.add_argument("--out", default=None, help="the PNG to write (default RUN/interpolation.png)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    shared_options(p, split="train, val or test (default test)", out="the PNG to write (default RUN/interpolation.png)",
+                   seed=True)
     p.set_defaults(handler=cmd_interpolate)
 
     p = sub.add_parser("embed", help="2-D maps (PCA, t-SNE, UMAP) of inputs, latent codes or features, with their quality")
@@ -42,11 +38,7 @@ def register(sub: Any) -> None:
     p.add_argument("--method", default="pca,tsne", help="comma-separated: pca, tsne, umap (default pca,tsne)")
     p.add_argument("--compare", action="store_true", help="also put the methods side by side in one figure and table")
     p.add_argument("--n", type=int, default=2000, help="items to map (default 2000)")
-    p.add_argument("--split", default="test", help="train, val or test (default test)")
-    p.add_argument("--out", default=None, help="folder to write (default RUN/embedding)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    shared_options(p, split="train, val or test (default test)", out="folder to write (default RUN/embedding)", seed=True)
     p.set_defaults(handler=cmd_embed)
 
     p = sub.add_parser("frechet", help="Fréchet distance of a GAN's or VAE's images, on a LayerLab classifier's features")

@@ -10,27 +10,28 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from layerlab.commands import shared_options
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="train a recipe and write a run directory")
     p.add_argument("args", nargs="*", metavar="RECIPE|KEY=VALUE",
                    help="a recipe file or built-in name (default digits-cnn), then overrides like train.epochs=3")
-    p.add_argument("--out", metavar="DIR", help="the run directory (default runs/<recipe>-<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    shared_options(p, out="the run directory (default runs/<recipe>-<timestamp>)", out_metavar="DIR", device=False,
+                   quiet="print only the result", json="print the summary as JSON")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("evaluate", help="metrics of a trained run on its test split or other data")
     p.add_argument("run_dir", metavar="RUN")
     p.add_argument("--data", metavar="PATH", help="other data of the same kind (replaces data.path)")
-    _split_device_json(p, "print the result as JSON")
+    shared_options(p, split="train, val, test or all (default test)")
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("ensemble", help="metrics of classifiers' averaged probabilities on a split they share")
     p.add_argument("runs", nargs="+", metavar="RUN", help="two or more classification runs of the same data and split")
     p.add_argument("--cv", action="store_true", help="the arguments are `layerlab cv` folders: fold by fold, then mean and spread")
-    _split_device_json(p, "print the result as JSON")
+    shared_options(p, split="train, val, test or all (default test)")
     p.set_defaults(handler=cmd_ensemble)
 
     p = sub.add_parser("predict", help="predictions for images, folders of images or CSV files")
@@ -39,12 +40,6 @@ def register(sub: Any) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object per line")
     p.set_defaults(handler=cmd_predict)
-
-
-def _split_device_json(p: argparse.ArgumentParser, json_help: str) -> None:
-    p.add_argument("--split", default="test", help="train, val, test or all (default test)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true", help=json_help)
 
 
 def split_recipe_args(items: Sequence[str]) -> tuple[str | None, list[str]]:

@@ -9,6 +9,8 @@ import argparse
 import json
 from typing import Any
 
+from layerlab.commands import shared_options
+
 TUNE_EPILOG = """examples:
   layerlab tune my.yaml                               search my.yaml's tune.space (SQLite in runs/<name>-tune-<time>)
   layerlab tune my.yaml --trials 40 --workers 4       four local worker processes share the study
@@ -27,9 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study (default 1)")
     p.add_argument("--storage", metavar="URL", help="a database shared by workers on many machines: postgresql://...")
     p.add_argument("--study", metavar="NAME", help="the study's name in the storage (default: the recipe's name)")
-    p.add_argument("--out", metavar="DIR", help="the study's folder (default runs/<recipe>-tune-<time>, or runs/<study>)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no live table; print only the result")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    shared_options(p, out="the study's folder (default runs/<recipe>-tune-<time>, or runs/<study>)", out_metavar="DIR",
+                   device=False, quiet="no live table; print only the result")
     p.set_defaults(handler=cmd_tune)
 
     p = sub.add_parser("compare", help="compare runs, or train recipes under one budget and compare them")

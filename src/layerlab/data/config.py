@@ -53,9 +53,7 @@ class DataConfig(NamedSection):
         return SOURCES
 
     @model_validator(mode="after")
-    def _known_source(self) -> DataConfig:
-        if self.name not in SOURCES:
-            raise ValueError(f"@name@{SOURCES.unknown_message(self.name)}")
+    def _splits_fit(self) -> DataConfig:
         if self.group_balance and not self.groups:
             raise ValueError("@group_balance@needs data.groups, the rule that gives each example its group")
         if self.folds is not None and self.fold >= self.folds:

@@ -107,6 +107,15 @@ def resolve_path(path: str | Path, settings: Settings) -> Path:
     raise DataError(f"data.path: '{path}' does not exist; looked for it at\n" + "\n".join(f"  {p}" for p in tried))
 
 
+def resolve_folder(path: str | Path | None, settings: Settings, *, needs: str) -> Path:
+    """The folder ``data.path`` names (see ``resolve_path``); DataError saying ``needs`` (what the source
+    reads, in words) when no path is given or the path is not a folder."""
+    if path is None:
+        raise DataError(f"data.path: {needs}")
+    folder = resolve_path(path, settings)
+    if not folder.is_dir():
+        raise DataError(f"data.path: {folder} is not a folder; {needs}")
+    return folder
 
 def recipe_file(path: str | None, settings: Settings, source: str, what: str) -> Path:
     """The one file a source reads from ``data.path`` (``what``: "CSV file"), found as ``resolve_path``

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
-from layerlab.errors import UsageError
+from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import predict_outputs
 from layerlab.tasks.config import TaskConfig
 from layerlab.tasks.registry import TASKS
@@ -147,6 +147,16 @@ class Task(ABC):
     def config_dict(self) -> dict[str, Any]:
         """The task's recipe section with everything resolved (``loss: auto`` → the loss used,
         ``class_weights: balanced`` → the weights), so that a run directory rebuilds the same task."""
+
+
+def check_token_targets(name: str, class_names: list[str] | None, train_targets: Tensor, *, use: str) -> None:
+    """A task over token sequences (language models, translation) needs text: a vocabulary (the classes)
+    and targets of shape (N, T). ``use`` says which data to use instead. Raises LayerLabError."""
+    if not class_names:
+        raise LayerLabError(f"task.name is '{name}' but the data is not text in token sequences; use {use}")
+    if train_targets.numel() and train_targets.ndim != 2:
+        raise LayerLabError(f"{name}'s targets are token sequences (N, T); the data gives "
+                            f"{tuple(train_targets.shape)} (use {use})")
 
 
 def create_task(

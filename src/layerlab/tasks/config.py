@@ -25,8 +25,6 @@ class TaskConfig(NamedSection):
 
     @model_validator(mode="after")
     def _loss_fits(self) -> TaskConfig:
-        if self.name not in TASKS:
-            raise ValueError(f"@name@{TASKS.unknown_message(self.name)}")
         allowed = TASKS.get(self.name).losses
         if self.loss not in allowed:
             raise ValueError(f"@loss@'{self.loss}' is not a loss for {self.name}; allowed: {', '.join(sorted(allowed))}")

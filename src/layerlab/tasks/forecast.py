@@ -16,12 +16,9 @@ whose level leaves the training range (a trend: co2) then still gives the model 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
@@ -29,7 +26,7 @@ from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import predict_outputs
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.regress import RegressionConfig
+from layerlab.tasks.regress import RegressionConfig, real_loss
 
 ForecastLoss = Literal["mse", "mae", "huber"]
 MAPE_FLOOR = 1e-8  # targets closer to 0 than this are left out of the MAPE (it is undefined there)
@@ -48,16 +45,9 @@ class ForecastTask(Task):
 
     def __init__(self, horizon: int = 1, *, loss: ForecastLoss = "mse", huber_delta: float = 1.0,
                  relative: bool = False):
-        losses: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-            "mse": F.mse_loss,
-            "mae": F.l1_loss,
-            "huber": functools.partial(F.huber_loss, delta=huber_delta),
-        }
-        if loss not in losses:
-            raise LayerLabError(f"task.loss: '{loss}' is not a forecasting loss; allowed: {', '.join(losses)}")
+        self._loss_fn = real_loss(loss, huber_delta, task="forecasting")
         self.horizon, self.loss_name, self.huber_delta = int(horizon), loss, float(huber_delta)
         self.relative = bool(relative)
-        self._loss_fn = losses[loss]
         # From the series' preprocessing (attach_preprocessor); until then the model's outputs are taken as is.
         self.mean, self.std = 0.0, 1.0  # the target column's training statistics
         self.target_index = 0  # the target's column among the inputs

@@ -19,7 +19,7 @@ from layerlab.data.targets import TargetSpec
 from layerlab.data.text.tokenizers import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, vocabulary_kind
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
-from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.base import TASKS, Task, check_token_targets
 from layerlab.tasks.config import SmoothingConfig
 
 
@@ -28,6 +28,9 @@ class LanguageModelConfig(SmoothingConfig):
 
 @TASKS.register("language_model", config=LanguageModelConfig, description="predict each next token of a text (perplexity, bits per character)")
 class LanguageModelTask(Task):
+    """Model outputs (B, T, V): the next token's logits at every position of a window; targets (B, T), the
+    window shifted by one token; the classes are the vocabulary."""
+
     name = "language_model"
     losses = ("auto", "cross_entropy")
     target = TargetSpec("tokens", modalities=("text",))
@@ -46,12 +49,8 @@ class LanguageModelTask(Task):
     @classmethod
     def from_config(cls, cfg: LanguageModelConfig, *, num_classes: int | None, class_names: list[str] | None,
                     train_targets: Tensor) -> LanguageModelTask:
-        if not class_names:
-            raise LayerLabError("task.name is 'language_model' but the data is not text; use a text corpus "
-                                "(data.name: tinyshakespeare, or text with data.path)")
-        if train_targets.numel() and train_targets.ndim != 2:
-            raise LayerLabError(f"a language model's targets are token sequences (N, T); the data gives "
-                                f"{tuple(train_targets.shape)} (use data.name: tinyshakespeare or text)")
+        check_token_targets(cls.name, class_names, train_targets,
+                            use="a text corpus: data.name tinyshakespeare, or text with data.path")
         return cls(class_names, label_smoothing=cfg.label_smoothing)
 
     def num_outputs(self) -> int:

@@ -29,6 +29,18 @@ class RegressionConfig(TaskConfig):
     huber_delta: float = Field(1.0, gt=0, description="regression, forecast: where the Huber loss turns linear")
 
 
+def real_loss(loss: str, huber_delta: float, *, task: str) -> Callable[[Tensor, Tensor], Tensor]:
+    """The loss function of real-valued targets named by ``task.loss`` (mse, mae, huber); LayerLabError otherwise."""
+    losses: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+        "mse": F.mse_loss,
+        "mae": F.l1_loss,
+        "huber": functools.partial(F.huber_loss, delta=huber_delta),
+    }
+    if loss not in losses:
+        raise LayerLabError(f"task.loss: '{loss}' is not a {task} loss; allowed: {', '.join(losses)}")
+    return losses[loss]
+
+
 @TASKS.register("regression", config=RegressionConfig, description="predict one number (or a vector of numbers) per example")
 class RegressionTask(Task):
     name = "regression"
@@ -41,15 +53,8 @@ class RegressionTask(Task):
     huber_delta: float
 
     def __init__(self, num_targets: int = 1, *, loss: RegressionLoss = "mse", huber_delta: float = 1.0):
-        losses: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-            "mse": F.mse_loss,
-            "mae": F.l1_loss,
-            "huber": functools.partial(F.huber_loss, delta=huber_delta),
-        }
-        if loss not in losses:
-            raise LayerLabError(f"task.loss: '{loss}' is not a regression loss; allowed: {', '.join(losses)}")
+        self._loss_fn = real_loss(loss, huber_delta, task="regression")
         self.num_targets, self.loss_name, self.huber_delta = int(num_targets), loss, float(huber_delta)
-        self._loss_fn = losses[loss]
 
     @classmethod
     def from_config(

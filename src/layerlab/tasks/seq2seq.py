@@ -26,7 +26,7 @@ from layerlab.data.text.tokenizers import BOS, EOS, PAD, SPECIAL_TOKENS, detoken
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import autocast
 from layerlab.models.layers import trim_padding
-from layerlab.tasks.base import TASKS, Task
+from layerlab.tasks.base import TASKS, Task, check_token_targets
 from layerlab.tasks.config import SmoothingConfig
 
 SAMPLES = 5  # translations shown in the report
@@ -40,6 +40,9 @@ class Seq2SeqConfig(SmoothingConfig):
 
 @TASKS.register("seq2seq", config=Seq2SeqConfig, description="translate token sequences (teacher forcing; greedy or beam search; BLEU, chrF)")
 class Seq2SeqTask(Task):
+    """Model outputs (B, t, V): the next target token's logits, given the source and the target so far;
+    targets (N, T+1) ``<bos> ids <eos> <pad>...``, whose classes are the target vocabulary."""
+
     name = "seq2seq"
     losses = ("auto", "cross_entropy")
     target = TargetSpec("tokens", modalities=("text",))
@@ -54,11 +57,7 @@ class Seq2SeqTask(Task):
     @classmethod
     def from_config(cls, cfg: Seq2SeqConfig, *, num_classes: int | None, class_names: list[str] | None,
                     train_targets: Tensor) -> Seq2SeqTask:
-        if not class_names:
-            raise LayerLabError("task.name is 'seq2seq' but the data is not a parallel corpus; use data.name: multi30k "
-                                "or parallel")
-        if train_targets.numel() and train_targets.ndim != 2:
-            raise LayerLabError(f"translation targets are token sequences (N, T); the data gives {tuple(train_targets.shape)}")
+        check_token_targets(cls.name, class_names, train_targets, use="a parallel corpus: data.name multi30k or parallel")
         return cls(class_names, label_smoothing=cfg.label_smoothing, beam_size=cfg.beam_size,
                    length_penalty=cfg.length_penalty, val_bleu=cfg.val_bleu)
 

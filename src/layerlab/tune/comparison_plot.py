@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import accumulate
 from pathlib import Path
 
-from layerlab.tune.plots import new_figure, save_png
+from layerlab.analyze.plots import new_figure, save_png
 
 
 def plot_curves(histories: dict[str, list[dict[str, float]]], monitors: dict[str, str | None], path: Path) -> Path | None:

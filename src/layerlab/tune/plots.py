@@ -13,11 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from layerlab.analyze.plots import DPI
-from layerlab.train.state_io import atomic_write
+from layerlab.analyze.plots import new_figure, save_png
 
 if TYPE_CHECKING:
     import optuna
@@ -188,14 +184,3 @@ def _scale(value: float, low: float, high: float) -> float:
 def _last(trial: optuna.trial.FrozenTrial) -> float | None:
     steps = trial.intermediate_values
     return steps[max(steps)] if steps else None
-
-
-def new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_png(fig: Figure, path: Path) -> Path:
-    return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=DPI))
-

@@ -50,14 +50,23 @@ class SpaceError(ValueError):
 
 # ---------------------------------------------------------------------------------- dimensions
 @dataclass(frozen=True)
-class FloatRange:
-    """``uniform`` or ``log_uniform``: a float in [low, high], on a grid of ``step`` when given."""
+class _Range:
+    """What both numeric dimensions share: the key, where it sits, the bounds, the scale."""
 
     key: str
     where: str  # the path in the recipe, for messages: tune.space.train.lr
     low: float
     high: float
     log: bool = False
+
+    def probes(self) -> list[float]:
+        return [self.low, self.high]
+
+
+@dataclass(frozen=True)
+class FloatRange(_Range):
+    """``uniform`` or ``log_uniform``: a float in [low, high], on a grid of ``step`` when given."""
+
     step: float | None = None
 
     def suggest(self, trial: optuna.Trial) -> float:
@@ -69,29 +78,20 @@ class FloatRange:
         n = int(math.floor((self.high - self.low) / self.step + 1e-9))
         return [round(self.low + i * self.step, 12) for i in range(n + 1)]
 
-    def probes(self) -> list[float]:
-        return [self.low, self.high]
-
 
 @dataclass(frozen=True)
-class IntRange:
+class IntRange(_Range):
     """``int``: a whole number in [low, high], every ``step``-th, on a log scale with ``log``."""
 
-    key: str
-    where: str
     low: int
     high: int
     step: int = 1
-    log: bool = False
 
     def suggest(self, trial: optuna.Trial) -> int:
         return trial.suggest_int(self.key, self.low, self.high, step=self.step, log=self.log)
 
     def grid(self) -> list[int]:
         return list(range(self.low, self.high + 1, self.step))
-
-    def probes(self) -> list[int]:
-        return [self.low, self.high]
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ def classification_sections(ctx: ReportContext) -> list[Section]:
 
 
 def _groups(ctx: ReportContext, outputs: torch.Tensor, groups: np.ndarray) -> Section:
-    from layerlab.analyze.group_audit import audit_classification, plot_audit
     from layerlab.analyze.common_sections import audit_fragments
+    from layerlab.analyze.group_audit import audit_classification, plot_audit
 
     result = audit_classification(outputs, ctx.data.test.y.cpu(), groups, class_names=ctx.info.class_names)
     result.update(rule=ctx.recipe.data.groups, split="test")

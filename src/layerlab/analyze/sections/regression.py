@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from layerlab.analyze import html
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 from layerlab.analyze.report_context import SECTIONS, ReportContext, Section
 
 LARGEST_SHOWN = 10  # test examples with the largest errors listed
@@ -19,7 +19,7 @@ def regression_sections(ctx: ReportContext) -> list[Section]:
     pred = outputs.float().numpy().reshape(len(outputs), -1)
     true = ctx.data.test.y.cpu().float().numpy().reshape(len(outputs), -1)
     residual = pred - true
-    fig = _figure(10.0, 4.2)
+    fig = new_figure(10.0, 4.2)
     left, right = fig.subplots(1, 2)
     left.scatter(true[:, 0], pred[:, 0], s=8, alpha=0.6)
     low, high = float(min(true[:, 0].min(), pred[:, 0].min())), float(max(true[:, 0].max(), pred[:, 0].max()))
@@ -35,7 +35,7 @@ def regression_sections(ctx: ReportContext) -> list[Section]:
     right.set_title("Residuals (test)")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    path = _save(fig, ctx.png("regression"))
+    path = save_png(fig, ctx.png("regression"))
 
     error = np.abs(residual).max(axis=1)
     worst = np.argsort(-error, kind="stable")[:LARGEST_SHOWN]

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from layerlab.data.config import DataConfig
-from layerlab.data.files import resolve_path
+from layerlab.data.files import resolve_folder
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import image_files, image_size, read_images
 from layerlab.data.source import SOURCES, RawData, SourceContext
@@ -29,11 +29,7 @@ class ImageFolderConfig(DataConfig):
 
 @SOURCES.register("image-folder", config=ImageFolderConfig, description="your images in one subfolder per class (optionally under train/ and test/)")
 def load_image_folder(cfg: ImageFolderConfig, ctx: SourceContext) -> RawData:
-    if cfg.path is None:
-        raise DataError("data.path: image-folder needs the folder of images (one subfolder per class)")
-    root = resolve_path(cfg.path, ctx.settings)
-    if not root.is_dir():
-        raise DataError(f"data.path: {root} is not a folder; image-folder reads a folder with one subfolder per class")
+    root = resolve_folder(cfg.path, ctx.settings, needs="image-folder needs the folder of images (one subfolder per class)")
     train_root, test_root = root, None
     if (root / "train").is_dir() and _class_dirs(root / "train"):
         train_root = root / "train"

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from layerlab.data.config import TextConfig
-from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
+from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_folder
 from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.text.preprocessor import text_fitter
 from layerlab.data.text.reading import read_lines
@@ -57,12 +57,8 @@ def load_multi30k(cfg: ParallelConfig, ctx: SourceContext) -> RawData:
 
 @SOURCES.register("parallel", config=ParallelConfig, description="a line-aligned parallel corpus (data.path: train.de, train.en, ...)")
 def load_parallel(cfg: ParallelConfig, ctx: SourceContext) -> RawData:
-    if cfg.path is None:
-        raise DataError("data.path: the parallel source needs the folder holding train.<source_lang> and train.<target_lang>")
-    folder = resolve_path(cfg.path, ctx.settings)
-    if not folder.is_dir():
-        raise DataError(f"data.path: {folder} is a file; the parallel source reads a folder of train.{cfg.source_lang}, "
-                        f"train.{cfg.target_lang}, ...")
+    folder = resolve_folder(cfg.path, ctx.settings, needs="the parallel source needs the folder holding "
+                            f"train.{cfg.source_lang} and train.{cfg.target_lang}")
     return parallel(folder, cfg, ctx, test_split=cfg.test_split or "test")
 
 
