@@ -439,3 +439,26 @@ def generate(run_dir: str | Path, *, device: str = "auto", **options: Any) -> di
     loaded = load_run(run_dir, device=device)
     options["out"] = options.get("out") or str(loaded.run.path / "generated.png")
     return loaded.task.generate(loaded.model, preprocessor=loaded.preprocessor, device=loaded.device, **options)
+
+
+# ------------------------------------------------------------------------------------ shipping
+def export(run_dir: str | Path, *, format: str = "onnx", out: str | Path | None = None, limit: int = 1000,
+           tolerance: float = 1e-4) -> Any:
+    """Export a run's model (onnx, torchscript or exported-program) with its input standardisation built
+    in, checked against PyTorch on up to ``limit`` test examples, and a JSON spec beside it; returns a
+    ``layerlab.serve.export.ExportResult``. See ``layerlab.serve.export.export``."""
+    from layerlab.serve.export import export as export_run
+
+    return export_run(run_dir, format=format, out=out, limit=limit, tolerance=tolerance)
+
+
+def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, runtime: str = "torch",
+          max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
+    """Serve a run (or an exported file with its JSON spec) over HTTP until interrupted; see
+    ``layerlab.serve.server``. ``runtime`` is torch or onnx; ``max_batch=1`` turns micro-batching off."""
+    from layerlab.serve.predictor import Predictor
+    from layerlab.serve.server import serve as serve_http
+
+    path = Path(run_dir)
+    predictor = Predictor.from_run(path, runtime=runtime) if path.is_dir() else Predictor.from_export(path)
+    serve_http(predictor, host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms)

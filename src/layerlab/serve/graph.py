@@ -167,21 +167,21 @@ def standardiser(pre: Preprocessor) -> Standardise | None:
     return None
 
 
-def graph_inputs(pre: Preprocessor, raw: np.ndarray) -> Tensor:
-    """The graph's inputs for raw examples as the run's source reads them: the run's preprocessing
-    without its standardisation (which the graph does). Raises DataError as ``pre.transform`` does."""
-    if isinstance(pre, ImagePreprocessor):
-        if tuple(raw.shape[1:]) != pre.input_shape:
-            return pre.transform(raw)  # its error names the shapes
-        return torch.from_numpy(raw.astype(np.float32)).mul_(1.0 / pre.scale)
+def caller_side(pre: Preprocessor) -> Preprocessor:
+    """The run's preprocessing without its standardisation (which the graph does): its ``transform`` and
+    ``load_inputs`` give the graph's inputs (images: pixels in [0, 1]; tables: numbers and one-hots)."""
     if isinstance(pre, TablePreprocessor):
-        unscaled = [replace(c, mean=0.0, std=1.0) if c.kind == "numeric" else c for c in pre.columns]
-        return replace(pre, columns=unscaled).transform(raw)
-    if isinstance(pre, AudioPreprocessor):
-        return replace(pre, mean=None, std=None).transform(raw)
-    if isinstance(pre, SeriesPreprocessor):
-        return replace(pre, mean=None, std=None).transform(raw)
-    return pre.transform(raw)  # text: token ids, nothing to standardise
+        return replace(pre, columns=[replace(c, mean=0.0, std=1.0) if c.kind == "numeric" else c
+                                     for c in pre.columns])
+    if isinstance(pre, ImagePreprocessor | AudioPreprocessor | SeriesPreprocessor):
+        return replace(pre, mean=None, std=None)
+    return pre  # text: token ids, nothing to standardise
+
+
+def graph_inputs(pre: Preprocessor, raw: np.ndarray) -> Tensor:
+    """The graph's inputs for raw examples as the run's source reads them. Raises DataError as
+    ``pre.transform`` does."""
+    return caller_side(pre).transform(raw)
 
 
 def input_spec(graph: Graph, pre: Preprocessor) -> dict[str, Any]:

@@ -1,0 +1,158 @@
+"""The HTTP server of a run: FastAPI, with dynamic micro-batching, run by uvicorn (``layerlab serve``).
+
+    POST /predict    JSON or multipart files (see ``layerlab.serve.requests``) -> {"predictions": [...]}
+    GET  /health     {"status": "ok"}
+    GET  /metadata   task, classes, input and output spec, recipe, test metrics, serving limits
+    GET  /metrics    Prometheus text: requests by status, latency and batch-size histograms
+    GET  /docs       the OpenAPI page (FastAPI's)
+
+Every mistake in a request is a 4xx with ``{"error": {"field": ..., "message": ...}}``: 415 for a content
+type other than JSON or multipart, 413 for a body over ``max_body_bytes``, 422 for an input that does not
+fit (undecodable image or WAV, wrong shape, missing column, too many items, bad JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.datastructures import UploadFile
+
+from layerlab.errors import LayerLabError
+from layerlab.serve.batching import MicroBatcher
+from layerlab.serve.metrics import Metrics
+from layerlab.serve.predictor import InputError, Predictor
+from layerlab.serve.requests import JSON_KEYS, from_files, from_json
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 2**20
+MAX_ITEMS = 256
+
+_PREDICT_BODY = {
+    "requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object", "description": "exactly one key of: " + ", ".join(JSON_KEYS),
+                                        "properties": {k: {"type": "array"} for k in JSON_KEYS}}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+    }}
+}
+
+
+def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float = 2.0, max_items: int = MAX_ITEMS,
+               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The FastAPI application serving ``predictor``; ``max_batch=1`` serves each request alone."""
+    from layerlab import __version__
+
+    spec = predictor.spec
+    metrics = Metrics()
+    batcher = MicroBatcher(predictor.run, max_batch=max_batch, max_wait_ms=max_wait_ms, on_batch=metrics.batch)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await batcher.close()  # the worker starts with the first request (``MicroBatcher.submit``)
+
+    app = FastAPI(title=f"LayerLab: {spec.get('recipe')}", version=__version__, lifespan=lifespan,
+                  description=f"{spec.get('task')} with {spec.get('exported')} of the run {spec.get('run')}.")
+    limits = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "max_items": max_items,
+              "max_body_bytes": max_body_bytes}
+    app.state.batcher, app.state.metrics = batcher, metrics
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_body_bytes:
+            response = error(413, "body", f"{int(length):,} bytes; at most {max_body_bytes:,} per request")
+        else:
+            response = await call_next(request)
+        metrics.request(request.url.path, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError) -> JSONResponse:
+        return error(getattr(exc, "status", 422), exc.field, exc.detail)
+
+    @app.exception_handler(LayerLabError)
+    async def layerlab_error(request: Request, exc: LayerLabError) -> JSONResponse:
+        return error(422, "inputs", str(exc))
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error answering %s", request.url.path)
+        return error(500, None, f"internal error ({type(exc).__name__}); the server goes on answering")
+
+    @app.post("/predict", openapi_extra=_PREDICT_BODY, summary="predictions for the inputs of one request")
+    async def predict(request: Request) -> dict[str, Any]:
+        x = await _inputs(request, predictor, max_items=max_items, max_body_bytes=max_body_bytes)
+        outputs = await batcher.submit(x)
+        return {"predictions": predictor.decode(outputs)}
+
+    @app.get("/health", summary="whether the server answers")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "recipe": spec.get("recipe")}
+
+    @app.get("/metadata", summary="the model: task, classes, input and output spec, recipe, test metrics")
+    async def metadata() -> dict[str, Any]:
+        inputs = {k: v for k, v in spec["input"].items() if k != "preprocessor"}  # a tokenizer is large
+        return {**{k: v for k, v in spec.items() if k != "input"}, "input": inputs, "serving": limits}
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+async def _inputs(request: Request, predictor: Predictor, *, max_items: int, max_body_bytes: int) -> Any:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("application/json", "multipart/form-data"):
+        raise _Status(415, "content-type", f"{kind or 'none'}; send application/json or multipart/form-data")
+    body = await request.body()  # a body sent without Content-Length is measured once read
+    if len(body) > max_body_bytes:
+        raise _Status(413, "body", f"{len(body):,} bytes; at most {max_body_bytes:,} per request")
+    if kind == "application/json":
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError("body", f"not valid JSON ({exc})") from None
+        return await asyncio.to_thread(from_json, predictor, data, max_items=max_items)
+    try:
+        form = await request.form(max_files=max_items, max_fields=max_items)
+    except Exception as exc:  # starlette's MultiPartException, or an HTTPException it raises for limits
+        raise InputError("files", f"not a readable multipart form ({getattr(exc, 'detail', exc)})") from None
+    files = [(key, value.filename or "", await value.read()) for key, value in form.multi_items()
+             if isinstance(value, UploadFile)]
+    if not files:
+        raise InputError("files", "no files in the form; send images, WAV, CSV or text files")
+    return await asyncio.to_thread(from_files, predictor, [(f"files[{i}]", name, content)
+                                                           for i, (_, name, content) in enumerate(files)])
+
+
+class _Status(InputError):
+    """An input error answered with its own HTTP status (415, 413) instead of 422."""
+
+    def __init__(self, status: int, field: str, message: str):
+        super().__init__(field, message)
+        self.status = status
+
+
+def error(status: int, field: str | None, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"field": field, "message": message}}, status_code=status)
+
+
+def serve(predictor: Predictor, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 32,
+          max_wait_ms: float = 2.0) -> None:
+    """Serve ``predictor`` with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(predictor, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
