@@ -5,6 +5,7 @@
     GET  /metadata   task, classes, input and output spec, recipe, test metrics, serving limits
     GET  /metrics    Prometheus text: requests by status, latency and batch-size histograms
     GET  /docs       the OpenAPI page (FastAPI's)
+    GET  /           a page to try the model by hand (``layerlab.serve.page``)
 
 Every mistake in a request is a 4xx with ``{"error": {"field": ..., "message": ...}}``: 415 for a content
 type other than JSON or multipart, 413 for a body over ``max_body_bytes``, 422 for an input that does not
@@ -22,12 +23,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.datastructures import UploadFile
 
 from layerlab.errors import LayerLabError
 from layerlab.serve.batching import MicroBatcher
 from layerlab.serve.metrics import Metrics
+from layerlab.serve.page import PAGE
 from layerlab.serve.predictor import InputError, Predictor
 from layerlab.serve.requests import JSON_KEYS, from_files, from_json
 
@@ -77,24 +79,17 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
         metrics.request(request.url.path, response.status_code, time.perf_counter() - started)
         return response
 
-    @app.exception_handler(InputError)
-    async def input_error(request: Request, exc: InputError) -> JSONResponse:
-        return error(getattr(exc, "status", 422), exc.field, exc.detail)
-
-    @app.exception_handler(LayerLabError)
-    async def layerlab_error(request: Request, exc: LayerLabError) -> JSONResponse:
-        return error(422, "inputs", str(exc))
-
-    @app.exception_handler(Exception)
-    async def bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error answering %s", request.url.path)
-        return error(500, None, f"internal error ({type(exc).__name__}); the server goes on answering")
+    _answer_errors(app)
 
     @app.post("/predict", openapi_extra=_PREDICT_BODY, summary="predictions for the inputs of one request")
     async def predict(request: Request) -> dict[str, Any]:
         x = await _inputs(request, predictor, max_items=max_items, max_body_bytes=max_body_bytes)
         outputs = await batcher.submit(x)
         return {"predictions": predictor.decode(outputs)}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE)
 
     @app.get("/health", summary="whether the server answers")
     async def health() -> dict[str, Any]:
@@ -110,6 +105,23 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
         return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """Mistakes in a request as JSON naming the field; anything else (a bug) as a 500 without a traceback."""
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError) -> JSONResponse:
+        return error(getattr(exc, "status", 422), exc.field, exc.detail)
+
+    @app.exception_handler(LayerLabError)
+    async def layerlab_error(request: Request, exc: LayerLabError) -> JSONResponse:
+        return error(422, "inputs", str(exc))
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error answering %s", request.url.path)
+        return error(500, None, f"internal error ({type(exc).__name__}); the server goes on answering")
 
 
 async def _inputs(request: Request, predictor: Predictor, *, max_items: int, max_body_bytes: int) -> Any:
