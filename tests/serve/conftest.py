@@ -76,3 +76,10 @@ def table_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def write_table():
     """``write_table(path, header, rows) -> path``: a CSV file."""
     return write_csv
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from layerlab.errors import UsageError
+from layerlab.models.layers import untrimmed
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
 CHUNK = 256
@@ -40,8 +42,9 @@ def write(module: nn.Module, fmt: str, path: Path, example: torch.Tensor) -> Non
     at least two inputs, so that the batch axis is not taken for a constant). Raises UsageError with the
     exporter's reason when the model cannot be exported."""
     module = module.eval()
-    try:
-        with torch.no_grad(), _quiet():
+    try:  # untrimmed: text models keep every column (trimming a batch's padding is data-dependent, and exact
+        # to skip because the models mask padding), so the graph has one static sequence length
+        with torch.no_grad(), _quiet(), untrimmed():
             if fmt == "onnx":
                 torch.onnx.export(module, (example,), str(path), input_names=["input"], output_names=["output"],
                                   dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=OPSET,
@@ -54,8 +57,12 @@ def write(module: nn.Module, fmt: str, path: Path, example: torch.Tensor) -> Non
     except UsageError:
         raise
     except Exception as exc:  # the exporters raise many kinds; the user needs the reason, not the trace
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"cannot export this model to {fmt}: {type(exc).__name__}: {first}") from exc
+        cause = exc
+        while cause.__cause__ is not None:  # the ONNX exporter wraps torch.export's error, which says why
+            cause = cause.__cause__
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).strip()  # and colours its messages
+        first = text.splitlines()[0] if text else ""
+        raise UsageError(f"cannot export this model to {fmt}: {type(cause).__name__}: {first}") from exc
 
 
 def open_file(path: str | Path, fmt: str | None = None, *, threads: int | None = None) -> Runner:
@@ -93,7 +100,8 @@ def run_chunks(runner: Runner, x: torch.Tensor) -> torch.Tensor:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """The exporters print progress and warn that TorchScript is deprecated; neither is the user's concern."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    """The exporters print progress (and, on failure, the whole graph) and warn that TorchScript is deprecated;
+    none of it is the user's concern (a failure's reason is raised)."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
