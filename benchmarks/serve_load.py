@@ -151,11 +151,11 @@ async def _load(port: int, inputs: list[dict], labels: list[str] | None, concurr
 
 
 def _plain_server(run_dir: str, kind: str, port: int) -> None:
-    """The baseline (the model once per request, called inline in an ``async def`` endpoint) or the floor
-    (the same JSON parsing, no model): what a user writes by hand."""
+    """The baseline (the model once per request, in a plain ``def`` endpoint taking the JSON body) or the
+    floor (the same endpoint, no model): what a user writes by hand."""
     import torch
     import uvicorn
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
 
     from layerlab.serve.predictor import Predictor
 
@@ -169,8 +169,7 @@ def _plain_server(run_dir: str, kind: str, port: int) -> None:
         return {"status": "ok"}
 
     @app.post("/predict")
-    async def predict(request: Request) -> dict:
-        body = await request.json()
+    def predict(body: dict) -> dict:  # a plain ``def``: FastAPI runs it in its thread pool, one request each
         if kind == "floor":
             return {"predictions": [{"label": "-"}]}
         x = np.asarray(body["inputs"], dtype=np.float32)

@@ -163,3 +163,21 @@ def test_table_rows_and_csv_files_missing_columns_named(table_run, wine):
     assert bad_csv.status_code == 422 and bad_csv.json()["error"]["field"] == "files[0]"
     assert "missing column" in bad_csv.json()["error"]["message"]
     assert bad_number.status_code == 422 and "ash" in bad_number.json()["error"]["message"]
+
+
+def test_the_serve_command_serves_a_run_or_an_exported_file(digits_run, tmp_path, monkeypatch):
+    from layerlab.cli import main
+    from layerlab.serve import server
+    from layerlab.serve.export import export
+
+    served = []
+    monkeypatch.setattr(server, "serve", lambda predictor, **options: served.append((predictor, options)))
+    exported = export(digits_run, format="onnx", out=tmp_path / "d.onnx", limit=50).path
+    assert main(["serve", str(exported), "--port", "8123", "--max-batch", "4", "--max-wait-ms", "1"]) == 0
+    assert main(["serve", str(digits_run), "--runtime", "torch"]) == 0
+    (from_file, options), (from_run, defaults) = served
+    assert from_file.spec["format"] == "onnx" and options == {"host": "127.0.0.1", "port": 8123, "max_batch": 4,
+                                                                "max_wait_ms": 1.0}
+    assert from_run.spec["format"] == "torch" and defaults["max_batch"] == 32 and defaults["port"] == 8000
+    x = pixels(5)
+    assert [p["label"] for p in from_file(x)] == [p["label"] for p in from_run(x)]
