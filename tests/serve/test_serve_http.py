@@ -126,6 +126,7 @@ def test_health_metadata_metrics_and_docs(predictors):
     asyncio.run(_post_all(app, [{"json": {"inputs": [pixels(1)[0].tolist()]}},
                                 {"content": b"", "headers": {"content-type": "text/plain"}}]))
     assert asyncio.run(_get(app, "/health")).json()["status"] == "ok"
+    assert asyncio.run(_get(app, "/wp-admin/x")).status_code == 404
     meta = asyncio.run(_get(app, "/metadata")).json()
     assert meta["task"] == "classification" and meta["recipe"] == "digits-cnn" and len(meta["classes"]) == 10
     assert meta["input"]["shape"] == ["batch", 1, 8, 8] and "accuracy" in meta["metrics"]
@@ -135,6 +136,7 @@ def test_health_metadata_metrics_and_docs(predictors):
     assert 'layerlab_requests_total{path="/predict",status="415"} 1' in metrics
     assert 'layerlab_request_seconds_bucket{path="/predict",le="+Inf"} 2' in metrics
     assert "layerlab_batch_size_sum 1.000000" in metrics
+    assert 'layerlab_requests_total{path="other",status="404"} 1' in metrics and "wp-admin" not in metrics
     schema = asyncio.run(_get(app, "/openapi.json")).json()
     assert "/predict" in schema["paths"] and "multipart/form-data" in str(schema["paths"]["/predict"])
     assert asyncio.run(_get(app, "/docs")).status_code == 200
@@ -163,6 +165,10 @@ def test_table_rows_and_csv_files_missing_columns_named(table_run, wine):
     assert bad_csv.status_code == 422 and bad_csv.json()["error"]["field"] == "files[0]"
     assert "missing column" in bad_csv.json()["error"]["message"]
     assert bad_number.status_code == 422 and "ash" in bad_number.json()["error"]["message"]
+    (too_many,) = asyncio.run(_post_all(create_app(predictor, max_items=3),
+                                        [{"files": {"files": ("rows.csv", csv_text, "text/csv")}}]))
+    assert too_many.status_code == 422 and too_many.json()["error"]["field"] == "files"
+    assert "5 examples" in too_many.json()["error"]["message"]
 
 
 def test_the_serve_command_serves_a_run_or_an_exported_file(digits_run, tmp_path, monkeypatch):

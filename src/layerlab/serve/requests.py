@@ -64,12 +64,13 @@ def from_json(predictor: Predictor, body: Any, *, max_items: int) -> np.ndarray:
             files.append((f"{key}[{i}]", "", base64.b64decode(item.split(",", 1)[-1], validate=True)))
         except (binascii.Error, ValueError):
             raise InputError(f"{key}[{i}]", "is not valid base64") from None
-    return from_files(predictor, files)
+    return from_files(predictor, files, max_items=max_items)
 
 
-def from_files(predictor: Predictor, files: list[tuple[str, str, bytes]]) -> np.ndarray:
+def from_files(predictor: Predictor, files: list[tuple[str, str, bytes]], *, max_items: int) -> np.ndarray:
     """The graph inputs of uploaded files, each ``(field, filename, content)``, read one by one so that an
-    error names the field of the file that does not fit."""
+    error names the field of the file that does not fit; at most ``max_items`` examples in all (a CSV file
+    holds many)."""
     if predictor.input_kind == "noise":
         raise InputError("files", "this model generates from noise; send {\"inputs\": [[...noise...]]}")
     parts = []
@@ -85,7 +86,10 @@ def from_files(predictor: Predictor, files: list[tuple[str, str, bytes]]) -> np.
             except DataError as exc:
                 message = str(exc).replace(f"{path}: ", "").replace(str(path), filename or "the file")
                 raise InputError(field, f"{filename + ': ' if filename else ''}{message}") from None
-    return np.concatenate(parts)
+    x = np.concatenate(parts)
+    if len(x) > max_items:
+        raise InputError("files", f"{len(x)} examples in the files; at most {max_items} per request")
+    return x
 
 
 def _array(predictor: Predictor, items: list[Any]) -> np.ndarray:

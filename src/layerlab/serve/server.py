@@ -67,6 +67,7 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
     limits = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "max_items": max_items,
               "max_body_bytes": max_body_bytes}
     app.state.batcher, app.state.metrics = batcher, metrics
+    known = {"/", "/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
 
     @app.middleware("http")
     async def count(request: Request, call_next: Any) -> Any:
@@ -76,7 +77,8 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
             response = error(413, "body", f"{int(length):,} bytes; at most {max_body_bytes:,} per request")
         else:
             response = await call_next(request)
-        metrics.request(request.url.path, response.status_code, time.perf_counter() - started)
+        path = request.url.path if request.url.path in known else "other"  # a scanner's paths stay one series
+        metrics.request(path, response.status_code, time.perf_counter() - started)
         return response
 
     _answer_errors(app)
@@ -146,7 +148,8 @@ async def _inputs(request: Request, predictor: Predictor, *, max_items: int, max
     if not files:
         raise InputError("files", "no files in the form; send images, WAV, CSV or text files")
     return await asyncio.to_thread(from_files, predictor, [(f"files[{i}]", name, content)
-                                                           for i, (_, name, content) in enumerate(files)])
+                                                           for i, (_, name, content) in enumerate(files)],
+                                   max_items=max_items)
 
 
 class _Status(InputError):
