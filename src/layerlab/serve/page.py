@@ -1,6 +1,7 @@
 """``GET /``: one self-contained page to try the model by hand. It reads ``/metadata`` to know what the
 model takes, offers a file picker (images, WAV, CSV) or a text box (sentences; table rows as CSV with a
-header), posts to ``/predict`` and shows the classes with their probabilities (or the values)."""
+header), posts to ``/predict`` and shows the classes with their probabilities (or the values); for a VAE or
+GAN run, a button draws images from ``/generate``."""
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>LayerLab model</title>
@@ -17,6 +18,7 @@ PAGE = """<!doctype html>
 <div id="files" hidden><div id="drop">Drop <span id="what">files</span> here, or
  <input type="file" id="picker" multiple></div></div>
 <div id="text" hidden><textarea id="box"></textarea><br><button id="send">Predict</button></div>
+<div id="generate" hidden><button id="draw">Generate</button></div>
 <div id="result" role="status"></div>
 <script>
 const $ = (id) => document.getElementById(id);
@@ -59,7 +61,7 @@ fetch("/metadata").then((r) => r.json()).then((m) => {
     $("text").hidden = false;
     $("box").placeholder = kind === "text" ? "one sentence per line"
       : "CSV with a header: " + m.input.columns.map((c) => c.name).join(",");
-  } else { $("result").textContent = "this model takes " + kind + " inputs; POST them as JSON to /predict"; }
+  } else { $("generate").hidden = false; }
 });
 $("picker").addEventListener("change", (e) => sendFiles(e.target.files));
 const drop = $("drop");
@@ -67,5 +69,12 @@ drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.ad
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); sendFiles(e.dataTransfer.files); });
 $("send").addEventListener("click", sendText);
+$("draw").addEventListener("click", async () => {
+  const response = await fetch("/generate", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ n: 8, seed: Math.floor(Math.random() * 1e9) }) });
+  const answer = await response.json();
+  if (!response.ok) { show(answer, false); return; }
+  $("result").innerHTML = answer.images.map((b) => '<img width="84" alt="generated" src="data:image/png;base64,' + b + '">').join(" ");
+});
 </script></body></html>
 """

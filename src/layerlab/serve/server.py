@@ -1,6 +1,7 @@
 """The HTTP server of a run: FastAPI, with dynamic micro-batching, run by uvicorn (``layerlab serve``).
 
     POST /predict    JSON or multipart files (see ``layerlab.serve.requests``) -> {"predictions": [...]}
+    POST /generate   VAE and GAN runs: {"n": 4, "seed": 0} -> {"images": [base64 PNG, ...]}
     GET  /health     {"status": "ok"}
     GET  /metadata   task, classes, input and output spec, recipe, test metrics, serving limits
     GET  /metrics    Prometheus text: requests by status, latency and batch-size histograms
@@ -15,15 +16,20 @@ fit (undecodable image or WAV, wrong shape, missing column, too many items, bad 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import io
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from layerlab.errors import LayerLabError
@@ -37,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 2**20
 MAX_ITEMS = 256
+MAX_GENERATED = 64
 
 _PREDICT_BODY = {
     "requestBody": {"required": True, "content": {
@@ -67,7 +74,7 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
     limits = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "max_items": max_items,
               "max_body_bytes": max_body_bytes}
     app.state.batcher, app.state.metrics = batcher, metrics
-    known = {"/", "/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
+    known = {"/", "/predict", "/generate", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
 
     @app.middleware("http")
     async def count(request: Request, call_next: Any) -> Any:
@@ -89,6 +96,22 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
         outputs = await batcher.submit(x)
         return {"predictions": predictor.decode(outputs)}
 
+    @app.post("/generate", summary="images from a VAE's decoder or a GAN's generator, as base64 PNGs")
+    async def generate(body: GenerateRequest) -> dict[str, Any]:
+        if predictor.input_kind != "noise":
+            raise InputError("body", f"this run ({spec.get('task')}) does not generate; /generate serves VAE and GAN "
+                             "runs (language models and translation are not served in this version)")
+        z = np.random.default_rng(body.seed).standard_normal((body.n, *predictor.input_shape)).astype(np.float32)
+        images = await batcher.submit(z)
+        return {"images": [png_base64(image) for image in images], "shape": list(images.shape[1:]), "seed": body.seed}
+
+    _describe(app, spec, metrics, limits)
+    return app
+
+
+def _describe(app: FastAPI, spec: dict[str, Any], metrics: Metrics, limits: dict[str, Any]) -> None:
+    """The routes that tell about the server: the page, health, metadata, metrics."""
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE)
@@ -106,8 +129,6 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.text(), media_type="text/plain; version=0.0.4")
 
-    return app
-
 
 def _answer_errors(app: FastAPI) -> None:
     """Mistakes in a request as JSON naming the field; anything else (a bug) as a 500 without a traceback."""
@@ -115,6 +136,12 @@ def _answer_errors(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> JSONResponse:
         return error(getattr(exc, "status", 422), exc.field, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+        return error(422, field, str(first.get("msg", "invalid request")))
 
     @app.exception_handler(LayerLabError)
     async def layerlab_error(request: Request, exc: LayerLabError) -> JSONResponse:
@@ -150,6 +177,22 @@ async def _inputs(request: Request, predictor: Predictor, *, max_items: int, max
     return await asyncio.to_thread(from_files, predictor, [(f"files[{i}]", name, content)
                                                            for i, (_, name, content) in enumerate(files)],
                                    max_items=max_items)
+
+
+class GenerateRequest(BaseModel):
+    n: int = Field(4, ge=1, le=MAX_GENERATED, description="images to generate")
+    seed: int = Field(0, description="the noise's seed: the same seed, the same images")
+
+
+def png_base64(image: np.ndarray) -> str:
+    """An image (C, H, W) in [0, 1] as a base64-encoded PNG."""
+    from PIL import Image
+
+    pixels = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+    picture = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 class _Status(InputError):
