@@ -456,9 +456,7 @@ def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, run
           max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
     """Serve a run (or an exported file with its JSON spec) over HTTP until interrupted; see
     ``layerlab.serve.server``. ``runtime`` is torch or onnx; ``max_batch=1`` turns micro-batching off."""
-    from layerlab.serve.predictor import Predictor
+    from layerlab.serve.server import app_for
     from layerlab.serve.server import serve as serve_http
 
-    path = Path(run_dir)
-    predictor = Predictor.from_run(path, runtime=runtime) if path.is_dir() else Predictor.from_export(path)
-    serve_http(predictor, host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    serve_http(app_for(run_dir, runtime=runtime, max_batch=max_batch, max_wait_ms=max_wait_ms), host=host, port=port)

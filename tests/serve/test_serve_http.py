@@ -177,13 +177,16 @@ def test_the_serve_command_serves_a_run_or_an_exported_file(digits_run, tmp_path
     from layerlab.serve.export import export
 
     served = []
-    monkeypatch.setattr(server, "serve", lambda predictor, **options: served.append((predictor, options)))
+    monkeypatch.setattr(server, "serve", lambda app, **options: served.append((app, options)))
     exported = export(digits_run, format="onnx", out=tmp_path / "d.onnx", limit=50).path
     assert main(["serve", str(exported), "--port", "8123", "--max-batch", "4", "--max-wait-ms", "1"]) == 0
     assert main(["serve", str(digits_run), "--runtime", "torch"]) == 0
     (from_file, options), (from_run, defaults) = served
-    assert from_file.spec["format"] == "onnx" and options == {"host": "127.0.0.1", "port": 8123, "max_batch": 4,
-                                                                "max_wait_ms": 1.0}
-    assert from_run.spec["format"] == "torch" and defaults["max_batch"] == 32 and defaults["port"] == 8000
-    x = pixels(5)
-    assert [p["label"] for p in from_file(x)] == [p["label"] for p in from_run(x)]
+    assert options == {"host": "127.0.0.1", "port": 8123} and defaults["port"] == 8000
+    file_meta, run_meta = asyncio.run(_get(from_file, "/metadata")).json(), asyncio.run(_get(from_run, "/metadata")).json()
+    assert file_meta["format"] == "onnx" and file_meta["serving"]["max_batch"] == 4
+    assert file_meta["serving"]["max_wait_ms"] == 1.0
+    assert run_meta["format"] == "torch" and run_meta["serving"]["max_batch"] == 32
+    body = [{"json": {"inputs": pixels(5).tolist()}}]
+    (a,), (b,) = asyncio.run(_post_all(from_file, body)), asyncio.run(_post_all(from_run, body))
+    assert [p["label"] for p in a.json()["predictions"]] == [p["label"] for p in b.json()["predictions"]]

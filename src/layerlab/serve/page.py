@@ -44,9 +44,21 @@ function sendFiles(files) {
   const form = new FormData(); for (const f of files) form.append("files", f, f.name);
   post({ body: form });
 }
+async function sendDecoded(text) {
+  const generating = meta.input.endpoint === "/generate";
+  const body = generating ? { prompt: text, tokens: 200 } : { sentences: text.split("\n").filter((s) => s.trim()) };
+  const response = await fetch(meta.input.endpoint, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify(body) });
+  const answer = await response.json();
+  if (!response.ok) { show(answer, false); return; }
+  const out = $("result"); out.innerHTML = "";
+  for (const line of generating ? [answer.text] : answer.translations) {
+    const p = document.createElement("pre"); p.className = "text"; p.textContent = line; out.appendChild(p); }
+}
 function sendText() {
   const text = $("box").value;
-  if (meta.input.kind === "text") {
+  if (meta.input.endpoint) { sendDecoded(text); }
+  else if (meta.input.kind === "text") {
     const sentences = text.split("\\n").filter((s) => s.trim());
     post({ headers: { "content-type": "application/json" }, body: JSON.stringify({ sentences }) });
   } else { sendFiles([new File([text], "rows.csv", { type: "text/csv" })]); }
@@ -59,7 +71,8 @@ fetch("/metadata").then((r) => r.json()).then((m) => {
     $("files").hidden = false; $("what").textContent = { image: "images", audio: "WAV files", series: "a CSV file" }[kind];
   } else if (kind === "text" || kind === "table") {
     $("text").hidden = false;
-    $("box").placeholder = kind === "text" ? "one sentence per line"
+    $("box").placeholder = meta.input.endpoint === "/generate" ? "a prompt to continue"
+      : kind === "text" ? "one sentence per line"
       : "CSV with a header: " + m.input.columns.map((c) => c.name).join(",");
   } else { $("generate").hidden = false; }
 });

@@ -59,9 +59,14 @@ class Predictor:
         if runtime != "torch":
             raise UsageError(f"--runtime: {runtime!r}; choose torch or onnx")
         from layerlab.serve._runs import load
+
+        return cls.from_loaded(load(run_dir, device="cpu"))
+
+    @classmethod
+    def from_loaded(cls, loaded: Any) -> Predictor:
+        """A run already loaded (a ``LoadedRun``), run by PyTorch on its device."""
         from layerlab.serve.export import OUTPUTS
 
-        loaded = load(run_dir, device="cpu")
         graph = exportable(loaded)
         module = graph.module
 

@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,21 +75,7 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
     limits = {"max_batch": max_batch, "max_wait_ms": max_wait_ms, "max_items": max_items,
               "max_body_bytes": max_body_bytes}
     app.state.batcher, app.state.metrics = batcher, metrics
-    known = {"/", "/predict", "/generate", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
-
-    @app.middleware("http")
-    async def count(request: Request, call_next: Any) -> Any:
-        started = time.perf_counter()
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > max_body_bytes:
-            response = error(413, "body", f"{int(length):,} bytes; at most {max_body_bytes:,} per request")
-        else:
-            response = await call_next(request)
-        path = request.url.path if request.url.path in known else "other"  # a scanner's paths stay one series
-        metrics.request(path, response.status_code, time.perf_counter() - started)
-        return response
-
-    _answer_errors(app)
+    instrument(app, metrics, max_body_bytes=max_body_bytes)
 
     @app.post("/predict", openapi_extra=_PREDICT_BODY, summary="predictions for the inputs of one request")
     async def predict(request: Request) -> dict[str, Any]:
@@ -105,11 +92,33 @@ def create_app(predictor: Predictor, *, max_batch: int = 32, max_wait_ms: float 
         images = await batcher.submit(z)
         return {"images": [png_base64(image) for image in images], "shape": list(images.shape[1:]), "seed": body.seed}
 
-    _describe(app, spec, metrics, limits)
+    describe(app, spec, metrics, limits)
     return app
 
 
-def _describe(app: FastAPI, spec: dict[str, Any], metrics: Metrics, limits: dict[str, Any]) -> None:
+PATHS = {"/", "/predict", "/generate", "/translate", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
+
+
+def instrument(app: FastAPI, metrics: Metrics, *, max_body_bytes: int) -> None:
+    """Count every request (path, status, time), refuse bodies over ``max_body_bytes`` by their
+    Content-Length (413), and answer errors as JSON naming the field."""
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_body_bytes:
+            response = error(413, "body", f"{int(length):,} bytes; at most {max_body_bytes:,} per request")
+        else:
+            response = await call_next(request)
+        path = request.url.path if request.url.path in PATHS else "other"  # a scanner's paths stay one series
+        metrics.request(path, response.status_code, time.perf_counter() - started)
+        return response
+
+    _answer_errors(app)
+
+
+def describe(app: FastAPI, spec: dict[str, Any], metrics: Metrics, limits: dict[str, Any]) -> None:
     """The routes that tell about the server: the page, health, metadata, metrics."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -207,10 +216,26 @@ def error(status: int, field: str | None, message: str) -> JSONResponse:
     return JSONResponse({"error": {"field": field, "message": message}}, status_code=status)
 
 
-def serve(predictor: Predictor, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 32,
-          max_wait_ms: float = 2.0) -> None:
-    """Serve ``predictor`` with uvicorn until interrupted."""
+def app_for(path: str | Path, *, runtime: str = "torch", max_batch: int = 32, max_wait_ms: float = 2.0) -> FastAPI:
+    """The application for a run directory or an exported file (with its JSON spec beside it): language
+    models and translation runs get ``/generate`` and ``/translate`` (``layerlab.serve.sequences``), every
+    other run ``/predict`` on its graph."""
+    path = Path(path)
+    if path.is_dir():
+        from layerlab.serve._runs import load
+        from layerlab.serve.sequences import DECODED, create_sequence_app
+
+        loaded = load(path, device="cpu")
+        if loaded.task.name in DECODED:
+            return create_sequence_app(loaded)
+        predictor = Predictor.from_loaded(loaded) if runtime == "torch" else Predictor.from_run(path, runtime=runtime)
+    else:
+        predictor = Predictor.from_export(path)
+    return create_app(predictor, max_batch=max_batch, max_wait_ms=max_wait_ms)
+
+
+def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve ``app`` with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(predictor, max_batch=max_batch, max_wait_ms=max_wait_ms)
     uvicorn.run(app, host=host, port=port, log_level="warning")
