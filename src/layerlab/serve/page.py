@@ -46,7 +46,7 @@ function sendFiles(files) {
 }
 async function sendDecoded(text) {
   const generating = meta.input.endpoint === "/generate";
-  const body = generating ? { prompt: text, tokens: 200 } : { sentences: text.split("\n").filter((s) => s.trim()) };
+  const body = generating ? { prompt: text, tokens: 200 } : { sentences: text.split("\\n").filter((s) => s.trim()) };
   const response = await fetch(meta.input.endpoint, { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify(body) });
   const answer = await response.json();
