@@ -25,6 +25,8 @@ runs`` lists runs without importing torch, and ``layerlab tune`` alone imports O
     cv             cross_validate                layerlab.tune.cross_validate
     lr-find        lr_find                       layerlab.transfer.lr_find
     runs           list_runs, rebuild_index      layerlab.track.index
+    export         export                        layerlab.serve.export.export
+    serve          serve                         layerlab.serve.launch.app_for, serve
 
 The runs layer's classes (``RunResult``, ``LoadedRun``, ``Interrupted``) and ``load_run`` are named here too.
 """
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
         split_fields,
         translate,
     )
+    from layerlab.serve.export import export  # noqa: F401
     from layerlab.track.index import list_runs, rebuild_index  # noqa: F401
     from layerlab.transfer.lr_finder import lr_find  # noqa: F401
     from layerlab.tune import compare, cross_validate, tune  # noqa: F401
@@ -75,11 +78,12 @@ _EXPORTS = {
     **dict.fromkeys(["reconstruct", "interpolate", "embed", "frechet"], "layerlab.analyze.generated"),
     **dict.fromkeys(["tune", "compare", "cross_validate"], "layerlab.tune"),
     "lr_find": "layerlab.transfer.lr_finder",
+    "export": "layerlab.serve.export",
     **dict.fromkeys(["list_runs", "rebuild_index"], "layerlab.track.index"),
 }
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [name for name in _EXPORTS if not name.startswith("_")] + [
-    "ensemble", "recipes", "recipe_text", "models", "show_model"]
+    "ensemble", "recipes", "recipe_text", "models", "show_model", "serve"]
 
 
 def ensemble(run_dirs: Sequence[str | Path], *, cv: bool = False, split: str = "test",
@@ -132,3 +136,13 @@ def show_model(name: str, *, input_shape: tuple[int, ...], num_outputs: int = 10
 
     model, label = staged_model(name, input_shape=input_shape, num_outputs=num_outputs, stage=stage)
     return summarize(model, input_shape), label
+
+
+def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, runtime: str = "torch",
+          max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
+    """Serve a run (or an exported file with its JSON spec) over HTTP until interrupted; see
+    ``layerlab.serve.server``. ``runtime`` is torch or onnx; ``max_batch=1`` turns micro-batching off."""
+    from layerlab.serve.launch import app_for
+    from layerlab.serve.launch import serve as serve_http
+
+    serve_http(app_for(run_dir, runtime=runtime, max_batch=max_batch, max_wait_ms=max_wait_ms), host=host, port=port)

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "layerlab.commands.tune",
     "layerlab.commands.track",
     "layerlab.commands.insight",
+    "layerlab.commands.ship",
 )
 
 EPILOG = """examples:

@@ -1,0 +1,39 @@
+"""Which application serves a path, and serving it: a run directory or an exported file.
+
+Above both applications (``server`` for ``/predict``, ``sequences`` for ``/generate`` and ``/translate``),
+so that neither imports the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from layerlab.serve.predictor import Predictor
+from layerlab.serve.server import create_app
+
+
+def app_for(path: str | Path, *, runtime: str = "torch", max_batch: int = 32, max_wait_ms: float = 2.0) -> FastAPI:
+    """The application for a run directory or an exported file (with its JSON spec beside it): language
+    models and translation runs get ``/generate`` and ``/translate`` (``layerlab.serve.sequences``), every
+    other run ``/predict`` on its graph."""
+    path = Path(path)
+    if path.is_dir():
+        from layerlab.runs import load_run
+        from layerlab.serve.sequences import DECODED, create_sequence_app
+
+        loaded = load_run(path, device="cpu")
+        if loaded.task.name in DECODED:
+            return create_sequence_app(loaded)
+        predictor = Predictor.from_loaded(loaded) if runtime == "torch" else Predictor.from_run(path, runtime=runtime)
+    else:
+        predictor = Predictor.from_export(path)
+    return create_app(predictor, max_batch=max_batch, max_wait_ms=max_wait_ms)
+
+
+def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve ``app`` with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")
