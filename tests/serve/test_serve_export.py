@@ -12,9 +12,9 @@ from sklearn.datasets import load_digits
 
 from layerlab.cli import main
 from layerlab.errors import UsageError
+from layerlab.runs import load_run
 from layerlab.serve import export as export_module
 from layerlab.serve import formats
-from layerlab.serve._runs import load
 from layerlab.serve.export import ExportMismatch, export
 from layerlab.serve.predictor import Predictor
 
@@ -32,7 +32,7 @@ def test_digits_export_reads_back_and_matches_pytorch_on_raw_pixels(digits_run, 
     # raw digits (0..16) from scikit-learn itself: the file takes pixels in [0, 1], the run's model
     # takes them standardised by the run's preprocessing
     raw = load_digits().images[:300, None].astype(np.float64)
-    loaded = load(digits_run)
+    loaded = load_run(digits_run, device="cpu")
     with torch.no_grad():
         expected = loaded.model(loaded.preprocessor.transform(raw)).numpy()
     for batch in (1, 7, 300):  # the batch axis is dynamic

@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 import pytest
-from layerlab.serve._runs import load
 
 from layerlab.api import generate, run
+from layerlab.runs import load_run
 from layerlab.serve.launch import app_for
 from layerlab.serve.sequences import create_sequence_app
 
@@ -51,7 +51,7 @@ def test_a_translation_run_translates_as_layerlab_translate_does(tmp_path, data_
 
     mt = run("multi30k-gru-attention", ["data.limit=500", "train.epochs=1", "train.report=false",
                                         "train.max_seconds=20"], out=tmp_path / "mt").run_dir
-    app = create_sequence_app(load(mt))
+    app = create_sequence_app(load_run(mt, device="cpu"))
     sentences = ["ein mann fährt fahrrad .", "zwei hunde spielen im schnee ."]
     good, greedy, empty, none, predict = asyncio.run(_post_all(app, [
         ("/translate", {"sentences": sentences}), ("/translate", {"sentences": sentences, "beam": 1}),
