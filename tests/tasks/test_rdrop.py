@@ -83,6 +83,7 @@ DIGITS = {
 def _dropout_disagreement(result, x: torch.Tensor) -> float:
     """Mean symmetric KL between two training-mode (dropout) passes of the run's final model over ``x``."""
     model = result.model.train()
+    x = x.to(next(model.parameters()).device)  # the run trained on train.device: auto, a GPU where there is one
     torch.manual_seed(1)
     with torch.no_grad():
         return _symmetric_kl(model(x), model(x)).item()

@@ -104,7 +104,7 @@ def test_class_names_must_fit_the_classes():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("name", TASKS.names())
+@pytest.mark.parametrize("name", TENSOR_TASKS)
 def test_same_results_on_the_gpu(name):
     cfg = TaskConfig(name=name, class_weights=[1.0, 2.0, 1.0, 0.5]) if name == "classification" else TaskConfig(name=name)
     task = create_task(cfg, **DATA[name])

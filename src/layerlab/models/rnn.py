@@ -172,7 +172,8 @@ def time_step_gradients(model: RecurrentNet, x: Tensor, y: Tensor) -> Tensor:
     was_training = model.training
     model.eval()  # no dropout: the measurement should not be noisy
     try:
-        with torch.enable_grad():
+        # cuDNN's recurrent kernels run backward only in training mode; the native ones also in eval mode.
+        with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
             e = model.inputs(x).detach().requires_grad_(True)  # (B, T, E)
             keep = (x != PAD) if model.tokens else None
             out = model.from_inputs(e, keep)
