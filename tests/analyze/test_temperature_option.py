@@ -39,8 +39,8 @@ def test_evaluate_uses_the_calibrated_model(digits_run):
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["task.name=regression", "task.calibrate=temperature"], "task.calibrate: temperature scaling applies to "
-                                                             "classification only"),
+    (["task.name=regression", "task.calibrate=temperature"], r"task.calibrate: unknown key for task 'regression' "
+                                                             r"\(an option of classification\)"),
     (["task.calibrate=temperature", "data.val_fraction=0"], "task.calibrate: temperature scaling is fitted on the "
                                                             "validation split"),
     (["task.calibrate=platt"], "task.calibrate: 'platt' is not allowed; allowed: none, temperature"),

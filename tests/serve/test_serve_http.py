@@ -173,11 +173,11 @@ def test_table_rows_and_csv_files_missing_columns_named(table_run, wine):
 
 def test_the_serve_command_serves_a_run_or_an_exported_file(digits_run, tmp_path, monkeypatch):
     from layerlab.cli import main
-    from layerlab.serve import server
+    from layerlab.serve import launch
     from layerlab.serve.export import export
 
     served = []
-    monkeypatch.setattr(server, "serve", lambda app, **options: served.append((app, options)))
+    monkeypatch.setattr(launch, "serve", lambda app, **options: served.append((app, options)))
     exported = export(digits_run, format="onnx", out=tmp_path / "d.onnx", limit=50).path
     assert main(["serve", str(exported), "--port", "8123", "--max-batch", "4", "--max-wait-ms", "1"]) == 0
     assert main(["serve", str(digits_run), "--runtime", "torch"]) == 0

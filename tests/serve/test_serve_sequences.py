@@ -47,7 +47,7 @@ async def _get(app, path):
 
 @pytest.mark.slow  # multi30k's tokenizers and a seq2seq run: minutes on two shared cores
 def test_a_translation_run_translates_as_layerlab_translate_does(tmp_path, data_env):
-    from layerlab.translation import translate
+    from layerlab.runs import translate
 
     mt = run("multi30k-gru-attention", ["data.limit=500", "train.epochs=1", "train.report=false",
                                         "train.max_seconds=20"], out=tmp_path / "mt").run_dir
