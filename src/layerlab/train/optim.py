@@ -67,7 +67,10 @@ def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int, seconds: float 
     if cfg.schedule_clock == "time" and cfg.max_seconds:
         progress = max(progress, min(seconds / cfg.max_seconds, 1.0))
     if cfg.schedule == "onecycle":
-        # Up from lr/25 to lr over the first 30 %, then cosine down to lr/1e4, as torch's OneCycleLR.
+        # A cosine rise from lr/25 to lr over the first 30 % of the steps, then a cosine fall towards lr/1e4
+        # (reached at progress 1, just after the last step; warm-up does not apply). Like torch's OneCycleLR
+        # in its start and peak, not its end: torch falls to lr/(25 * 1e4) and also cycles the momentum,
+        # which this schedule leaves as set. Kept as it is: every built-in recipe's results depend on it.
         up = 0.3
         if progress < up:
             return _cos_between(1 / 25, 1.0, progress / up)

@@ -6,13 +6,17 @@ everything else is kept as a JSON skeleton in the file's metadata. Loading rebui
 never executes code, so a checkpoint from anywhere is safe to open.
 
 Writes go to a temporary file in the same directory, are flushed to disk, then renamed over the old
-file, so an interrupted write always leaves the previous checkpoint readable.
+file, so an interrupted write always leaves the previous checkpoint readable; the temporary file a kill
+leaves behind is removed at the next save or load of the same target.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +38,9 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     """Write a file by calling ``write(handle)`` on a temporary file, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    # The writer's pid in the name tells a temporary file that a kill left behind from one being written now.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as handle:
             write(handle)
@@ -45,6 +51,38 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files of ``atomic_write`` for ``path`` whose writer is gone (a SIGKILL or a power
+    cut between the write and the rename leaves one, perhaps empty, next to the target). Only names of our
+    own pattern, ``.<name>.<pid>.<8 characters>.tmp``, are touched, and only when no process ``<pid>`` runs
+    (older versions wrote ``.<name>.<8 characters>.tmp``, without a pid). Returns the files removed."""
+    path = Path(path)
+    removed = []
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        match = _TEMPORARY.fullmatch(candidate.name[len(path.name) + 2 : -len(".tmp")])
+        if match is None or (match["pid"] is not None and _running(int(match["pid"]))):
+            continue
+        with contextlib.suppress(OSError):  # gone meanwhile, or a folder we may read but not change
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+_TEMPORARY = re.compile(r"(?:(?P<pid>[0-9]+)\.)?[a-z0-9_]{8}")  # what follows ".<name>." in a temporary's name
+
+
+def _running(pid: int) -> bool:
+    if os.name == "nt":  # there os.kill(pid, 0) would end the process, not ask about it
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # someone else's process, or no way to tell: leave its file alone
+    return True
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -105,6 +143,7 @@ def save_state(path: str | Path, obj: Any) -> Path:
 def load_state(path: str | Path) -> Any:
     """Load what ``save_state`` wrote. Raises LayerLabError naming the file when it is unreadable."""
     path = Path(path)
+    remove_stale_temporaries(path)
     try:
         data = path.read_bytes()
         tensors = st_load(data)

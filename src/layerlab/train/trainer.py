@@ -43,6 +43,7 @@ from layerlab.train.averaging import WeightAverage
 from layerlab.train.callbacks import Callback
 from layerlab.train.checkpoint import load_state, save_state
 from layerlab.train.device import rng_state, set_rng_state, step_generator
+from layerlab.train.finite import LastGood, nonfinite
 from layerlab.train.head_cache import CachedHead, HeadCache
 from layerlab.train.optim import build_optimizer, l1_penalty, set_lr
 from layerlab.train.plateau import ReduceOnPlateau
@@ -92,6 +93,7 @@ class Trainer:
                                     own_step=self.task_step is not None)
         self.stopping = Stopping(max_seconds=cfg.max_seconds)
         self.state = TrainState()
+        self.last_good = LastGood()  # the weights a diverged run ends with: the last checkpoint's, or a copy
         self.clock = Clock()  # training time, resumes included: fit starts it anew from state.seconds
         self.at_step_boundary = True  # no gradients pending: a checkpoint taken now is complete
         self._steps_per_epoch = 1  # optimiser steps per epoch, for the schedule (fit sets it)
@@ -113,37 +115,51 @@ class Trainer:
         self._lengths = token_lengths(train.x, train.y) if self.cfg.group_by_length else None
         if resume is not None:
             self.load_checkpoint(resume)
+            self.last_good.saved(resume, f"after {self.state.global_step} optimiser steps")
+        else:
+            self._check_start()
+            self.last_good.keep(self.model, "the start of the run")
         self.state.status = "running"
         self._steps_per_epoch = math.ceil(num_batches(len(train), self.cfg.batch_size) / self.cfg.accumulate)
         self.clock = Clock(self.state.seconds)
         with self.stopping.ctrl_c():
             self._call("on_fit_start")
             while self.state.epoch < self.cfg.epochs and not self.stopping.reason:
-                if self.stages.index_at(self.state.epoch) != self.stage:  # a new stage: refreeze, fresh optimiser
-                    self.stage = self.stages.index_at(self.state.epoch)
-                    self.optimizer = self.stages.enter(self.stage)
-                self._call("on_epoch_start")
-                epoch_start = time.perf_counter()
-                self._cached = self.head_cache.for_stage(self.stage, train, val)  # computed once per stage
                 try:
-                    finished = self._train_epoch(train)
+                    if not self._epoch(train, val):
+                        break
                 except NonFiniteLoss as exc:
                     self._on_nan(str(exc))
                     break
-                self.state.seconds = self.clock()
-                if self.stopping.interrupted:
-                    self.state.status = "interrupted"
-                    self.save_checkpoint()
-                    break
-                with self._averaged():  # the epoch's metrics and the best-epoch copy are the average's
-                    row = self._end_epoch(train, val, time.perf_counter() - epoch_start, partial=not finished)
-                    self._call("on_epoch_end", row)
-                if self.plateau is not None:
-                    self.plateau.update(self.state, row)
-                self.state.seconds = self.clock()  # validation included
-                self.save_checkpoint()
             self._end_fit()
         return self.state
+
+    def _epoch(self, train: Split, val: Split | None) -> bool:
+        """One epoch: its batches, validation, the checkpoint. False when interrupted (Ctrl-C); raises
+        NonFiniteLoss when the loss, the weights or the state to checkpoint stop being finite."""
+        if self.stages.index_at(self.state.epoch) != self.stage:  # a new stage: refreeze, fresh optimiser
+            self.stage = self.stages.index_at(self.state.epoch)
+            self.optimizer = self.stages.enter(self.stage)
+        self._call("on_epoch_start")
+        epoch_start = time.perf_counter()
+        self._cached = self.head_cache.for_stage(self.stage, train, val)  # computed once per stage
+        finished = self._train_epoch(train)
+        self.state.seconds = self.clock()
+        self._check_weights()  # before validation: no metrics, best epoch or checkpoint from broken weights
+        if self.stopping.interrupted:
+            self.state.status = "interrupted"
+            self.save_checkpoint()
+            return False
+        with self._averaged():  # the epoch's metrics and the best-epoch copy are the average's
+            row = self._end_epoch(train, val, time.perf_counter() - epoch_start, partial=not finished)
+            self._call("on_epoch_end", row)
+        if self.plateau is not None:
+            self.plateau.update(self.state, row)
+        self.state.seconds = self.clock()  # validation included
+        if self.checkpoint_path is None:  # nothing on disk to fall back on: keep this epoch's weights in memory
+            self.last_good.keep(self.model, f"the end of epoch {self.state.epoch}")
+        self.save_checkpoint()
+        return True
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, *, scale: float = 1.0, step: bool = True) -> torch.Tensor:
         """One batch: forward, loss, backward; then, when ``step`` (the last batch of an accumulation group),
@@ -268,12 +284,26 @@ class Trainer:
         self.head_cache.clear()
         self._call("on_fit_end")
 
+    def _check_start(self) -> None:
+        bad = nonfinite(self.model.state_dict())
+        if bad:
+            raise LayerLabError(f"the model's starting weights hold NaN or infinite values ({', '.join(bad)}); "
+                                "there is nothing finite to train from")
+
+    def _check_weights(self) -> None:
+        """Raise NonFiniteLoss if the weights (parameters, buffers, their average) are no longer finite."""
+        bad = nonfinite({"model": self.model.state_dict(), "average": self.average.state_dict() if self.average is not None else {}})
+        if bad:
+            raise NonFiniteLoss(f"the weights became non-finite ({', '.join(bad)}) by epoch {self.state.epoch + 1}, "
+                                f"batch {self.state.step_in_epoch} (learning rate {self.lr():.3g})")
+
     def _on_nan(self, message: str) -> None:
+        """Stop as diverged, with finite weights: the model's own when they still are, else the last good ones."""
         self.optimizer.zero_grad(set_to_none=True)
-        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
-            if self.checkpoint_path is not None and self.checkpoint_path.exists():
-                self.model.load_state_dict(load_state(self.checkpoint_path)["model"])
-                message += "; the weights had become non-finite, so those of the last checkpoint were restored"
+        bad = nonfinite(self.model.state_dict())
+        if bad:
+            restored = self.last_good.restore(self.model)
+            message += f"; the weights had become non-finite ({', '.join(bad)}), so {restored}"
         self.state.status = "nan"
         self.state.stop_reason = message
 
@@ -299,10 +329,21 @@ class Trainer:
             return None
         if not self.at_step_boundary:
             raise RuntimeError("a checkpoint is only complete between optimiser steps")
-        return save_state(path, self.checkpoint_state())
+        state = self.checkpoint_state()
+        bad = nonfinite(state)
+        if bad:  # never over the last good checkpoint: training has diverged, and stops here
+            raise NonFiniteLoss(f"the training state became non-finite ({', '.join(bad)}) by epoch "
+                                f"{self.state.epoch + 1}, batch {self.state.step_in_epoch} (learning rate {self.lr():.3g})")
+        save_state(path, state)
+        self.last_good.saved(path, f"after {self.state.global_step} optimiser steps")
+        return path
 
     def load_checkpoint(self, path: Path) -> None:
         ckpt = load_state(path)
+        bad = nonfinite(ckpt)
+        if bad:
+            raise LayerLabError(f"{path}: the checkpoint holds NaN or infinite values ({', '.join(bad)}), written by "
+                                "a run that diverged; it cannot be resumed")
         try:
             self.model.load_state_dict(ckpt["model"])
             if ckpt.get("stage", 0) != self.stage:  # the optimiser of the stage the checkpoint was taken in
