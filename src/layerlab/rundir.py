@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,14 @@ from layerlab.errors import UsageError
 from layerlab.train.state_io import atomic_write_text
 
 FORMAT_VERSION = 1
+
+# A recipe's name becomes a folder name under the runs folder: one path component, printable, short
+# enough that the timestamp and a suffix still fit the file system's limit of 255 bytes per name.
+MAX_NAME_LENGTH = 100
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]|^\.")
+
+# Any of these in a folder means a run is there already; a new run into it would overwrite its weights.
+RUN_MARKERS = ("recipe.yaml", "model.safetensors", "checkpoints")
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,20 @@ class RunDir:
         path = stamped_path(root, name)
         path.mkdir(parents=True)
         return cls(path)
+
+    @classmethod
+    def new_at(cls, path: str | Path) -> RunDir:
+        """The directory ``path`` for a new run (``--out``): created if need be, refused when it holds a run."""
+        run = cls(Path(path))
+        found = [m for m in RUN_MARKERS if (run.path / m).exists()]
+        if found:
+            raise UsageError(f"--out {path}: holds a run already ({', '.join(found)}), which a new run would "
+                             f"overwrite; continue it with `layerlab run --resume {path}`, or give another folder")
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {path}: cannot create the folder ({exc.strerror or exc})") from None
+        return run
 
     @classmethod
     def open(cls, path: str | Path, *, need: tuple[str, ...] = ("recipe", "model_meta", "weights")) -> RunDir:
@@ -85,12 +108,30 @@ class RunDir:
 
 def stamped_path(root: Path, name: str) -> Path:
     """``root/<name>-<YYYYmmdd-HHMMSS>``, or with ``-2``, ``-3``, ... after it: a path that does not exist yet."""
+    check_run_name(name)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path, n = root / f"{name}-{stamp}", 1
     while path.exists():
         n += 1
         path = root / f"{name}-{stamp}-{n}"
     return path
+
+
+def check_run_name(name: str) -> str:
+    """``name`` when it is safe as one folder name under the runs folder; raises UsageError (exit 2) saying why not.
+
+    Refused, not rewritten, so that the folder a run lands in is always the one its recipe names.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"name: a run's name must be a non-empty string (it names its folder), got {name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"name: {len(name)} characters is too long for a run's folder name (at most {MAX_NAME_LENGTH})")
+    bad = _UNSAFE_NAME.search(name)
+    if bad is not None:
+        what = "start with '.'" if bad.group() == "." else f"hold {bad.group()!r}"
+        raise UsageError(f"name: {name[:60]!r} cannot be a folder name inside the runs folder (it may not {what}); "
+                         "use letters, digits, '-', '_' or '.'")
+    return name
 
 
 def _jsonable(obj: Any) -> Any:

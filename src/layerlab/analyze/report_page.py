@@ -67,9 +67,17 @@ def _safely(what: str, build: Callable[[], list[Section]]) -> list[Section]:
     try:
         return build()
     except Exception as exc:  # a broken section must not cost the whole report
-        log.exception("report sections for %s failed", what)
+        # One line: the page says what failed, and an expected failure (a NaN-stopped run's NaN outputs) is
+        # no bug; the traceback is there for whoever turns on debug logging.
+        log.warning("report sections for %s failed: %s: %s", what, type(exc).__name__, _first_line(exc))
+        log.debug("report sections for %s failed", what, exc_info=True)
         return [Section(f"Sections for {what} (failed)",
                         [html.paragraph(f"These sections could not be drawn: {type(exc).__name__}: {exc}")])]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
 
 
 def report_after_run(run: RunDir, recipe: Recipe, task: Task, model: nn.Module, data: Dataset, device: torch.device,

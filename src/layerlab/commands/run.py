@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,7 @@ def cmd_run(args: argparse.Namespace, console: Any) -> int:
     result = api.run(recipe, overrides, out=args.out, resume=args.resume,
                      console=None if args.quiet or args.json else console)
     if args.json:
-        print(json.dumps({"run_dir": str(result.run_dir), **result.summary}, indent=2))
+        print(strict_json({"run_dir": str(result.run_dir), **result.summary}, indent=2))
         return 0
     test = result.summary.get("test") or {}
     if result.summary.get("stop_reason"):
@@ -68,6 +69,22 @@ def cmd_run(args: argparse.Namespace, console: Any) -> int:
     console.print(f"test: {_metrics(test)}" if test else "test: (no test split)")
     console.print(f"run directory: {result.run_dir}")
     return 0
+
+
+def strict_json(obj: Any, *, indent: int | None = None) -> str:
+    """``obj`` as standard JSON: a non-finite number (a NaN prediction, a NaN-stopped run's loss) is null,
+    where ``json.dumps`` would write the bare ``NaN`` that JSON parsers refuse."""
+    return json.dumps(_finite(obj), indent=indent, allow_nan=False)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _metrics(metrics: dict[str, float]) -> str:
@@ -79,7 +96,7 @@ def cmd_evaluate(args: argparse.Namespace, console: Any) -> int:
 
     result = api.evaluate(args.run_dir, data=args.data, split=args.split, device=args.device)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(strict_json(result, indent=2))
         return 0
     console.print(f"{result['split']} ({result['n']:,} examples): {_metrics(result['metrics'])}")
     return 0
@@ -90,7 +107,7 @@ def cmd_ensemble(args: argparse.Namespace, console: Any) -> int:
 
     result = api.ensemble(args.runs, cv=args.cv, split=args.split, device=args.device)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(strict_json(result, indent=2))
     elif args.cv:
         console.print(f"ensemble of {len(args.runs)} cross-validations, {result['folds']} folds (test):")
         for metric, s in result["test"].items():
@@ -108,7 +125,7 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
     rows = api.predict(args.run_dir, args.inputs, device=args.device)
     if args.json:
         for row in rows:
-            print(json.dumps(row))
+            print(strict_json(row))
         return 0
     from rich.table import Table
 

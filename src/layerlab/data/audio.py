@@ -56,7 +56,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
             raise DataError(f"{path}: not a readable WAV file ({exc})") from None
         fmt, channels, width, rate, frames, data = _read_riff(path)  # extensible or float: see the docstring
     except (EOFError, struct.error) as exc:
-        raise DataError(f"{path}: not a readable WAV file (cut short: {exc or 'unexpected end of file'})") from None
+        raise DataError(f"{path}: not a readable WAV file: {_cut_short(path, exc)}") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if channels < 1 or rate < 1:
@@ -68,6 +68,17 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         raise DataError(f"{path}: the WAV file is cut short ({usable} of the {frames} frames its header announces)")
     samples = _decode(data[: usable * width * channels], width, fmt, path)
     return samples.reshape(usable, channels).T.copy(), rate  # interleaved (frames, channels) -> (channels, frames)
+
+
+def _cut_short(path: Path, exc: BaseException) -> str:
+    """What a file that ends too early lacks: EOFError and struct.error often come without a message."""
+    try:
+        size = f"{path.stat().st_size} bytes"
+    except OSError:
+        size = "too few bytes"
+    detail = f" ({exc})" if str(exc) else ""
+    return (f"it ends after {size}, inside its header, but a WAV file starts with a RIFF/WAVE header of at "
+            f"least 44 bytes (the 'fmt ' chunk, then the 'data' chunk){detail}")
 
 
 def _decode(data: bytes, width: int, fmt: int, path: Path) -> np.ndarray:

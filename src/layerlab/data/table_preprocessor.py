@@ -127,10 +127,14 @@ class TablePreprocessor(Preprocessor):
         for j, column in enumerate(self.columns):
             if column.kind == "numeric":
                 try:
-                    parse_numbers(cells[:, j])
+                    infinite = np.flatnonzero(np.isinf(parse_numbers(cells[:, j])))
                 except NotANumber as exc:
                     raise DataError(f"{table.path}, line {table.lines[exc.index]}: column '{column.name}': "
                                     f"{exc}, but the run was trained with numbers there") from None
+                if len(infinite):
+                    raise DataError(f"{table.path}, line {table.lines[infinite[0]]}: column '{column.name}': "
+                                    f"'{cells[infinite[0], j]}' is infinite ({len(infinite)} such row(s)); give "
+                                    "finite numbers, or leave the cells empty")
         return cells
 
     def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:

@@ -117,3 +117,26 @@ def parse_numbers(values: np.ndarray) -> np.ndarray:
                 raise NotANumber(int(i), str(values[i])) from None
         raise
     return out
+
+
+def not_numbers(values: np.ndarray) -> np.ndarray:
+    """The rows of a column whose present values do not parse as numbers."""
+    present = np.flatnonzero(~missing_mask(values))
+    bad = set()
+    for value in np.unique(values[present]).tolist():
+        try:
+            float(value)
+        except ValueError:
+            bad.add(value)
+    return present[np.isin(values[present], sorted(bad))] if bad else present[:0]
+
+
+def infinite_rows(values: np.ndarray) -> np.ndarray:
+    """The rows of a numeric column that hold an infinite value ('inf', '-inf', '1e999'), which no mean can fill."""
+    return np.flatnonzero(np.isinf(parse_numbers(values)))
+
+
+def where(table: Table, rows: np.ndarray, column: int, shown: int = 5) -> str:
+    """``line 12 ('abc'), line 40 ('x'), ...``: the first ``shown`` of ``rows`` with their cells in ``column``."""
+    first = ", ".join(f"line {table.lines[i]} ({str(table.cells[i, column])!r})" for i in rows[:shown])
+    return first + (", ..." if len(rows) > shown else "")

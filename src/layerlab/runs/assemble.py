@@ -12,6 +12,7 @@ from layerlab.recipe import Recipe
 from layerlab.runs.backbone import backbone_inputs
 from layerlab.runs.build import build_model
 from layerlab.tasks import Task
+from layerlab.train.device import resolve_device
 
 
 @dataclass
@@ -42,5 +43,6 @@ def assemble(cfg: Recipe, *, resumed: Path | None = None) -> Assembled:
                              per_class=cfg.data.generated_per_class, seed=cfg.train.seed)
     task, model = build_model(cfg.task, cfg.model, info=data.info, input_shape=data.info.input_shape,
                               train_targets=data.train.y, preprocessor=data.preprocessor, seed=cfg.train.seed,
-                              pretrained=resumed is None, backbone=from_run if resumed is None else None)
+                              pretrained=resumed is None, backbone=from_run if resumed is None else None,
+                              train_device=resolve_device(cfg.train.device))
     return Assembled(data, task, model)

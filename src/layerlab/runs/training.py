@@ -23,6 +23,7 @@ from layerlab.runs.assemble import Assembled, assemble
 from layerlab.runs.monitor import resolve_monitor
 from layerlab.runs.outputs import model_meta, write_outputs
 from layerlab.track.tracking import open_tracking
+from layerlab.train.state_io import atomic_write_text
 from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, PeriodicCheckpoint
 from layerlab.train.device import resolve_device, set_deterministic
 from layerlab.train.diagnostics import Diagnostics, diagnostics_every
@@ -69,7 +70,7 @@ def run(
     device = _prepare(cfg)
     built = assemble(cfg, resumed=rundir.path if resume is not None else None)
     if resume is None:
-        rundir.recipe.write_text(cfg.to_yaml(), encoding="utf-8")
+        atomic_write_text(rundir.recipe, cfg.to_yaml())
         rundir.write_json(rundir.model_meta, model_meta(cfg, built.data, built.task))
     monitor, mode = resolve_monitor(cfg, built.task, has_val=len(built.data.val) > 0)
     keep_best = KeepBest(monitor, mode, rundir.best_weights, cfg.train.min_delta)
@@ -125,8 +126,7 @@ def _open(recipe: RecipeSource, overrides: Sequence[str] | Mapping[str, Any], *,
     from layerlab.recipes import DEFAULT
 
     cfg = load_recipe(DEFAULT if recipe is None else recipe, overrides)
-    rundir = RunDir(Path(out)) if out is not None else RunDir.create(Path(runs_root), cfg.name)
-    rundir.path.mkdir(parents=True, exist_ok=True)
+    rundir = RunDir.new_at(out) if out is not None else RunDir.create(Path(runs_root), cfg.name)
     return rundir, cfg
 
 

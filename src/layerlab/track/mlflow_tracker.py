@@ -34,6 +34,7 @@ STATE_FILE = "mlflow.json"  # in the run directory: which MLflow run this one lo
 ARTIFACTS = ("recipe.yaml", "summary.json", "history.csv", "curves.png", "confusion.png", "report.html")
 MODEL_FILES = ("model.safetensors", "model.json", "recipe.yaml")
 PARAM_VALUE_CHARS = 6000  # MLflow's limit on a parameter's value
+CONNECT_SECONDS = 3.0  # how long the tracking server has to accept a connection before the run is refused
 STATUS = {"finished": "FINISHED", "stopped": "FINISHED", "interrupted": "KILLED", "nan": "FAILED"}
 
 
@@ -42,11 +43,39 @@ def default_uri(run_dir: Path) -> str:
     return f"sqlite:///{(run_dir.resolve().parent / 'mlflow.db').as_posix()}"
 
 
+def check_reachable(uri: str, timeout: float = CONNECT_SECONDS) -> None:
+    """Raise LayerLabError at once when the tracking server of an http(s) ``uri`` cannot be reached.
+
+    MLflow's client retries a dead address with back-off for minutes before it says anything; a plain
+    TCP connection tells in ``timeout`` seconds. Skipped behind a proxy, which only the client goes through.
+    """
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    try:
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a port out of range, or not a number
+        raise LayerLabError(f"track.mlflow: {uri}: not a valid address ({exc})") from None
+    if not host or (urllib.request.getproxies().get(parts.scheme) and not urllib.request.proxy_bypass(host)):
+        return
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc) or type(exc).__name__)
+        raise LayerLabError(f"track.mlflow: cannot reach the MLflow server at {host}:{port} ({reason} within "
+                            f"{timeout:g} s); start it, correct the address, or leave track.mlflow out") from None
+
+
 class MLflowTracker(Tracker):
     name = "mlflow"
 
     def __init__(self, cfg: MLflowConfig, recipe: Recipe, rundir: RunDir):
         self.uri = cfg.uri or default_uri(rundir.path)
+        check_reachable(self.uri)
         self.experiment = cfg.experiment or recipe.name
         self.cfg, self.recipe, self.rundir = cfg, recipe, rundir
         self.client: Any = None

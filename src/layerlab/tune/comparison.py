@@ -74,6 +74,12 @@ def compare(
             fair["train.max_seconds"] = parse_duration(budget)
         except ValueError as exc:
             raise UsageError(f"--budget: {exc}") from None
+    extra = _as_mapping(overrides)
+    from layerlab.recipe import load_recipe
+
+    for item, run in zip(items, is_run):  # every recipe checked before any folder exists: no empty ones left
+        if not run:
+            load_recipe(item, {**extra, **fair})
     folder = Path(out) if out is not None else _new_folder(Path(runs_root))
     folder.mkdir(parents=True, exist_ok=True)
     run_dirs: list[Path] = []
@@ -81,7 +87,6 @@ def compare(
         if run:
             run_dirs.append(Path(item))
             continue
-        extra = _as_mapping(overrides)
         target = folder / f"{n:02d}-{Path(str(item)).stem}"
         if console is not None:
             console.print(f"[bold]{item}[/] → {target}")

@@ -17,7 +17,8 @@ from layerlab.data.config import ColumnsConfig
 from layerlab.data.files import recipe_file
 from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.table_preprocessor import TablePreprocessor
-from layerlab.data.tables import NotANumber, Table, is_numeric, missing_mask, parse_numbers, read_table
+from layerlab.data.tables import (NotANumber, Table, infinite_rows, is_numeric, missing_mask, not_numbers,
+                                  parse_numbers, read_table, where)
 from layerlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def load_csv(cfg: CsvConfig, ctx: SourceContext) -> RawData:
     names = [table.names[j] for j in inputs]
     listed = {table.column_index(c, role="categorical column") for c in cfg.categorical or []}
     categorical = [j in listed or not is_numeric(table.cells[:, j]) for j in inputs]
+    for j, is_categorical in zip(inputs, categorical, strict=True):
+        _check_column(table, j, numeric=not is_categorical, listed=j in listed)
 
     def fit(train: np.ndarray) -> TablePreprocessor:
         return TablePreprocessor.fit(train, names=names, categorical=categorical, normalize=cfg.normalize,
@@ -54,6 +57,32 @@ def load_csv(cfg: CsvConfig, ctx: SourceContext) -> RawData:
                                      classes=classes)
 
     return RawData(modality="table", x=table.cells[:, inputs], y=y, fit=fit, meta=_meta(table))
+
+
+# A column whose cells are numbers but for fewer than this share is taken for a numeric one with typos,
+# not for categories: one-hot encoding it would turn every distinct number into an input of its own.
+STRAY_SHARE = 0.05
+
+
+def _check_column(table: Table, column: int, *, numeric: bool, listed: bool) -> None:
+    """Refuse (DataError) an input column with infinite numbers, or numbers with a few stray words among them."""
+    values, name = table.cells[:, column], table.names[column]
+    if numeric:
+        infinite = infinite_rows(values)
+        if len(infinite):
+            raise DataError(f"{table.path}: column '{name}' holds an infinite number on {len(infinite)} row(s) "
+                            f"({where(table, infinite, column)}), which would train into a NaN loss; replace "
+                            "them with finite numbers or leave the cells empty (empty cells get the column's mean)")
+        return
+    if listed:
+        return
+    stray = not_numbers(values)
+    present = int((~missing_mask(values)).sum())
+    if len(stray) < STRAY_SHARE * present:
+        raise DataError(f"{table.path}: column '{name}' holds numbers except on {len(stray)} of {present} row(s) "
+                        f"({where(table, stray, column)}); as text it would become {len(set(values.tolist()))} "
+                        "one-hot categories. Correct those cells or leave them empty (empty cells get the "
+                        f"column's mean), or list '{name}' in data.categorical to encode it as categories")
 
 
 def _meta(table: Table) -> dict[str, np.ndarray]:
@@ -73,10 +102,15 @@ def _targets(table: Table, target: int, kind: str, known: list[str] | None) -> t
                         f"(line {lines}); remove those rows or fill in their targets")
     if kind == "real":
         try:
-            return parse_numbers(values).astype(np.float32), None
+            numbers = parse_numbers(values).astype(np.float32)
         except NotANumber as exc:
             raise DataError(f"{table.path}, line {table.lines[exc.index]}: target column '{name}': {exc}; "
                             "regression needs numeric targets (or use task.name: classification)") from None
+        infinite = np.flatnonzero(~np.isfinite(numbers))  # also a finite number too large for float32
+        if len(infinite):
+            raise DataError(f"{table.path}: target column '{name}' is infinite on {len(infinite)} row(s) "
+                            f"({where(table, infinite, target)}); regression needs finite targets")
+        return numbers, None
 
     classes = known if known is not None else sort_classes(np.unique(values).tolist())
     order = np.argsort(classes)
