@@ -68,6 +68,13 @@ def test_an_interrupted_fold_is_resumed_and_a_wrong_folder_or_override_refused(t
     assert calls == [tmp_path / "cv" / "fold-01"]  # only the interrupted fold, from its checkpoint
     assert again.rows[0]["test"] == result.rows[0]["test"]
 
+    # a fold killed before its first checkpoint (its recipe written, nothing to resume from) trains afresh
+    (tmp_path / "cv" / "fold-01" / "checkpoints" / "last.ckpt").unlink()
+    (tmp_path / "cv" / "fold-01" / "summary.json").unlink()
+    calls.clear()
+    third = cross_validate(tiny, folds=2, out=tmp_path / "cv")
+    assert calls == [None] and third.rows[1]["test"] == result.rows[1]["test"]
+
     with pytest.raises(UsageError, match=r"fold-00 holds a run of another recipe \(data.folds: 3 here, 2 there\)"):
         cross_validate(tiny, folds=3, out=tmp_path / "cv")
     with pytest.raises(UsageError, match=r"holds a run of another recipe \(train.lr: 0.1 here, 0.01 there\); give another"):

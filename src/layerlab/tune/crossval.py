@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab import runs
 from layerlab.errors import UsageError
 from layerlab.recipe import load_recipe
-from layerlab.rundir import RunDir
+from layerlab.rundir import RUN_MARKERS, RunDir
 from layerlab.track.index import flatten
 from layerlab.train.state_io import atomic_write_text
 from layerlab.tune.comparison import _as_mapping, _row, _write_csv
@@ -83,6 +83,7 @@ def cross_validate(
         if state == "interrupted":
             runs.run(resume=target.path, console=console)
         elif state == "new":
+            _clear_unfinished(target)
             runs.run(recipe, fold_overrides, out=target.path, console=console)
         run_dirs.append(target.path)
     rows = [_row(d) for d in run_dirs]
@@ -122,6 +123,19 @@ def _fold_state(run: RunDir, expected: dict[str, Any]) -> str:
     if status in ("finished", "stopped"):
         return "finished"
     return "interrupted" if run.checkpoint.is_file() else "new"
+
+
+def _clear_unfinished(run: RunDir) -> None:
+    """A fold of this recipe stopped before its first checkpoint (killed early) left files but nothing to
+    resume from: remove what it wrote, so that the fold trains afresh in its own folder."""
+    import shutil
+
+    for name in RUN_MARKERS:
+        path = run.path / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _stats(values: list[float]) -> dict[str, float]:
