@@ -23,13 +23,13 @@ from layerlab.runs.assemble import Assembled, assemble
 from layerlab.runs.monitor import resolve_monitor
 from layerlab.runs.outputs import model_meta, write_outputs
 from layerlab.track.tracking import open_tracking
-from layerlab.train.state_io import atomic_write_text
 from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, PeriodicCheckpoint
 from layerlab.train.device import resolve_device, set_deterministic
 from layerlab.train.diagnostics import Diagnostics, diagnostics_every
 from layerlab.train.gradient_time import time_gradient_callback
 from layerlab.train.progress import ProgressBar
 from layerlab.train.samples import SampleGrid
+from layerlab.train.state_io import atomic_write_text
 from layerlab.train.trainer import Trainer, TrainState
 
 RecipeSource = str | Path | Mapping[str, Any] | Recipe | None

@@ -17,8 +17,17 @@ from layerlab.data.config import ColumnsConfig
 from layerlab.data.files import recipe_file
 from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.table_preprocessor import TablePreprocessor
-from layerlab.data.tables import (NotANumber, Table, infinite_rows, is_numeric, missing_mask, not_numbers,
-                                  parse_numbers, read_table, where)
+from layerlab.data.tables import (
+    NotANumber,
+    Table,
+    infinite_rows,
+    is_numeric,
+    missing_mask,
+    not_numbers,
+    parse_numbers,
+    read_table,
+    where,
+)
 from layerlab.errors import DataError
 
 log = logging.getLogger(__name__)
