@@ -77,7 +77,7 @@ def test_max_length_bounded_and_val_bleu_monitor(capsys):
     assert main(["recipe", "check", "shakespeare-transformer", "data.max_length=1000000000000"]) == 2
     assert "override data.max_length=1000000000000: input should be less than or equal to 1000000," in capsys.readouterr().err
     assert main(["recipe", "check", "multi30k-transformer", "task.val_bleu=true", "train.monitor=val_bleu"]) == 0
-    assert main(["recipe", "check", "multi30k-transformer", "train.monitor=val_bleu"]) == 2
+    assert main(["recipe", "check", "multi30k-transformer", "task.val_bleu=false", "train.monitor=val_bleu"]) == 2
 
 
 def test_exponent_is_a_number(tmp_path):
