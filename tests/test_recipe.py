@@ -100,7 +100,7 @@ def test_overrides_parse_yaml_values():
 
 def test_override_mapping_and_errors():
     assert load_recipe({}, {"train.lr": 0.5}).train.lr == 0.5
-    assert problems_of({}, ["train.epocs=3"]) == ["train.epocs: unknown key; did you mean 'train.epochs'?"]
+    assert problems_of({}, ["train.epocs=3"]) == ["override train.epocs=3: unknown key; did you mean 'train.epochs'?"]
     with pytest.raises(RecipeError, match="not of the form key.path=value"):
         load_recipe({}, ["train.epochs"])
 

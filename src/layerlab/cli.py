@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "layerlab.commands.ship",
 )
 
+# The positional lists that hold a command's KEY=VALUE overrides (``run``'s args, ``recipe check``'s overrides).
+OVERRIDE_DESTS = ("args", "overrides")
+OVERRIDE = re.compile(r"^[A-Za-z_][\w.\[\]-]*=")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 EPILOG = """examples:
   layerlab run                                   train the default recipe (digits-cnn)
   layerlab run fashion-cnn train.epochs=3        a built-in recipe with an override
@@ -36,6 +42,7 @@ EPILOG = """examples:
   layerlab evaluate runs/try1                    test metrics from the run directory alone
   layerlab predict runs/try1 img.png folder/     predictions for images or CSV rows
   layerlab recipe explain train                  every train.* field with type, default, meaning
+  layerlab -v run my.yaml                        the same, with the library's log on stderr
 """
 
 
@@ -47,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="show the library's log: -v info, -vv debug")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, help="show the library's log from this level up")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
@@ -55,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
+    _configure_logging(args)
     if args.version:
         from layerlab import __version__
 
@@ -77,6 +87,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _console(stderr=True).print("aborted")
         return 130
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser``'s arguments, with KEY=VALUE overrides taken anywhere on the line: argparse stops filling
+    a command's list of overrides at the first option (``run r.yaml --out d train.epochs=3``), so the
+    ones after it come back unrecognised and join the list here. Anything else unrecognised is an error."""
+    args, extra = parser.parse_known_args(argv)
+    dest = next((d for d in OVERRIDE_DESTS if isinstance(getattr(args, d, None), list)), None)
+    unknown = [item for item in extra if dest is None or not OVERRIDE.match(item)]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # exits 2, as parse_args does
+    if extra:
+        getattr(args, dest).extend(extra)
+    return args
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """Send the library's log records to stderr from the level asked for; without -v or --log-level
+    Python's default stays (warnings and errors only)."""
+    level = args.log_level or {0: None, 1: "info"}.get(args.verbose, "debug")
+    if level is not None:
+        import logging
+
+        logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
 def _console(stderr: bool = False) -> Any:

@@ -8,6 +8,7 @@ prints the message without a traceback; anything else that escapes is a bug in L
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
 
 
@@ -15,6 +16,11 @@ class LayerLabError(Exception):
     """Base class of errors caused by the user's input. ``exit_code`` is what the CLI exits with."""
 
     exit_code = 1
+
+
+MAX_PROBLEMS = 20  # problems a RecipeError lists
+MAX_PROBLEM_CHARS = 600  # characters of each
+MAX_VALUE_CHARS = 80  # characters of a given value shown in a problem (``short``)
 
 
 class RecipeError(LayerLabError):
@@ -26,12 +32,15 @@ class RecipeError(LayerLabError):
         self.problems = list(problems)
         self.source = source
         where = f"{source}: " if source else ""
+        # However large the input, the message stays a screenful: the first problems, each cut short.
+        shown = [clip(p, MAX_PROBLEM_CHARS) for p in self.problems[:MAX_PROBLEMS]]
         if len(self.problems) == 1:
-            message = f"{where}{self.problems[0]}"
+            message = f"{where}{shown[0]}"
         else:
-            message = f"{where}{len(self.problems)} problems in the recipe\n" + "\n".join(
-                f"  {p}" for p in self.problems
-            )
+            more = len(self.problems) - len(shown)
+            message = f"{where}{len(self.problems)} problems in the recipe\n" + "\n".join(f"  {p}" for p in shown)
+            if more:
+                message += f"\n  ... and {more:,} more"
         super().__init__(message)
 
 
@@ -50,9 +59,28 @@ class TrainingError(LayerLabError):
 
 
 def close_match(word: str, choices: Iterable[str]) -> str | None:
-    """The closest of ``choices`` to ``word``, or None when nothing is close enough."""
-    matches = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    """The closest of ``choices`` to ``word``, or None when nothing is close enough. Case is ignored
+    (``Lr`` is close to ``lr``), though an exact-case match is preferred."""
+    choices = [str(c) for c in choices]
+    word = str(word)[:200]  # difflib is quadratic; no name is this long
+    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if matches:
+        return matches[0]
+    lowered = {c.lower(): c for c in reversed(choices)}
+    matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[matches[0]] if matches else None
+
+
+def short(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a value quoted in a message can be huge)."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = limit
+    return clip(shortener.repr(value), limit)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text``, or its start and its length when it is longer than ``limit``."""
+    return text if len(text) <= limit else f"{text[: limit - 15]}... ({len(text):,} chars)"
 
 
 def did_you_mean(word: str, choices: Iterable[str], *, prefix: str = "") -> str:

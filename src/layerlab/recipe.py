@@ -15,9 +15,10 @@ task's in ``layerlab.tasks``); ``explain`` lists them (``layerlab.recipe_explain
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator, model_validator
@@ -25,11 +26,12 @@ from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, fie
 from layerlab.config import Section
 from layerlab.data.config import AugmentConfig, DataConfig
 from layerlab.data.source import SOURCES
-from layerlab.errors import RecipeError, close_match
+from layerlab.errors import RecipeError, clip, close_match, did_you_mean, short
 from layerlab.models.base import MODELS
 from layerlab.overrides import apply_overrides
 from layerlab.recipe_errors import NestedErrors, problems
 from layerlab.recipe_explain import Row, explain_rows
+from layerlab.recipe_yaml import MAX_BYTES, RecipeYAMLError, parse_yaml
 from layerlab.registry import Registry
 from layerlab.tasks.config import TaskConfig
 from layerlab.tasks.registry import TASKS
@@ -57,7 +59,7 @@ class TrainConfig(Section):
     lr: float = Field(1e-3, gt=0, description="peak learning rate")
     momentum: float = Field(0.9, ge=0, lt=1, description="sgd and rmsprop: momentum")
     nesterov: bool = Field(False, description="sgd: Nesterov momentum")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="adam and adamw: the two moment decay rates")
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field((0.9, 0.999), description="adam and adamw: the two moment decay rates, each in [0, 1)")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases or norms), added to the loss")
     schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle, plateau")
@@ -76,7 +78,7 @@ class TrainConfig(Section):
     ema: float | None = Field(None, gt=0, lt=1, description="keep an exponential moving average of the weights, with this decay per optimiser step (e.g. 0.999; until about 1/(1-ema) steps have passed, the plain mean of the weights so far); validation, the best epoch, the saved weights and the test use the average; keep the window 1/(1-ema) well below the run's steps (None: off)")
     precision: Literal["fp32", "bf16", "fp16", "auto"] = Field("fp32", description="bf16 autocast (CPU or CUDA), fp16 with loss scaling (CUDA), or auto: bf16 where the CPU or GPU computes bf16 natively (AVX-512 BF16 or AMX; Ampere or later), else fp32")
     device: str = Field("auto", description="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
-    seed: int = Field(0, description="one seed for splits, initialisation, batch order and augmentation")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="one seed for splits, initialisation, batch order and augmentation (0 to 2**32-1, what numpy and scikit-learn take)")
     deterministic: bool = Field(False, description="use only deterministic kernels (bit-for-bit repeatable runs)")
     max_seconds: float | None = Field(None, gt=0, description="wall-clock budget for training; stops at the end of the step that passes it")
     checkpoint_every: int = Field(0, ge=0, description="also write a checkpoint every this many optimiser steps (0 = epoch ends only)")
@@ -85,6 +87,15 @@ class TrainConfig(Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
     stages: list[StageConfig] = Field(default_factory=list, description="fine-tuning stages, one after another (see train.stages[].*); train.epochs is their sum")
     fine_tune: int = Field(0, ge=0, description="fastai-like shortcut: this many epochs training the head only at train.lr, then the rest of train.epochs everything at lr/2, rates falling to 1/100 at the first layer group (0 = off)")
+
+    @field_validator("device")
+    @classmethod
+    def _a_device(cls, device: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:[0-9]{1,3})?", device):
+            hint = close_match(device, ["auto", "cpu", "cuda", "mps"])
+            raise ValueError(f"@@{short(device)} is not a device; allowed: auto, cpu, cuda, cuda:N, mps"
+                             f"{f'; did you mean {hint!r}?' if hint else ''}")
+        return device
 
     @model_validator(mode="after")
     def _stages_fit(self) -> TrainConfig:
@@ -117,8 +128,8 @@ class StageConfig(Section):
             return value
         if value in ("head", "all"):
             return value
-        hint = close_match(str(value), ["head", "all"])
-        raise ValueError(f"@@{value!r} is not head, all or a number of layer groups (0 or more){f'; did you mean {hint!r}?' if hint else ''}")
+        hint = close_match(str(value)[:200], ["head", "all"])
+        raise ValueError(f"@@{short(value)} is not head, all or a number of layer groups (0 or more){f'; did you mean {hint!r}?' if hint else ''}")
 
 
 TrainConfig.model_rebuild()
@@ -168,6 +179,14 @@ class Recipe(Section):
         return self
 
     @model_validator(mode="after")
+    def _monitor_known(self) -> Recipe:
+        known = [] if self.train.monitor == "auto" else monitor_names(self.task)
+        if known and self.train.monitor not in known:
+            raise ValueError(f"@train.monitor@{short(self.train.monitor)} is not a metric of task {self.task.name}"
+                             f"{did_you_mean(self.train.monitor, known)} (known: {', '.join(known)})")
+        return self
+
+    @model_validator(mode="after")
     def _calibration_has_data(self) -> Recipe:
         if getattr(self.task, "calibrate", "none") != "none" and self.data.val_fraction == 0:
             raise ValueError("@task.calibrate@temperature scaling is fitted on the validation split; "
@@ -195,6 +214,23 @@ class Recipe(Section):
 def validate_model_section(section: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``model:`` against its family's config class; returns it with defaults filled in."""
     return MODELS.validate_section(section, "model", default="cnn").model_dump(mode="json")
+
+
+def monitor_names(task: TaskConfig) -> list[str]:
+    """The metrics ``train.monitor`` may name for ``task``, found on a sketch of the task built without
+    data (as many classes as any data set has, a vocabulary of tokens); empty when the task needs the
+    data to be built, and then the run checks the name once the data is loaded."""
+    import torch
+
+    task_cls = TASKS.get(task.name)
+    tokens = ["<pad>", "<unk>", "<bos>", "<eos>", *map(str, range(996))]
+    for num_classes, class_names in ((None, None), (len(tokens), tokens)):
+        try:
+            sketch = task_cls.from_config(task, num_classes=num_classes, class_names=class_names, train_targets=torch.empty(0))
+            return ["train_loss", *(f"val_{name}" for name in sketch.metric_names())]
+        except Exception:  # noqa: BLE001 -- a task that cannot be sketched without its data is checked by the run
+            continue
+    return []
 
 
 def _registered_section(registry: Registry, section: Any, path: str, default: str, info: ValidationInfo) -> Any:
@@ -245,8 +281,31 @@ def load_recipe(
         label, raw = _read_yaml(source)
         if saved is None:
             saved = any((Path(label).parent / name).exists() for name in RUN_FILES)
-    raw = apply_overrides(raw, overrides, label)
-    return validate_recipe(raw, label, saved=bool(saved))
+    raw = apply_overrides(raw, overrides)
+    try:
+        return validate_recipe(raw, label, saved=bool(saved))
+    except RecipeError as exc:
+        raise attributed(exc, overrides, label) from None
+
+
+def attributed(exc: RecipeError, overrides: Sequence[str] | Mapping[str, Any], label: str | None) -> RecipeError:
+    """``exc`` with each problem under an override's key said to come from that override
+    (``override train.epocs=3: unknown key; ...``), and the file named only if some problem is its."""
+    if isinstance(overrides, Mapping):
+        texts = {str(key): f"{key}={short(value)}" for key, value in overrides.items()}
+    else:
+        texts = {str(text).partition("=")[0].strip(): str(text) for text in overrides}
+    found, from_file = [], False
+    for line in exc.problems:
+        path = line.partition(": ")[0]
+        key = max((k for k in texts if path == k or path.startswith(f"{k}.") or k.startswith(f"{path}.")),
+                  key=len, default=None)
+        if key is None:
+            found.append(line)
+            from_file = True
+        else:
+            found.append(f"override {clip(texts[key], 120)}: {line.removeprefix(f'{key}: ')}")
+    return RecipeError(found, label if from_file else None)
 
 
 def validate_recipe(raw: Mapping[str, Any], label: str | None = None, *, saved: bool = False) -> Recipe:
@@ -271,16 +330,20 @@ def _read_yaml(source: str | Path) -> tuple[str, dict[str, Any]]:
             raise RecipeError([f"no such recipe file or built-in recipe{more}"], str(source))
         path = builtin
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise RecipeError([f"the file has {path.stat().st_size:,} bytes; a recipe has at most {MAX_BYTES:,}"], str(path))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError([f"cannot read the file: {exc}"], str(path)) from None
+        raise RecipeError([f"cannot read the file: {short(exc, 200)}"], str(path)) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise RecipeError([f"{where}not valid YAML ({problem})"], str(path)) from None
+        if not isinstance(exc, RecipeYAMLError):
+            problem = f"not valid YAML ({problem})"
+        raise RecipeError([f"{where}{problem}"], str(path)) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from layerlab.errors import close_match
+from layerlab.errors import close_match, short
 
 # For a top-level key unknown to the chosen entry of a registry: what to say when other entries have
 # it ("unknown key for data set 'digits' (an option of series, co2, sunspots)"), else None.
@@ -64,12 +64,12 @@ def _one(err: Any, loc: list[str], prefix: str, root_cls: type, owners: Owners |
     if err["type"] == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
-        hint = close_match(str(given), choices)
+        hint = close_match(str(given)[:200], choices)
         hint_text = f"; did you mean '{hint}'?" if hint else ""
-        return f"{path}: {given!r} is not allowed; allowed: {', '.join(choices)}{hint_text}"
+        return f"{path}: {short(given)} is not allowed; allowed: {', '.join(choices)}{hint_text}"
     if err["type"] == "missing":
         return f"{path}: required"
-    return f"{path}: {msg[0].lower() + msg[1:] if msg else 'invalid'}, given {given!r}"
+    return f"{path}: {msg[0].lower() + msg[1:] if msg else 'invalid'}, given {short(given)}"
 
 
 def key_hint(root_cls: type, loc: list[str], prefix: str) -> str:

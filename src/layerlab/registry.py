@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from layerlab.errors import LayerLabError, did_you_mean
+from layerlab.errors import LayerLabError, did_you_mean, short
 from layerlab.recipe_errors import NestedErrors, problems
 
 T = TypeVar("T")
@@ -99,13 +99,13 @@ class Registry(Generic[T]):
         hint = did_you_mean(str(name), self._entries)
         if not hint:
             hint = f"; known: {', '.join(sorted(self._entries))}"
-        return f"'{name}' is not a known {self.kind}{hint}"
+        return f"{short(str(name))} is not a known {self.kind}{hint}"
 
     def names(self) -> list[str]:
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries or self._prefix_family(name) is not None
+        return isinstance(name, str) and (name in self._entries or self._prefix_family(name) is not None)
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries.values())
@@ -126,6 +126,8 @@ class Registry(Generic[T]):
         if not isinstance(section, Mapping):
             raise ValueError("@@expected a mapping with at least 'name'")
         name = section.get("name", default)
+        if not isinstance(name, str):
+            raise ValueError(f"@name@a {self.kind} name is a string, given {short(name)}")
         if name not in self:
             raise ValueError(f"@name@{self.unknown_message(name)}")
         config_cls = self.entry(name).config

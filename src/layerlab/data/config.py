@@ -8,9 +8,9 @@ declared once here, in the family's class.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from layerlab.config import NamedSection, Section
 from layerlab.data.source import SOURCES
@@ -71,6 +71,12 @@ class ColumnsConfig(DataConfig):
     header: bool = Field(True, description="csv, series: the first row holds column names")
     delimiter: str = Field(",", description="csv, series: the column separator")
 
+    @field_validator("target", mode="before")
+    @classmethod
+    def _index_as_text(cls, target: Any) -> Any:
+        # `target: 14` in YAML is an int; the sources read a column index from its text, as on the command line
+        return str(target) if isinstance(target, int) and not isinstance(target, bool) else target
+
 
 class TextConfig(DataConfig):
     """Sources of text, cut into tokens (text corpora, labelled sentences, parallel corpora)."""
@@ -79,7 +85,7 @@ class TextConfig(DataConfig):
     vocab_size: int = Field(8000, ge=5, description="text: word and bpe: the largest vocabulary, special tokens included")
     min_frequency: int = Field(1, ge=1, description="text: word and bpe: tokens seen fewer times in the training split become <unk>")
     lowercase: bool = Field(False, description="text: lower-case the text before tokenising")
-    max_length: int = Field(128, ge=1, description="text: tokens per training window (language models), or the most tokens kept of a sentence")
+    max_length: int = Field(128, ge=1, le=1_000_000, description="text: tokens per training window (language models), or the most tokens kept of a sentence (at most 1,000,000)")
     encoding: str | None = Field(None, description="text: the files' character encoding, e.g. latin-1 (default utf-8; the rt-polarity source knows its own)")
 
 

@@ -42,6 +42,13 @@ class HFConfig(ModelConfig):
         [-1], description="hf: the hidden states whose sentence vectors are concatenated into the head: "
                           "0 = the embeddings', 1..L the layers' (-1 the last), or all")
 
+    @field_validator("name")
+    @classmethod
+    def _names_a_model(cls, name: str) -> str:
+        if not name.partition(":")[2].strip():
+            raise ValueError("hf: names a model after the colon: a hub id (hf:bert-base-uncased) or a local directory")
+        return name
+
     @field_validator("layers")
     @classmethod
     def _at_least_one_layer(cls, layers: list[int] | str) -> list[int] | str:

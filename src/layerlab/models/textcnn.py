@@ -12,7 +12,7 @@ windows need) are dropped first, so a batch costs its longest sentence.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,7 @@ class TextCNNConfig(TokenEmbeddingConfig):
     name: Literal["textcnn"] = Field("textcnn", description="Kim's 1-D CNN sentence classifier")
     vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer)")
     embed_dim: int = Field(128, ge=1, description="size of the token embeddings")
-    kernel_sizes: list[int] = Field([3, 4, 5], description="widths (in tokens) of the convolution filters")
+    kernel_sizes: list[Annotated[int, Field(ge=1)]] = Field([3, 4, 5], min_length=1, description="widths (in tokens) of the convolution filters")
     filters: int = Field(100, ge=1, description="filters per width")
     dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output layer")
     pooling: list[Literal["max", "mean"]] = Field(["max"], min_length=1, description="over time, per filter: the max (Kim), the mean over the real windows, or both concatenated")

@@ -15,7 +15,7 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
@@ -91,6 +91,12 @@ class TransformerConfigBase(ModelConfig):
     mlp_ratio: int = Field(4, ge=1, description="hidden width of each block's MLP, as a multiple of dim")
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout on embeddings, attention weights and block outputs")
     positions: Positions = Field("learned", description="position information: learned embeddings or fixed sinusoids")
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> TransformerConfigBase:
+        if self.dim % self.heads:
+            raise ValueError(f"@dim@{self.dim} must be a multiple of model.heads ({self.heads}): each head gets dim/heads")
+        return self
 
 
 def _check_width(cfg: TransformerConfigBase) -> None:

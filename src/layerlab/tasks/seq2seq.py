@@ -82,7 +82,8 @@ class Seq2SeqTask(Task):
     # ------------------------------------------------------------------------------ a whole split
     def metric_names(self) -> list[str]:
         """The names of ``metrics``, from a made-up batch: logits (2, 1, V) for targets <bos> + one token."""
-        return list(self.metrics(torch.zeros(2, 1, self.num_outputs()), torch.zeros(2, 2, dtype=torch.long)))
+        names = list(self.metrics(torch.zeros(2, 1, self.num_outputs()), torch.zeros(2, 2, dtype=torch.long)))
+        return names + (["bleu", "chrf"] if self.val_bleu else [])  # evaluate's decoding pass adds them
 
     def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
         if output.dim() == 2:  # the trainer's monitor check feeds (N, V) and (N,)
