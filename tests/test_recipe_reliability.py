@@ -131,3 +131,11 @@ def test_json_outputs(capsys):
     assert json.loads(capsys.readouterr().out)["recipe"]["train"]["epochs"] == 2
     assert main(["models", "--json"]) == 0
     assert any(m["model"] == "cnn" for m in json.loads(capsys.readouterr().out))
+
+
+@pytest.mark.parametrize(("name", "why"), [("../../x", "may not start with '.'"), ("/abs/x", "may not hold '/'"),
+                                           ("a" * 300, "too long"), ("a\x00b", "may not hold")])
+def test_recipe_check_refuses_a_name_that_is_no_safe_folder(name, why, capsys):
+    assert main(["recipe", "check", "digits-cnn", f"name={name}"]) == 2
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err and len(err.splitlines()) == 1

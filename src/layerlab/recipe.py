@@ -26,7 +26,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, fie
 from layerlab.config import Section
 from layerlab.data.config import AugmentConfig, DataConfig
 from layerlab.data.source import SOURCES
-from layerlab.errors import RecipeError, clip, close_match, did_you_mean, short
+from layerlab.errors import RecipeError, UsageError, clip, close_match, did_you_mean, short
 from layerlab.models.base import MODELS
 from layerlab.overrides import apply_overrides
 from layerlab.recipe_errors import NestedErrors, problems
@@ -62,7 +62,7 @@ class TrainConfig(Section):
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field((0.9, 0.999), description="adam and adamw: the two moment decay rates, each in [0, 1)")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases or norms), added to the loss")
-    schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle, plateau")
+    schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle (a cosine rise from lr/25 to lr over the first 30 % of the steps, then a cosine fall to lr/1e4; unlike torch's OneCycleLR, which ends at lr/2.5e5 and cycles momentum, the momentum stays as set), plateau")
     schedule_clock: Literal["steps", "time"] = Field("steps", description="what the schedule runs over: steps (train.epochs) or time (train.max_seconds: a cosine or onecycle reaches its end when the budget does, or at the last epoch if that comes first; without max_seconds, steps)")
     warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 over this many epochs (not with onecycle)")
     step_size: int = Field(10, ge=1, description="step: epochs between learning-rate cuts")
@@ -145,6 +145,18 @@ class Recipe(Section):
     train: TrainConfig = Field(default_factory=TrainConfig, description="how it is learned")
     tune: TuneConfig = Field(default_factory=TuneConfig, description="hyperparameter search (`layerlab tune`): space, strategy, metric, trials")
     track: TrackConfig = Field(default_factory=TrackConfig, description="where the run is recorded: the run index, MLflow, TensorBoard")
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, name: str) -> str:
+        from layerlab.rundir import (
+            check_run_name,  # the rule the runs folder applies, checked before any work
+        )
+
+        try:
+            return check_run_name(name)
+        except UsageError as exc:
+            raise ValueError(f"@@{str(exc).removeprefix('name: ')}") from None
 
     @field_validator("model")
     @classmethod
