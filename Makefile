@@ -13,6 +13,7 @@ run: install
 	$(BIN)/layerlab run
 
 test: install-test
+	bash scripts/system-packages.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install-test
