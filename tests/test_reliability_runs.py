@@ -38,7 +38,8 @@ def test_a_name_that_is_no_safe_folder_name_is_refused(tmp_path, name):
 
 
 def test_run_refuses_a_name_escaping_the_runs_folder_before_any_work(tmp_path):
-    with pytest.raises(UsageError, match="name: '../escape' cannot be a folder name") as caught:
+    # refused by the recipe itself (the same rule as the runs folder's), before any data or folder
+    with pytest.raises(LayerLabError, match="name: '../escape' cannot be a folder name") as caught:
         api.run({**TINY, "name": "../escape"}, runs_root=tmp_path / "runs")
     assert caught.value.exit_code == 2
     assert not list(tmp_path.glob("escape-*")) and not (tmp_path / "runs").exists()

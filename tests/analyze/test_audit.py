@@ -124,7 +124,7 @@ def test_group_balance_needs_groups():
     from layerlab.errors import RecipeError
     from layerlab.recipe import load_recipe
 
-    with pytest.raises(RecipeError, match="data.group_balance: needs data.groups"):
+    with pytest.raises(RecipeError, match="override data.group_balance=true: needs data.groups"):
         load_recipe("digits-cnn", ["data.group_balance=true"])
 
 

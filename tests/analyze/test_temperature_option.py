@@ -39,11 +39,11 @@ def test_evaluate_uses_the_calibrated_model(digits_run):
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["task.name=regression", "task.calibrate=temperature"], r"task.calibrate: unknown key for task 'regression' "
-                                                             r"\(an option of classification\)"),
-    (["task.calibrate=temperature", "data.val_fraction=0"], "task.calibrate: temperature scaling is fitted on the "
-                                                            "validation split"),
-    (["task.calibrate=platt"], "task.calibrate: 'platt' is not allowed; allowed: none, temperature"),
+    (["task.name=regression", "task.calibrate=temperature"], r"override task.calibrate=temperature: unknown key for "
+                                                             r"task 'regression' \(an option of classification\)"),
+    (["task.calibrate=temperature", "data.val_fraction=0"], "override task.calibrate=temperature: temperature scaling "
+                                                            "is fitted on the validation split"),
+    (["task.calibrate=platt"], "override task.calibrate=platt: 'platt' is not allowed; allowed: none, temperature"),
 ])
 def test_the_recipe_refuses_calibration_that_cannot_work(overrides, message):
     with pytest.raises(RecipeError, match=message):

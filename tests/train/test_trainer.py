@@ -114,7 +114,7 @@ def test_gradient_accumulation_matches_a_larger_batch(tmp_path):
 
 
 def test_unknown_monitor_is_refused_before_training(tmp_path):
-    with pytest.raises(LayerLabError, match="train.monitor: 'val_acc' is not a metric of this run; did you mean 'val_accuracy'"):
+    with pytest.raises(LayerLabError, match="override train.monitor=val_acc: 'val_acc' is not a metric of task classification; did you mean 'val_accuracy'"):
         api.run(SMALL, ["train.monitor=val_acc"], out=tmp_path / "r")
 
 
