@@ -18,6 +18,7 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
     audio_folder,
     cifar10,
     csv_table,
+    digit_strings,
     digits,
     image_folder,
     mnist,

@@ -18,7 +18,8 @@ from layerlab.tasks.reconstruct import ReconstructionTask
 from layerlab.tasks.registry import target_spec
 from layerlab.tasks.regress import RegressionTask
 from layerlab.tasks.seq2seq import Seq2SeqTask
+from layerlab.tasks.speech_recognition import SpeechRecognitionTask
 from layerlab.tasks.vae import VAETask
 
 __all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "ForecastTask", "LanguageModelTask", "ReconstructionTask",
-           "RegressionTask", "Seq2SeqTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]
+           "RegressionTask", "Seq2SeqTask", "SpeechRecognitionTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]

@@ -1,0 +1,109 @@
+"""``digit-strings``: spoken digit strings ("three one four") made of FSDD's recordings, for speech recognition.
+
+Each utterance takes one speaker's recordings of 1 to ``data.max_digits`` digits (uniform) and joins them
+with pauses of silence drawn uniformly from ``data.pause_ms``, after a leading pause of the same kind.
+Everything is drawn from ``data.utterance_seed``, so the utterances are the same on every machine. A digit
+whose recording would run past ``data.clip_seconds`` ends the utterance there.
+
+Test utterances are made only from the recordings of the data set's own test split (indices 0-4 of every
+speaker and digit), or with ``data.test_speaker`` only from that speaker's recordings while the training
+utterances come from the other speakers. Validation utterances (``data.val_fraction``) are cut from the
+training utterances, so they reuse training recordings in new strings: the test split is the clean one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from layerlab.data.audio import read_wav, resample, to_mono
+from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.sources.audio_folder import (
+    FSDD_PATTERN,
+    FSDD_TEST_INDICES,
+    Recording,
+    _fsdd_folder,
+    _leave_speaker_out,
+    _recordings,
+)
+from layerlab.data.speech import SpeechConfig, SpeechFormat, Utterances, speech_format, speech_raw_data
+from layerlab.data.transcripts import Tokens
+from layerlab.errors import DataError
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+FSDD_RATE = 8000
+
+
+class DigitStringsConfig(SpeechConfig):
+    tokens: Tokens = Field("words", description="speech: the transcripts' tokens for CTC: words (one per digit) or chars (letters and the space)")
+    utterances: int = Field(2000, ge=1, description="digit-strings: training (and validation) utterances to make")
+    test_utterances: int = Field(500, ge=1, description="digit-strings: test utterances to make")
+    min_digits: int = Field(1, ge=1, description="digit-strings: fewest digits in an utterance")
+    max_digits: int = Field(7, ge=1, description="digit-strings: most digits in an utterance")
+    pause_ms: tuple[float, float] = Field((30.0, 250.0), description="digit-strings: the shortest and longest pause of silence before and between digits, in ms")
+    utterance_seed: int = Field(0, description="digit-strings: seed of the draw of digits, recordings and pauses")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> DigitStringsConfig:
+        if self.min_digits > self.max_digits:
+            raise ValueError(f"@min_digits@({self.min_digits}) is above data.max_digits ({self.max_digits})")
+        low, high = self.pause_ms
+        if not 0 <= low <= high:
+            raise ValueError(f"@pause_ms@needs 0 <= shortest <= longest, got [{low}, {high}]")
+        return self
+
+
+@SOURCES.register("digit-strings", config=DigitStringsConfig, description="spoken digit strings (1-7 digits, one speaker each) joined from FSDD's recordings, with transcripts")
+def load_digit_strings(cfg: DigitStringsConfig, ctx: SourceContext) -> RawData:
+    folder = _fsdd_folder(cfg, ctx)
+    recordings = _recordings(folder, re.compile(FSDD_PATTERN))
+    if cfg.test_speaker is not None:
+        train, test = _leave_speaker_out(recordings, cfg.test_speaker, "")
+    else:
+        train = [r for r in recordings if r.index not in FSDD_TEST_INDICES]
+        test = [r for r in recordings if r.index in FSDD_TEST_INDICES]
+    fmt = speech_format(cfg, ctx, FSDD_RATE)
+    generator = np.random.default_rng([cfg.utterance_seed, 31])
+    return speech_raw_data(cfg, ctx, fmt, join_utterances(train, cfg, fmt, cfg.utterances, generator),
+                           join_utterances(test, cfg, fmt, cfg.test_utterances, generator))
+
+
+def join_utterances(recordings: list[Recording], cfg: DigitStringsConfig, fmt: SpeechFormat, count: int,
+                    generator: np.random.Generator) -> Utterances:
+    """``count`` utterances, each one speaker's recordings joined with pauses, and their transcripts."""
+    pool: dict[str, dict[str, list[tuple[np.ndarray, str]]]] = {}  # speaker -> digit -> (waveform, file name)
+    for r in recordings:
+        pool.setdefault(r.speaker or "", {}).setdefault(r.label, []).append((_read(r, fmt.rate), r.path.stem))
+    low, high = (round(ms * fmt.rate / 1000) for ms in cfg.pause_ms)
+    longest = max(len(wave) for takes in pool.values() for waves in takes.values() for wave, _ in waves)
+    if high + longest > fmt.samples:
+        raise DataError(f"data.clip_seconds: {fmt.samples / fmt.rate:g} s cannot hold the longest recording "
+                        f"({longest / fmt.rate:.2f} s) after a pause of {cfg.pause_ms[1]:g} ms; raise it")
+    speakers = sorted(pool)
+    waves = np.zeros((count, fmt.samples), dtype=np.float32)
+    texts, ids = [], []
+    for i in range(count):
+        speaker = speakers[generator.integers(len(speakers))]
+        digits = generator.integers(0, 10, size=generator.integers(cfg.min_digits, cfg.max_digits + 1))
+        at, words, parts = int(generator.integers(low, high + 1)), [], []
+        for digit in digits:
+            takes = pool[speaker].get(str(digit), [])
+            if not takes:
+                continue
+            wave, name = takes[int(generator.integers(len(takes)))]
+            if at + len(wave) > fmt.samples:
+                break
+            waves[i, at : at + len(wave)] = wave
+            at += len(wave) + int(generator.integers(low, high + 1))
+            words.append(DIGIT_WORDS[digit])
+            parts.append(name)
+        texts.append(" ".join(words))
+        ids.append("+".join(parts))
+    return Utterances(waves, texts, ids)
+
+
+def _read(recording: Recording, rate: int) -> np.ndarray:
+    samples, native = read_wav(recording.path)
+    return resample(to_mono(samples), native, rate)
