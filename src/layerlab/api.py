@@ -14,6 +14,7 @@ runs`` lists runs without importing torch, and ``layerlab tune`` alone imports O
     predict        predict                       layerlab.runs.predict
     generate       generate                      layerlab.runs.generate
     translate      translate                     layerlab.runs.translate
+    transcribe     transcribe                    layerlab.runs.transcribe
     recipes        recipes, recipe_text          layerlab.recipes
     recipe         explain_recipe, load_recipe   layerlab.recipe.explain, load_recipe
     models         models, show_model            layerlab.models, transfer.show.staged_model
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
         predict,
         run,
         split_fields,
+        transcribe,
         translate,
     )
     from layerlab.serve.export import export  # noqa: F401
@@ -67,7 +69,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
     from layerlab.tune import compare, cross_validate, tune  # noqa: F401
 
 _EXPORTS = {
-    **dict.fromkeys(["run", "evaluate", "predict", "generate", "translate", "evaluate_ensemble", "load_run",
+    **dict.fromkeys(["run", "evaluate", "predict", "generate", "translate", "transcribe", "evaluate_ensemble", "load_run",
                      "RunResult", "LoadedRun", "Interrupted", "environment", "split_fields"], "layerlab.runs"),
     "_metric_names": "layerlab.runs:metric_names",  # the name older code imports
     "explain_recipe": "layerlab.recipe:explain",

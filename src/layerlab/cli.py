@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "layerlab.commands.recipes",
     "layerlab.commands.generative",
     "layerlab.commands.sequences",
+    "layerlab.commands.speech",
     "layerlab.commands.transfer",
     "layerlab.commands.tune",
     "layerlab.commands.track",

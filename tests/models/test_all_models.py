@@ -19,7 +19,9 @@ NUM_OUTPUTS = 7
 BATCH = 2
 # Generative families return other shapes than (B, num_outputs): an autoencoder its reconstruction's
 # logits, a GAN its discriminator's logit. Their training loss must reach every network they hold.
-OUTPUT_SHAPES = {"autoencoder": lambda shape: shape, "gan": lambda shape: (1,)}
+# An acoustic model gives token logits for each frame after its 4x time subsampling: (frames / 4, V).
+OUTPUT_SHAPES = {"autoencoder": lambda shape: shape, "gan": lambda shape: (1,),
+                 "acoustic": lambda shape: (-(-shape[-1] // 4), NUM_OUTPUTS)}
 # Sequence families take (T,) or (T, F): floats (one feature per step for (T,)), or token ids for the
 # models below, whose vocabulary the data normally fills in. A language model (gpt) gives an output per
 # step (B, T, V); an encoder-decoder reads a target prefix too (teacher forcing) and gives (B, T', V).

@@ -10,10 +10,12 @@ the preprocessing's ``classes``, so a run read back decodes with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from pydantic import Field
 
+from layerlab.data.audio import read_wav, resample, to_mono
 from layerlab.data.audio_preprocessor import AudioPreprocessor
 from layerlab.data.config import AudioConfig
 from layerlab.data.source import RawData, SourceContext
@@ -82,3 +84,26 @@ def speech_raw_data(cfg: SpeechConfig, ctx: SourceContext, fmt: SpeechFormat, tr
                    test_x=test.waves if test else None, test_y=test_y,
                    meta={"file": np.array(train.ids, dtype=str)},
                    test_meta={"file": np.array(test.ids if test else [], dtype=str)})
+
+
+def read_utterance(path: Path, *, rate: int, samples: int) -> tuple[np.ndarray, list[str]]:
+    """A WAV file as the model's input: mono at ``rate`` Hz, zero-padded to ``samples``; and the
+    conversions made, in words (several channels mixed down, another rate resampled).
+
+    Raises DataError naming the file when it cannot be read (empty, cut short, compressed: ``read_wav``),
+    holds no sound at all, or lasts longer than the model takes (cutting it would cut words off).
+    """
+    audio, native = read_wav(path)
+    notes = []
+    if audio.shape[0] > 1:
+        notes.append(f"mixed {audio.shape[0]} channels down to mono")
+    wave = to_mono(audio)
+    if native != rate:
+        notes.append(f"resampled from {native} Hz to {rate} Hz")
+        wave = resample(wave, native, rate)
+    if len(wave) > samples:
+        raise DataError(f"{path}: the recording lasts {len(wave) / rate:.2f} s, longer than the "
+                        f"{samples / rate:g} s this model takes; cut it into shorter utterances")
+    if not np.any(wave):
+        raise DataError(f"{path}: the recording is silent (every sample is 0)")
+    return np.pad(wave, (0, samples - len(wave))), notes

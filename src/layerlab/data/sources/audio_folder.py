@@ -69,6 +69,12 @@ def load_audio_folder(cfg: AudioFolderConfig, ctx: SourceContext) -> RawData:
 
 @SOURCES.register("fsdd", config=AudioConfig, description="Free Spoken Digit Dataset: 3,000 WAV recordings of 10 digits by 6 speakers (8 kHz)")
 def load_fsdd(cfg: AudioConfig, ctx: SourceContext) -> RawData:
+    folder, train, test = fsdd_recordings(cfg, ctx)
+    return _raw_data(cfg, ctx, train, test, folder)
+
+
+def fsdd_recordings(cfg: AudioConfig, ctx: SourceContext) -> tuple[Path, list[Recording], list[Recording]]:
+    """FSDD's folder and its training and test recordings: the official split, or ``data.test_speaker``'s."""
     folder = _fsdd_folder(cfg, ctx)
     recordings = _recordings(folder, re.compile(FSDD_PATTERN))
     if cfg.test_speaker is not None:
@@ -76,7 +82,7 @@ def load_fsdd(cfg: AudioConfig, ctx: SourceContext) -> RawData:
     else:
         train = [r for r in recordings if r.index not in FSDD_TEST_INDICES]
         test = [r for r in recordings if r.index in FSDD_TEST_INDICES]
-    return _raw_data(cfg, ctx, train, test, folder)
+    return folder, train, test
 
 
 # ------------------------------------------------------------------------------------------- helpers

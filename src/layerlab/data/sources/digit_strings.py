@@ -13,21 +13,12 @@ training utterances, so they reuse training recordings in new strings: the test 
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from pydantic import Field, model_validator
 
 from layerlab.data.audio import read_wav, resample, to_mono
 from layerlab.data.source import SOURCES, RawData, SourceContext
-from layerlab.data.sources.audio_folder import (
-    FSDD_PATTERN,
-    FSDD_TEST_INDICES,
-    Recording,
-    _fsdd_folder,
-    _leave_speaker_out,
-    _recordings,
-)
+from layerlab.data.sources.audio_folder import Recording, fsdd_recordings
 from layerlab.data.speech import SpeechConfig, SpeechFormat, Utterances, speech_format, speech_raw_data
 from layerlab.data.transcripts import Tokens
 from layerlab.errors import DataError
@@ -57,13 +48,7 @@ class DigitStringsConfig(SpeechConfig):
 
 @SOURCES.register("digit-strings", config=DigitStringsConfig, description="spoken digit strings (1-7 digits, one speaker each) joined from FSDD's recordings, with transcripts")
 def load_digit_strings(cfg: DigitStringsConfig, ctx: SourceContext) -> RawData:
-    folder = _fsdd_folder(cfg, ctx)
-    recordings = _recordings(folder, re.compile(FSDD_PATTERN))
-    if cfg.test_speaker is not None:
-        train, test = _leave_speaker_out(recordings, cfg.test_speaker, "")
-    else:
-        train = [r for r in recordings if r.index not in FSDD_TEST_INDICES]
-        test = [r for r in recordings if r.index in FSDD_TEST_INDICES]
+    _, train, test = fsdd_recordings(cfg, ctx)
     fmt = speech_format(cfg, ctx, FSDD_RATE)
     generator = np.random.default_rng([cfg.utterance_seed, 31])
     return speech_raw_data(cfg, ctx, fmt, join_utterances(train, cfg, fmt, cfg.utterances, generator),
