@@ -24,6 +24,7 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
     mnist,
     parallel,
     sentences,
+    speech_manifest,
     text_corpus,
     timeseries,
 )

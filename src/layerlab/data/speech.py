@@ -55,11 +55,11 @@ def speech_format(cfg: SpeechConfig, ctx: SourceContext, native_rate: int) -> Sp
     return SpeechFormat(rate, round(cfg.clip_seconds * rate))
 
 
-def place(wave: np.ndarray, samples: int, where: str, clip_seconds: float) -> np.ndarray:
+def place(wave: np.ndarray, samples: int, where: str, rate: int) -> np.ndarray:
     """``wave`` zero-padded to ``samples``; a longer one is refused (cutting it would cut words off)."""
     if len(wave) > samples:
-        raise DataError(f"{where}: the recording lasts {len(wave) / samples * clip_seconds:.2f} s, longer than "
-                        f"data.clip_seconds ({clip_seconds:g} s); raise data.clip_seconds or leave it out")
+        raise DataError(f"{where}: the recording lasts {len(wave) / rate:.2f} s, longer than data.clip_seconds "
+                        f"({samples / rate:g} s); raise data.clip_seconds or leave it out")
     return np.pad(wave, (0, samples - len(wave)))
 
 

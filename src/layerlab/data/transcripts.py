@@ -63,7 +63,7 @@ def encode(transcripts: list[str], vocabulary: list[str], *, where: list[str] | 
         if unknown:
             known = " ".join(repr(v) for v in vocabulary[1:])
             raise DataError(f"{name}: the transcript {text!r} holds {unknown[0]!r}, which is not in the vocabulary "
-                            f"of this model ({len(vocabulary) - 1} {tokens}: {known})")
+                            f"(the {len(vocabulary) - 1} {tokens} of the training transcripts: {known})")
         rows.append([index[p] for p in parts])
     width = max((len(r) for r in rows), default=1) if width is None else width
     out = np.zeros((len(rows), width), dtype=np.int64)
