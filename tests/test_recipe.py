@@ -252,7 +252,7 @@ def test_an_old_run_directorys_recipe_still_loads(tmp_path):
     (run / "model.json").write_text("{}")
     (run / "recipe.yaml").write_text(OLD_RUN_RECIPE.replace("n_mels: 40", "n_mels: 64"))
     assert _refused(run / "recipe.yaml").problems == [
-        "data.n_mels: unknown key for data set 'co2' (an option of audio-folder, fsdd)"]
+        "data.n_mels: unknown key for data set 'co2' (an option of audio-folder, fsdd, digit-strings, speech-manifest)"]
 
 
 def _refused(path) -> RecipeError:

@@ -58,3 +58,13 @@ def test_forward_algorithm_matches_torch_ctc_loss():
     labels = [2, 2, 4, 1]
     loss = torch.nn.CTCLoss(reduction="sum")(log_probs, torch.tensor([labels]), torch.tensor([9]), torch.tensor([4]))
     assert math.isclose(-labelling_log_prob(log_probs[:, 0].double().numpy(), labels), float(loss), rel_tol=1e-5)
+
+
+def test_error_rates_count_edits_per_reference_word_and_character():
+    from layerlab.tasks.speech_recognition import error_rates
+
+    # one deletion in 3 words, one deletion in 1: 2 / 4 words; characters: "one " gone (4) and "two" gone (3)
+    rates = error_rates(["three one four", "two"], ["three four", ""])
+    assert rates["wer"] == 0.5 and math.isclose(rates["cer"], 7 / 17)
+    # an empty reference (jiwer refuses it): its hypothesis' words are insertions
+    assert error_rates(["", "one"], ["two", "one"]) == {"wer": 1.0, "cer": 1.0}

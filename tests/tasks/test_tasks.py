@@ -20,6 +20,9 @@ DATA = {  # what the data side hands create_task for each task
 VOCAB = ["<pad>", "<unk>", "<bos>", "<eos>", "a", "b", "c", " "]
 DATA["language_model"] = {"num_classes": 8, "class_names": VOCAB, "train_targets": torch.randint(4, 8, (3, 5))}
 DATA["seq2seq"] = {"num_classes": 8, "class_names": VOCAB, "train_targets": torch.randint(4, 8, (3, 6))}
+# Speech recognition: the blank, then the tokens; targets are 0-padded token rows (N, L).
+DATA["speech_recognition"] = {"num_classes": 5, "class_names": ["<blank>", " ", "a", "b", "c"],
+                              "train_targets": torch.tensor([[2, 1, 3, 0], [4, 4, 0, 0]])}
 # Forecasting: the next `horizon` values of a series (N, horizon); without a preprocessor, unit scale.
 DATA["forecast"] = {"num_classes": None, "class_names": None, "train_targets": torch.randn(6, 1)}
 
@@ -32,6 +35,10 @@ def batch(task: Task, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.randn(n, 5, task.num_outputs(), generator=g), target
     if task.name == "classification":
         return output, torch.randint(0, task.num_outputs(), (n,), generator=g)
+    if task.name == "speech_recognition":  # per-frame logits (B, T, V); token rows 0-padded after a random length
+        target = torch.randint(1, task.num_outputs(), (n, 4), generator=g)
+        target[torch.arange(4)[None, :] >= torch.randint(1, 5, (n, 1), generator=g)] = 0
+        return torch.randn(n, 12, task.num_outputs(), generator=g), target
     return output, torch.randn(n, generator=g)
 
 

@@ -65,6 +65,7 @@ class SpeechRecognitionTask(Task):
     # ------------------------------------------------------------------------------ every step
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """Mean CTC loss (per target token) of logits (B, T, V) against 0-padded token rows (B, L)."""
+        output, target = _sequences(output, target)
         if output.dim() != 3 or output.shape[0] != target.shape[0]:
             raise LayerLabError(f"speech_recognition needs per-frame outputs (B, T, V); the model gives "
                                 f"{tuple(output.shape)} (use model.name: acoustic)")
@@ -78,11 +79,13 @@ class SpeechRecognitionTask(Task):
         return ["loss", "wer", "cer"]
 
     def metrics(self, output: Tensor, target: Tensor) -> dict[str, float]:
+        output, target = _sequences(output, target)
         references = self.references(target)
         hypotheses = self.transcribe(output, decoder="greedy")
         return {"loss": float(self.loss(output, target)), **error_rates(references, hypotheses)}
 
     def report(self, output: Tensor, target: Tensor) -> dict[str, Any]:
+        output, target = _sequences(output, target)
         references = self.references(target)
         greedy_texts = self.transcribe(output, decoder="greedy")
         beam_texts = self.transcribe(output, decoder="beam")
@@ -106,13 +109,28 @@ class SpeechRecognitionTask(Task):
         return [decode(beam_search(lp, self.beam_width), self.vocabulary) for lp in log_probs]
 
 
+def _sequences(output: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Outputs (B, V) with targets (B,) are sequences of one frame and one token: (B, 1, V) and (B, 1)."""
+    if output.dim() == 2 and target.dim() == 1:
+        return output[:, None], target[:, None]
+    return output, target
+
+
 def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
-    """Word and character error rates over a whole split (edits / reference words or characters)."""
+    """Word and character error rates over a whole split: edits / reference words (characters). An
+    empty reference (jiwer refuses those) counts each word (character) of its hypothesis as an insertion."""
     import jiwer
 
-    if not references:
-        return {"wer": float("nan"), "cer": float("nan")}
-    return {"wer": float(jiwer.wer(references, hypotheses)), "cer": float(jiwer.cer(references, hypotheses))}
+    pairs = [(r, h) for r, h in zip(references, hypotheses) if r]
+    rates = {}
+    for name, measure, size in (("wer", jiwer.process_words, lambda t: len(t.split())),
+                                ("cer", jiwer.process_characters, len)):
+        edits = sum(size(h) for r, h in zip(references, hypotheses) if not r)
+        if pairs:
+            out = measure([r for r, _ in pairs], [h for _, h in pairs])
+            edits += out.substitutions + out.deletions + out.insertions
+        rates[name] = edits / max(1, sum(size(r) for r, _ in pairs))
+    return rates
 
 
 def worst_utterances(references: list[str], hypotheses: list[str], count: int) -> list[dict[str, Any]]:
