@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torch import Tensor
+from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.data.transcripts import BLANK, decode
@@ -93,6 +93,15 @@ class SpeechRecognitionTask(Task):
         return {"greedy": error_rates(references, greedy_texts), "beam": error_rates(references, beam_texts),
                 "decoder": self.decoder, "beam_width": self.beam_width, "utterances": len(references),
                 "worst": worst_utterances(references, chosen, self.worst)}
+
+    def evaluate(self, model: nn.Module, split: Any, *, batch_size: int, precision: str = "fp32",
+                 report: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
+        """As every task evaluates, and the report's worst utterances named by their ids (their recordings)."""
+        metrics, detail = super().evaluate(model, split, batch_size=batch_size, precision=precision, report=report)
+        ids = getattr(split, "ids", None)
+        for row in detail.get("worst", []) if ids is not None else []:
+            row["id"] = str(ids[row["index"]])
+        return metrics, detail
 
     def predict(self, output: Tensor) -> list[dict[str, Any]]:
         return [{"text": text} for text in self.transcribe(output, decoder=self.decoder)]
