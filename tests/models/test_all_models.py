@@ -19,7 +19,8 @@ NUM_OUTPUTS = 7
 BATCH = 2
 # Generative families return other shapes than (B, num_outputs): an autoencoder its reconstruction's
 # logits, a GAN its discriminator's logit. Their training loss must reach every network they hold.
-OUTPUT_SHAPES = {"autoencoder": lambda shape: shape, "gan": lambda shape: (1,)}
+OUTPUT_SHAPES = {"autoencoder": lambda shape: shape, "gan": lambda shape: (1,),
+                 "segmentation": lambda shape: (NUM_OUTPUTS, *shape[1:])}  # per-pixel class logits
 # Sequence families take (T,) or (T, F): floats (one feature per step for (T,)), or token ids for the
 # models below, whose vocabulary the data normally fills in. A language model (gpt) gives an output per
 # step (B, T, V); an encoder-decoder reads a target prefix too (teacher forcing) and gives (B, T', V).
@@ -104,6 +105,8 @@ def _loss(model, group, out):
         return out.float().mean() - model(model.sample(BATCH, y), y).float().mean()
     if group == "autoencoder":
         return out.float().square().mean()
+    if group == "segmentation":  # a class per pixel
+        return torch.nn.functional.cross_entropy(out, torch.arange(out[:, 0].numel()).view_as(out[:, 0]) % NUM_OUTPUTS)
     if out.dim() == 3:  # an output per step
         out = out.flatten(0, 1)
     return torch.nn.functional.cross_entropy(out, torch.arange(len(out)) % NUM_OUTPUTS)

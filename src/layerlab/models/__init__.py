@@ -16,9 +16,11 @@ from layerlab.models import (  # noqa: F401  (importing a family registers it)  
     pretrained_text,
     resnet,
     rnn,
+    segmentation_tv,
     seq2seq,
     textcnn,
     transformer,
+    unet,
     vgg,
 )
 from layerlab.models.base import MODELS, ModelConfig

@@ -17,8 +17,9 @@ from layerlab.tasks.language_model import LanguageModelTask
 from layerlab.tasks.reconstruct import ReconstructionTask
 from layerlab.tasks.registry import target_spec
 from layerlab.tasks.regress import RegressionTask
+from layerlab.tasks.segmentation import SegmentationTask
 from layerlab.tasks.seq2seq import Seq2SeqTask
 from layerlab.tasks.vae import VAETask
 
 __all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "ForecastTask", "LanguageModelTask", "ReconstructionTask",
-           "RegressionTask", "Seq2SeqTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]
+           "RegressionTask", "SegmentationTask", "Seq2SeqTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]
