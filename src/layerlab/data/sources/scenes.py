@@ -24,7 +24,15 @@ from layerlab.data.config import DataConfig
 from layerlab.data.files import find_files
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
-from layerlab.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, _read_pair
+from layerlab.data.sources.mnist import (
+    FASHION_CLASSES,
+    FASHION_MNIST,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    _read_pair,
+)
 
 BACKGROUND = "background"
 
