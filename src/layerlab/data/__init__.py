@@ -22,6 +22,7 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
     image_folder,
     mnist,
     parallel,
+    pennfudan,
     scenes,
     sentences,
     text_corpus,

@@ -9,6 +9,7 @@ A new family is one file that registers its builder with ``@MODELS.register(...)
 from layerlab.models import (  # noqa: F401  (importing a family registers it)  # noqa: F401  (sequence families)  # noqa: F401  (generative families)
     autoencoder,
     cnn,
+    detection_tv,
     fasttext,
     gan,
     mlp,

@@ -12,6 +12,7 @@ from layerlab.tasks.adversarial import AdversarialTask
 from layerlab.tasks.base import TASKS, Task, create_task
 from layerlab.tasks.classify import ClassificationTask
 from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.detection import DetectionTask
 from layerlab.tasks.forecast import ForecastTask
 from layerlab.tasks.language_model import LanguageModelTask
 from layerlab.tasks.reconstruct import ReconstructionTask
@@ -21,5 +22,5 @@ from layerlab.tasks.segmentation import SegmentationTask
 from layerlab.tasks.seq2seq import Seq2SeqTask
 from layerlab.tasks.vae import VAETask
 
-__all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "ForecastTask", "LanguageModelTask", "ReconstructionTask",
+__all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "DetectionTask", "ForecastTask", "LanguageModelTask", "ReconstructionTask",
            "RegressionTask", "SegmentationTask", "Seq2SeqTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]
