@@ -64,7 +64,7 @@ def data_section(ctx: ReportContext) -> Section:
     if data is None:
         return Section("Data", parts + [html.paragraph("The data could not be read again.", note=True)])
     splits = {"train": data.train, "val": data.val, "test": data.test}
-    if info.class_names and data.train.y.ndim == 1 and not data.train.y.is_floating_point():
+    if info.class_names and getattr(data.train.y, "ndim", 0) == 1 and not data.train.y.is_floating_point():  # not structured targets
         parts.append(html.paragraph("Class balance (examples per class):"))
         parts.append(html.table(["class", *splits],
                                 _balance({k: [info.class_names[i] for i in v.y.tolist()] for k, v in splits.items()})))

@@ -48,6 +48,7 @@ class ScenesConfig(DataConfig):
     max_overlap: float = Field(0.3, ge=0, le=1, description="scenes: largest IoU of an object's box with an earlier one's")
     noise: float = Field(0.1, ge=0, le=1, description="scenes: standard deviation of the background noise, a fraction of full intensity")
     mask_threshold: float = Field(0.1, gt=0, lt=1, description="scenes: an object's pixels brighter than this fraction of full intensity are its mask")
+    classes: list[int] | None = Field(None, description="scenes: only these Fashion-MNIST classes (0-9), renumbered in this order (None = all ten)")
     scene_seed: int = Field(0, description="scenes: seed of the scenes (the training and test scenes are drawn from their own streams)")
 
     @model_validator(mode="after")
@@ -59,6 +60,9 @@ class ScenesConfig(DataConfig):
         if round(28 * self.max_scale) > self.canvas:
             raise ValueError(f"@max_scale@{self.max_scale} makes objects of {round(28 * self.max_scale)} pixels, "
                              f"larger than the canvas ({self.canvas})")
+        if self.classes is not None and (not self.classes or len(set(self.classes)) != len(self.classes)
+                                         or not all(0 <= c < len(FASHION_CLASSES) for c in self.classes)):
+            raise ValueError(f"@classes@must be distinct Fashion-MNIST class indices 0 to 9, got {self.classes}")
         return self
 
 
@@ -68,14 +72,24 @@ def load_scenes(cfg: ScenesConfig, ctx: SourceContext) -> RawData:
     paths = find_files(FASHION_MNIST, path=cfg.path, settings=ctx.settings, download=cfg.download)
     train_images, train_labels = _read_pair(paths[TRAIN_IMAGES], paths[TRAIN_LABELS], len(FASHION_CLASSES))
     test_images, test_labels = _read_pair(paths[TEST_IMAGES], paths[TEST_LABELS], len(FASHION_CLASSES))
+    chosen = cfg.classes if cfg.classes is not None else list(range(len(FASHION_CLASSES)))
     dense = ctx.target.kind != "structured"
-    x, y = make_scenes(train_images[:, 0], train_labels, cfg, count=cfg.train_scenes, stream=0, dense=dense)
-    test_x, test_y = make_scenes(test_images[:, 0], test_labels, cfg, count=cfg.test_scenes, stream=1, dense=dense)
-    classes = [BACKGROUND, *FASHION_CLASSES] if dense else list(FASHION_CLASSES)
+    x, y = make_scenes(*_only(train_images, train_labels, chosen), cfg, count=cfg.train_scenes, stream=0, dense=dense)
+    test_x, test_y = make_scenes(*_only(test_images, test_labels, chosen), cfg, count=cfg.test_scenes, stream=1, dense=dense)
+    names = [FASHION_CLASSES[c] for c in chosen]
+    classes = [BACKGROUND, *names] if dense else names
     return RawData(
         modality="image", x=x, y=y, test_x=test_x, test_y=test_y,
         fit=lambda train: ImagePreprocessor.fit(train, scale=255.0, normalize=cfg.normalize, classes=classes),
     )
+
+
+def _only(images: np.ndarray, labels: np.ndarray, chosen: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The (N, 28, 28) images of the chosen classes, with labels renumbered to their place in ``chosen``."""
+    keep = np.isin(labels, chosen)
+    renumber = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
+    renumber[chosen] = np.arange(len(chosen))
+    return images[keep, 0], renumber[labels[keep]]
 
 
 def make_scenes(images: np.ndarray, labels: np.ndarray, cfg: ScenesConfig, *, count: int, stream: int,
