@@ -39,6 +39,7 @@ class TVDetectionConfig(ModelConfig):
     weights_path: str | None = Field(None, description="tv-detection: read the starting weights from this local file (.pth state dict or .safetensors)")
     min_size: int | None = Field(None, ge=16, description="tv-detection: images are resized so their shorter side is this (None: their own size)")
     detections: int = Field(100, ge=1, description="tv-detection: most detections kept per image")
+    proposals: int | None = Field(None, ge=1, description="tv-detection: Faster/Mask R-CNN: region proposals kept per image before and after NMS, in training and evaluation (None: torchvision's 2000/1000); fewer is faster on small scenes")
 
     @field_validator("weights", mode="before")
     @classmethod
@@ -86,6 +87,8 @@ def build_tv_detection(cfg: TVDetectionConfig, input_shape: tuple[int, ...], num
     options: dict[str, Any] = {"image_mean": [0.0] * 3, "image_std": [1.0] * 3, "detections_per_img": cfg.detections}
     if not cfg.arch.startswith("ssd"):  # SSDlite always works at 320x320
         options.update(min_size=side, max_size=max(side, round(side * max(height, width) / min(height, width))))
+    if cfg.proposals is not None and "rcnn" in cfg.arch:
+        options.update({f"rpn_{when}_nms_top_n_{mode}": cfg.proposals for when in ("pre", "post") for mode in ("train", "test")})
     net = getattr(detection, cfg.arch)(weights=None, weights_backbone=None, num_classes=num_outputs + 1, **options)
     state = _starting_weights(cfg)
     if state is not None:
