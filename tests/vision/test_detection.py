@@ -42,6 +42,19 @@ def test_predict_keeps_the_confident_detections_and_names_their_class():
     assert task.predict(found) == [{"detections": [{"box": [1.0, 2.0, 3.0, 4.0], "class": "bag", "score": 0.9}]}]
 
 
+def test_boxes_are_drawn_and_given_in_the_images_own_pixels(tmp_path):
+    from PIL import Image
+
+    from layerlab.analyze.overlays import overlay
+
+    Image.new("RGB", (200, 100)).save(tmp_path / "photo.png")
+    row = {"detections": [{"box": [10.0, 10.0, 30.0, 20.0], "class": "bag", "score": 0.9}]}
+    drawn = overlay(tmp_path / "photo.png", row, tmp_path / "out" / "photo.png", input_size=(50, 50), class_names=NAMES)
+    assert drawn["detections"][0]["box"] == [40.0, 20.0, 120.0, 40.0]  # x scaled by 4, y by 2
+    pixels = Image.open(drawn["overlay"])
+    assert pixels.size == (200, 100) and pixels.getpixel((40, 30)) != (0, 0, 0)  # the box's left edge
+
+
 def test_a_model_without_a_loss_dict_is_refused():
     with pytest.raises(LayerLabError, match="tv-detection"):
         DetectionTask(NAMES).loss(torch.zeros(2, 3), None)

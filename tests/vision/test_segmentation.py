@@ -71,3 +71,20 @@ def test_a_tiny_unet_learns_to_segment_real_scenes(tmp_path):
     assert test["miou"] > 0.65, test
     assert test["fg_miou"] > 0.5, test
     assert (result.run_dir / "report.html").is_file()
+
+    # predict on an image file: the class map as JSON and the map drawn on the image
+    from PIL import Image
+
+    from layerlab.api import predict
+    from layerlab.data import load_data
+    from layerlab.recipe import load_recipe
+
+    data = load_data(load_recipe(result.run_dir / "recipe.yaml").data, task="segmentation", seed=0)
+    scene = ((data.test.x[0, 0] * data.preprocessor.std[0] + data.preprocessor.mean[0]) * 255).clamp(0, 255)
+    path = tmp_path / "scene.png"
+    Image.fromarray(scene.byte().numpy()).save(path)
+    [row] = predict(result.run_dir, [path])
+    predicted = torch.tensor(row["mask"])
+    assert predicted.shape == (64, 64)
+    assert (predicted == data.test.y[0]).float().mean() > 0.85
+    assert Image.open(row["overlay"]).size == (64, 64)

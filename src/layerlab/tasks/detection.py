@@ -86,6 +86,9 @@ class DetectionTask(Task):
             model.train(was_training)
         return [{k: v.detach().cpu() for k, v in d.items()} for d in found]
 
+    def outputs(self, model: nn.Module, x: Tensor, *, batch_size: int) -> list[dict[str, Tensor]]:
+        return self.detect(model, x, batch_size=batch_size)
+
     def metrics(self, output: Any, target: Any) -> dict[str, float]:
         scores = average_precision(output, list(target), self.class_names)
         return {"loss": float("nan"), **{k: scores[k] for k in METRICS[1:]}}
