@@ -56,10 +56,18 @@ def test_a_subset_of_classes_is_renumbered():
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("data.max_objects=0", "data.max_objects"),
-    ("data.max_scale=3", "larger than the canvas"),
+    ("data.objects=[0,3]", "data.objects"),
+    ("data.scale=[1,3]", "larger than the canvas"),
     ("data.classes=[3,3]", "distinct"),
 ])
 def test_bad_scene_options_are_refused_naming_the_key(override, message):
     with pytest.raises(RecipeError, match=message):
         load_recipe("scenes-segmentation", [override])
+
+
+def test_augmentation_that_moves_pixels_alone_is_refused_for_targets_on_the_pixels():
+    from layerlab.errors import DataError
+
+    cfg = DataConfig.model_validate({"name": "scenes", "train_scenes": 10, "test_scenes": 2, "augment": {"hflip": True}})
+    with pytest.raises(DataError, match="data.augment.hflip: segmentation's targets lie on the pixels"):
+        load_data(cfg, task="segmentation", seed=0)

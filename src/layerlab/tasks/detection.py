@@ -33,7 +33,7 @@ class DetectionConfig(TaskConfig):
 class DetectionTask(Task):
     name = "detection"
     losses = ("auto", "model")
-    target = TargetSpec("structured", modalities=("image",),
+    target = TargetSpec("structured", modalities=("image",), on_pixels=True,
                         needs="images with boxes (data.name: scenes, pennfudan, coco, yolo)")
     monitor = ("val_map", "max")
 

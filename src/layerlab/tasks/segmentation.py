@@ -36,7 +36,7 @@ class SegmentationConfig(TaskConfig):
 class SegmentationTask(Task):
     name = "segmentation"
     losses = ("auto", "cross_entropy", "dice", "cross_entropy+dice")
-    target = TargetSpec("class", modalities=("image",),
+    target = TargetSpec("class", modalities=("image",), on_pixels=True,
                         needs="images with a class per pixel (data.name: scenes, pennfudan, mask-folder)")
     monitor = ("val_miou", "max")
 

@@ -1,6 +1,6 @@
 """``scenes``: real Fashion-MNIST images placed on a larger noisy canvas, with exact boxes, classes and masks.
 
-Each scene is a ``canvas`` x ``canvas`` grey image with 1 to ``max_objects`` garments, each one of the
+Each scene is a ``canvas`` x ``canvas`` grey image with ``objects`` (1 to 3) garments, each one of the
 data set's 28x28 images scaled by a random factor and put at a random place; objects may overlap (a
 later one covers an earlier one, up to ``max_overlap`` of their boxes' IoU), on a background of
 Gaussian noise. An object's mask is its pixels brighter than ``mask_threshold`` of full intensity,
@@ -38,13 +38,16 @@ BACKGROUND = "background"
 
 
 class ScenesConfig(DataConfig):
+    # how many scenes, and how large
     canvas: int = Field(64, ge=32, le=512, description="scenes: side of the square scene in pixels")
     train_scenes: int = Field(2000, ge=1, description="scenes: scenes made from the training images")
     test_scenes: int = Field(500, ge=1, description="scenes: scenes made from the test images")
-    min_objects: int = Field(1, ge=1, description="scenes: fewest objects in a scene")
-    max_objects: int = Field(3, ge=1, description="scenes: most objects in a scene")
-    min_scale: float = Field(0.8, gt=0, description="scenes: smallest scale of a 28x28 image")
-    max_scale: float = Field(1.5, gt=0, description="scenes: largest scale of a 28x28 image")
+
+    # what each scene holds
+    objects: tuple[int, int] = Field((1, 3), description="scenes: the fewest and the most objects in a scene")
+    scale: tuple[float, float] = Field((0.8, 1.5), description="scenes: the smallest and the largest scale of a 28x28 image")
+
+    # how hard the scenes are
     max_overlap: float = Field(0.3, ge=0, le=1, description="scenes: largest IoU of an object's box with an earlier one's")
     noise: float = Field(0.1, ge=0, le=1, description="scenes: standard deviation of the background noise, a fraction of full intensity")
     mask_threshold: float = Field(0.1, gt=0, lt=1, description="scenes: an object's pixels brighter than this fraction of full intensity are its mask")
@@ -53,12 +56,12 @@ class ScenesConfig(DataConfig):
 
     @model_validator(mode="after")
     def _ranges(self) -> ScenesConfig:
-        if self.max_objects < self.min_objects:
-            raise ValueError(f"@max_objects@({self.max_objects}) is below min_objects ({self.min_objects})")
-        if self.max_scale < self.min_scale:
-            raise ValueError(f"@max_scale@({self.max_scale}) is below min_scale ({self.min_scale})")
-        if round(28 * self.max_scale) > self.canvas:
-            raise ValueError(f"@max_scale@{self.max_scale} makes objects of {round(28 * self.max_scale)} pixels, "
+        if not 1 <= self.objects[0] <= self.objects[1]:
+            raise ValueError(f"@objects@must be [fewest, most] with 1 <= fewest <= most, got {list(self.objects)}")
+        if not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"@scale@must be [smallest, largest] with 0 < smallest <= largest, got {list(self.scale)}")
+        if round(28 * self.scale[1]) > self.canvas:
+            raise ValueError(f"@scale@{self.scale[1]} makes objects of {round(28 * self.scale[1])} pixels, "
                              f"larger than the canvas ({self.canvas})")
         if self.classes is not None and (not self.classes or len(set(self.classes)) != len(self.classes)
                                          or not all(0 <= c < len(FASHION_CLASSES) for c in self.classes)):
@@ -118,9 +121,9 @@ def _one_scene(images: np.ndarray, labels: np.ndarray, cfg: ScenesConfig,
     owner = np.full((side, side), -1, dtype=np.int64)
     placed: list[tuple[int, int, int, int]] = []
     objects: list[int] = []
-    for _ in range(int(rng.integers(cfg.min_objects, cfg.max_objects + 1))):
+    for _ in range(int(rng.integers(cfg.objects[0], cfg.objects[1] + 1))):
         index = int(rng.integers(len(images)))
-        size = int(round(28 * rng.uniform(cfg.min_scale, cfg.max_scale)))
+        size = int(round(28 * rng.uniform(*cfg.scale)))
         box = _free_place(size, side, placed, cfg.max_overlap, rng)
         if box is None:  # no room left within the overlap allowed
             break
