@@ -20,6 +20,7 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
     csv_table,
     digits,
     image_folder,
+    mask_folder,
     mnist,
     parallel,
     pennfudan,
