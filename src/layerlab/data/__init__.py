@@ -28,6 +28,7 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
     sentences,
     text_corpus,
     timeseries,
+    yolo,
 )
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.data.targets import StructuredTargets, TargetSpec
