@@ -17,6 +17,7 @@ from layerlab.data.source import DATASETS, SOURCES, RawData, SourceContext
 from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401  (text sources)  # noqa: F401  (audio and time-series sources)
     audio_folder,
     cifar10,
+    coco,
     csv_table,
     digits,
     image_folder,
