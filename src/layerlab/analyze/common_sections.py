@@ -89,7 +89,8 @@ def _samples(ctx: ReportContext, split: Any, n: int) -> list[str]:
     if not len(split):
         return []
     x = split.x[:n].cpu()
-    labels = [_target_text(ctx, v) for v in split.y[:n].tolist()]
+    targets = split.y[:n]
+    labels = [_target_text(ctx, v) for v in (targets.tolist() if hasattr(targets, "tolist") else targets)]
     if ctx.info.modality == "image" and x.ndim == 4:
         from layerlab.analyze.image_grid import plot_image_grid
 
@@ -265,6 +266,8 @@ def recipe_section(ctx: ReportContext) -> Section:
 
 
 def _target_text(ctx: ReportContext, value: Any) -> str:
+    if isinstance(value, dict):  # structured targets: a detection's objects
+        return f"{len(value.get('labels', ()))} objects"
     if isinstance(value, list):
         return f"{len(value)} values"
     if ctx.info.class_names and isinstance(value, int):
