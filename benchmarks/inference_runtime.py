@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from layerlab.serve._runs import load
 
 from layerlab.serve import formats
-from layerlab.serve._runs import load
 from layerlab.serve.graph import Servable, exportable
 
 QUICK = ["train.epochs=1", "data.limit=2000", "train.report=false", "train.max_seconds=60"]

@@ -69,6 +69,7 @@ def main() -> None:
 def _examples(run_dir: Path, n: int = 256) -> tuple[list[dict], list[str]]:
     """Request bodies of test inputs, and the label the run's model gives each alone."""
     from layerlab.serve._runs import load
+
     from layerlab.serve.graph import exportable
     from layerlab.serve.predictor import Predictor
     from layerlab.serve.rawdata import test_examples

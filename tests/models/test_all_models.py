@@ -21,7 +21,8 @@ BATCH = 2
 # logits, a GAN its discriminator's logit. Their training loss must reach every network they hold.
 # An acoustic model gives token logits for each frame after its 4x time subsampling: (frames / 4, V).
 OUTPUT_SHAPES = {"autoencoder": lambda shape: shape, "gan": lambda shape: (1,),
-                 "acoustic": lambda shape: (-(-shape[-1] // 4), NUM_OUTPUTS)}
+                 "acoustic": lambda shape: (-(-shape[-1] // 4), NUM_OUTPUTS),
+                 "segmentation": lambda shape: (NUM_OUTPUTS, *shape[1:])}  # per-pixel class logits
 # Sequence families take (T,) or (T, F): floats (one feature per step for (T,)), or token ids for the
 # models below, whose vocabulary the data normally fills in. A language model (gpt) gives an output per
 # step (B, T, V); an encoder-decoder reads a target prefix too (teacher forcing) and gives (B, T', V).
@@ -34,7 +35,8 @@ TOKEN_OPTIONS = {"gpt": {"vocab_size": NUM_OUTPUTS}, "textcnn": {"vocab_size": N
 TARGET_PREFIX = 5  # target tokens an encoder-decoder reads in this test
 # Open-ended families (tv:<name>, timm:<name>, hf:<model>) build from pretrained weights or a model
 # directory; tests/transfer covers them with weights and directories it makes.
-FAMILIES = [entry for entry in MODELS if not entry.name.endswith(":")]
+# Detectors (group "detection") take targets and return a loss dict in training: tests/vision covers them.
+FAMILIES = [entry for entry in MODELS if not entry.name.endswith(":") and entry.group != "detection"]
 
 
 def cases() -> list:
@@ -106,6 +108,8 @@ def _loss(model, group, out):
         return out.float().mean() - model(model.sample(BATCH, y), y).float().mean()
     if group == "autoencoder":
         return out.float().square().mean()
+    if group == "segmentation":  # a class per pixel
+        return torch.nn.functional.cross_entropy(out, torch.arange(out[:, 0].numel()).view_as(out[:, 0]) % NUM_OUTPUTS)
     if out.dim() == 3:  # an output per step
         out = out.flatten(0, 1)
     return torch.nn.functional.cross_entropy(out, torch.arange(len(out)) % NUM_OUTPUTS)

@@ -64,7 +64,7 @@ def data_section(ctx: ReportContext) -> Section:
     if data is None:
         return Section("Data", parts + [html.paragraph("The data could not be read again.", note=True)])
     splits = {"train": data.train, "val": data.val, "test": data.test}
-    if info.class_names and data.train.y.ndim == 1 and not data.train.y.is_floating_point():
+    if info.class_names and getattr(data.train.y, "ndim", 0) == 1 and not data.train.y.is_floating_point():  # not structured targets
         parts.append(html.paragraph("Class balance (examples per class):"))
         parts.append(html.table(["class", *splits],
                                 _balance({k: [info.class_names[i] for i in v.y.tolist()] for k, v in splits.items()})))
@@ -89,7 +89,8 @@ def _samples(ctx: ReportContext, split: Any, n: int) -> list[str]:
     if not len(split):
         return []
     x = split.x[:n].cpu()
-    labels = [_target_text(ctx, v) for v in split.y[:n].tolist()]
+    targets = split.y[:n]
+    labels = [_target_text(ctx, v) for v in (targets.tolist() if hasattr(targets, "tolist") else targets)]
     if ctx.info.modality == "image" and x.ndim == 4:
         from layerlab.analyze.image_grid import plot_image_grid
 
@@ -265,6 +266,8 @@ def recipe_section(ctx: ReportContext) -> Section:
 
 
 def _target_text(ctx: ReportContext, value: Any) -> str:
+    if isinstance(value, dict):  # structured targets: a detection's objects
+        return f"{len(value.get('labels', ()))} objects"
     if isinstance(value, list):
         return f"{len(value)} values"
     if ctx.info.class_names and isinstance(value, int):

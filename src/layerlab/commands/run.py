@@ -119,6 +119,17 @@ def cmd_ensemble(args: argparse.Namespace, console: Any) -> int:
     return 0
 
 
+def _found(row: dict[str, Any]) -> str:
+    """A detection's boxes per class, or a segmentation's share of each class other than the background."""
+    if "detections" in row:
+        counts: dict[str, int] = {}
+        for d in row["detections"]:
+            counts[d["class"]] = counts.get(d["class"], 0) + 1
+        return ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing"
+    shares = list(row["fractions"].items())[1:]
+    return ", ".join(f"{name} {share:.1%}" for name, share in shares)
+
+
 def cmd_predict(args: argparse.Namespace, console: Any) -> int:
     from layerlab import api
 
@@ -131,7 +142,12 @@ def cmd_predict(args: argparse.Namespace, console: Any) -> int:
 
     table = Table(box=None)
     table.add_column("input", overflow="fold")
-    if rows and "label" in rows[0]:
+    if rows and "overlay" in rows[0]:  # detection, segmentation: what was found, and the drawn image
+        table.add_column("found")
+        table.add_column("drawn on the image", overflow="fold")
+        for row in rows:
+            table.add_row(str(row["input"]), _found(row), row["overlay"])
+    elif rows and "label" in rows[0]:
         table.add_column("label")
         table.add_column("probability", justify="right")
         for row in rows:

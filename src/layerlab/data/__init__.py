@@ -17,16 +17,21 @@ from layerlab.data.source import DATASETS, SOURCES, RawData, SourceContext
 from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401  (text sources)  # noqa: F401  (audio and time-series sources)
     audio_folder,
     cifar10,
+    coco,
     csv_table,
     digit_strings,
     digits,
     image_folder,
+    mask_folder,
     mnist,
     parallel,
+    pennfudan,
+    scenes,
     sentences,
     speech_manifest,
     text_corpus,
     timeseries,
+    yolo,
 )
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.data.targets import StructuredTargets, TargetSpec

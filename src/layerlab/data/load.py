@@ -173,6 +173,9 @@ def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, prep
         what = "the rows of a table" if raw.modality == "table" else "a time series"
         raise DataError(f"data.augment.{spatial[0]}: crops, flips and erasing apply to images, not to {what} "
                         "(data.augment.noise does)")
+    if spatial and spec.on_pixels:
+        raise DataError(f"data.augment.{spatial[0]}: {task}'s targets lie on the pixels (boxes, masks), and this "
+                        "augmentation moves the pixels of the inputs only; leave it off (data.augment.noise works)")
     masks = [name for name in ("freq_mask", "time_mask") if getattr(cfg.augment, name)]
     if masks and raw.modality != "audio":
         raise DataError(f"data.augment.{masks[0]}: SpecAugment masks log-mel spectrograms (audio data); "

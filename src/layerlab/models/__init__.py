@@ -10,6 +10,7 @@ from layerlab.models import (  # noqa: F401  (importing a family registers it)  
     acoustic,
     autoencoder,
     cnn,
+    detection_tv,
     fasttext,
     gan,
     mlp,
@@ -17,9 +18,11 @@ from layerlab.models import (  # noqa: F401  (importing a family registers it)  
     pretrained_text,
     resnet,
     rnn,
+    segmentation_tv,
     seq2seq,
     textcnn,
     transformer,
+    unet,
     vgg,
 )
 from layerlab.models.base import MODELS, ModelConfig

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import UsageError
-from layerlab.models.inference import predict_outputs
 from layerlab.runs.loaded import load_run
 
 
@@ -37,8 +36,17 @@ def predict(run_dir: str | Path, inputs: Sequence[str | Path], *, device: str = 
         raise UsageError("predict needs at least one input (image files, a folder, or a CSV file)")
     loaded = load_run(run_dir, device=device)
     x, ids = loaded.preprocessor.load_inputs([Path(p) for p in inputs])
-    outputs = predict_outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
-    return [{"input": i, **p} for i, p in zip(ids, loaded.task.predict(outputs), strict=True)]
+    outputs = loaded.task.outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
+    rows = [{"input": i, **p} for i, p in zip(ids, loaded.task.predict(outputs), strict=True)]
+    # boxes and masks are drawn on the images (and boxes given in the images' own pixels)
+    return [_drawn(row, loaded, x.shape[-2:]) if "detections" in row or "mask" in row else row for row in rows]
+
+
+def _drawn(row: dict[str, Any], loaded: Any, size: Any) -> dict[str, Any]:
+    from layerlab.analyze.overlays import overlay
+
+    out = loaded.run.path / "predictions" / f"{Path(row['input']).stem}.png"
+    return overlay(row["input"], row, out, input_size=tuple(size), class_names=loaded.task.class_names)
 
 
 def generate(run_dir: str | Path, *, device: str = "auto", **options: Any) -> dict[str, Any]:

@@ -12,14 +12,17 @@ from layerlab.tasks.adversarial import AdversarialTask
 from layerlab.tasks.base import TASKS, Task, create_task
 from layerlab.tasks.classify import ClassificationTask
 from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.detection import DetectionTask
 from layerlab.tasks.forecast import ForecastTask
 from layerlab.tasks.language_model import LanguageModelTask
 from layerlab.tasks.reconstruct import ReconstructionTask
 from layerlab.tasks.registry import target_spec
 from layerlab.tasks.regress import RegressionTask
+from layerlab.tasks.segmentation import SegmentationTask
 from layerlab.tasks.seq2seq import Seq2SeqTask
 from layerlab.tasks.speech_recognition import SpeechRecognitionTask
 from layerlab.tasks.vae import VAETask
 
-__all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "ForecastTask", "LanguageModelTask", "ReconstructionTask",
-           "RegressionTask", "Seq2SeqTask", "SpeechRecognitionTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]
+__all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "DetectionTask", "ForecastTask", "LanguageModelTask",
+           "ReconstructionTask", "RegressionTask", "SegmentationTask", "Seq2SeqTask", "SpeechRecognitionTask", "Task",
+           "TaskConfig", "VAETask", "create_task", "target_spec"]

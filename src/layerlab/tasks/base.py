@@ -106,6 +106,11 @@ class Task(ABC):
         outputs = predict_outputs(model, split.x, batch_size=batch_size, precision=precision)
         return self.metrics(outputs, split.y), (self.report(outputs, split.y) if report else {})
 
+    def outputs(self, model: nn.Module, x: Tensor, *, batch_size: int) -> Any:
+        """What ``predict`` takes for inputs ``x``: the model's outputs in evaluation mode (a detector
+        overrides it with its list of detections)."""
+        return predict_outputs(model, x, batch_size=batch_size)
+
     def generate(self, model: nn.Module, *, preprocessor: Any, device: Any, **options: Any) -> dict[str, Any]:
         """New examples from a trained model (text, images); ``layerlab generate`` calls this.
 
