@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="show the library's log: -v info, -vv debug")
     parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, help="show the library's log from this level up")
+    parser.add_argument(
+        "--import", dest="imports", action="append", default=[], metavar="MODULE",
+        help="import a Python module first (your own models, sources, tasks register themselves); repeatable",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
@@ -67,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parse_args(parser, argv)
     _configure_logging(args)
+    failed = _import_plugins(args.imports)
+    if failed:
+        return failed
     if args.version:
         from layerlab import __version__
 
@@ -88,6 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _console(stderr=True).print("aborted")
         return 130
+
+
+def _import_plugins(modules: Sequence[str]) -> int:
+    """Import each ``--import`` module; one failing gives a one-line error naming it and exit 2."""
+    if modules and "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # the current folder, as `python -m` has it, so `--import my_module` finds ./my_module.py
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a user's module may fail in any way; name it, briefly
+            print(f"error: --import {name}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+            return 2
+    return 0
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
