@@ -25,7 +25,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, fie
 
 from layerlab.config import Section
 from layerlab.data.config import AugmentConfig, DataConfig
-from layerlab.data.source import SOURCES
+from layerlab.data.source import SOURCES, fixed_classes
 from layerlab.errors import RecipeError, UsageError, clip, close_match, did_you_mean, short
 from layerlab.models.base import MODELS
 from layerlab.overrides import apply_overrides
@@ -196,6 +196,14 @@ class Recipe(Section):
         if known and self.train.monitor not in known:
             raise ValueError(f"@train.monitor@{short(self.train.monitor)} is not a metric of task {self.task.name}"
                              f"{did_you_mean(self.train.monitor, known)} (known: {', '.join(known)})")
+        return self
+
+    @model_validator(mode="after")
+    def _class_weights_fit(self) -> Recipe:
+        weights, classes = getattr(self.task, "class_weights", None), fixed_classes(self.data.name)
+        if isinstance(weights, list) and classes is not None and len(weights) != len(classes):
+            raise ValueError(f"@task.class_weights@{len(weights)} weights given, but data set {self.data.name} has "
+                             f"{len(classes)} classes; give one weight per class, or 'balanced'")
         return self
 
     @model_validator(mode="after")

@@ -56,6 +56,9 @@ def load_cifar10(cfg: DataConfig, ctx: SourceContext) -> RawData:
     )
 
 
+load_cifar10.classes = CLASS_NAMES  # how many, known before reading (data.source.fixed_classes); the names may differ
+
+
 def find_batches(cfg: DataConfig, settings: Settings) -> Path:
     """The folder holding the batch files: found, or extracted from a found or downloaded archive."""
     if cfg.path is not None:
