@@ -62,7 +62,7 @@ class TrainConfig(Section):
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field((0.9, 0.999), description="adam and adamw: the two moment decay rates, each in [0, 1)")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases or norms), added to the loss")
-    schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle (a cosine rise from lr/25 to lr over the first 30 % of the steps, then a cosine fall to lr/1e4; unlike torch's OneCycleLR, which ends at lr/2.5e5 and cycles momentum, the momentum stays as set), plateau")
+    schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle (a cosine rise from lr/25 to lr over the first 30 % of the steps, then a cosine fall to lr/1e4, reached one step after the last: torch's OneCycleLR with total_steps = steps + 1, pct_start = (0.3 steps + 1)/(steps + 1), final_div_factor=400, cycle_momentum=False; its defaults end at lr/2.5e5 and cycle momentum), plateau")
     schedule_clock: Literal["steps", "time"] = Field("steps", description="what the schedule runs over: steps (train.epochs) or time (train.max_seconds: a cosine or onecycle reaches its end when the budget does, or at the last epoch if that comes first; without max_seconds, steps)")
     warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 over this many epochs (not with onecycle)")
     step_size: int = Field(10, ge=1, description="step: epochs between learning-rate cuts")
