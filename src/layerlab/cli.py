@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from layerlab.progress import shown
+
 # The commands, one module per area under ``layerlab/commands/``. Each imports only argparse (and the
 # standard library) at its top and defines ``register(sub)``, which adds its subparsers and sets
 # ``handler=fn`` on each, with ``fn(args, console) -> int`` calling ``layerlab.api``. Listed here, and
@@ -86,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = _console()
     try:
-        return args.handler(args, console) or 0
+        with shown(not (getattr(args, "json", False) or getattr(args, "quiet", False))):  # bars on stderr's terminal
+            return args.handler(args, console) or 0
     except LayerLabError as exc:
         from rich.markup import escape  # a message may hold [brackets]: "needs [low, high]"
 
