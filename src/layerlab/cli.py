@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from layerlab.progress import shown
+
 # The commands, one module per area under ``layerlab/commands/``. Each imports only argparse (and the
 # standard library) at its top and defines ``register(sub)``, which adds its subparsers and sets
 # ``handler=fn`` on each, with ``fn(args, console) -> int`` calling ``layerlab.api``. Listed here, and
@@ -86,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = _console()
     try:
-        return args.handler(args, console) or 0
+        with shown(not (getattr(args, "json", False) or getattr(args, "quiet", False))):  # bars on stderr's terminal
+            return args.handler(args, console) or 0
     except LayerLabError as exc:
         from rich.markup import escape  # a message may hold [brackets]: "needs [low, high]"
 
@@ -95,6 +98,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _console(stderr=True).print("aborted")
         return 130
+    except BrokenPipeError:  # the reader left (`layerlab ... --json | head -1`): stop quietly, as `cat` does
+        return _stdout_gone()
+
+
+# A shell's status for a writer killed by SIGPIPE (128 + 13), which is what a reader closing the pipe means.
+BROKEN_PIPE_EXIT = 141
+
+
+def _stdout_gone() -> int:
+    """Point stdout at /dev/null so the interpreter's flush at exit cannot raise a second BrokenPipeError
+    (Python's documented recipe), and give the shell's SIGPIPE status."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE_EXIT
 
 
 def _import_plugins(modules: Sequence[str]) -> int:
@@ -137,7 +157,13 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console.on_broken_pipe = _pipe_closed  # rich's own exits 1 from inside; main gives the SIGPIPE status instead
+    return console
+
+
+def _pipe_closed() -> None:
+    raise BrokenPipeError
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, fie
 
 from layerlab.config import Section
 from layerlab.data.config import AugmentConfig, DataConfig
-from layerlab.data.source import SOURCES
+from layerlab.data.source import SOURCES, fixed_classes
 from layerlab.errors import RecipeError, UsageError, clip, close_match, did_you_mean, short
 from layerlab.models.base import MODELS
 from layerlab.overrides import apply_overrides
@@ -62,7 +62,7 @@ class TrainConfig(Section):
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field((0.9, 0.999), description="adam and adamw: the two moment decay rates, each in [0, 1)")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw)")
     l1: float = Field(0.0, ge=0, description="L1 penalty on weights (not biases or norms), added to the loss")
-    schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle (a cosine rise from lr/25 to lr over the first 30 % of the steps, then a cosine fall to lr/1e4; unlike torch's OneCycleLR, which ends at lr/2.5e5 and cycles momentum, the momentum stays as set), plateau")
+    schedule: Schedule = Field("constant", description="learning-rate schedule: constant, step, cosine, onecycle (a cosine rise from lr/25 to lr over the first 30 % of the steps, then a cosine fall to lr/1e4, reached one step after the last: torch's OneCycleLR with total_steps = steps + 1, pct_start = (0.3 steps + 1)/(steps + 1), final_div_factor=400, cycle_momentum=False; its defaults end at lr/2.5e5 and cycle momentum), plateau")
     schedule_clock: Literal["steps", "time"] = Field("steps", description="what the schedule runs over: steps (train.epochs) or time (train.max_seconds: a cosine or onecycle reaches its end when the budget does, or at the last epoch if that comes first; without max_seconds, steps)")
     warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 over this many epochs (not with onecycle)")
     step_size: int = Field(10, ge=1, description="step: epochs between learning-rate cuts")
@@ -196,6 +196,14 @@ class Recipe(Section):
         if known and self.train.monitor not in known:
             raise ValueError(f"@train.monitor@{short(self.train.monitor)} is not a metric of task {self.task.name}"
                              f"{did_you_mean(self.train.monitor, known)} (known: {', '.join(known)})")
+        return self
+
+    @model_validator(mode="after")
+    def _class_weights_fit(self) -> Recipe:
+        weights, classes = getattr(self.task, "class_weights", None), fixed_classes(self.data.name)
+        if isinstance(weights, list) and classes is not None and len(weights) != len(classes):
+            raise ValueError(f"@task.class_weights@{len(weights)} weights given, but data set {self.data.name} has "
+                             f"{len(classes)} classes; give one weight per class, or 'balanced'")
         return self
 
     @model_validator(mode="after")

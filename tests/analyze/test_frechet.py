@@ -7,7 +7,9 @@ import pytest
 import scipy.linalg
 import torch
 
-from layerlab.analyze.frechet import frechet_distance
+from layerlab.analyze import frechet as frechet_module
+from layerlab.analyze.frechet import METRIC_NAMES, frechet_distance
+from layerlab.cli import main
 from layerlab.errors import LayerLabError
 
 
@@ -38,7 +40,7 @@ def test_mismatched_sets_are_refused():
         frechet_distance(torch.zeros(10, 3), torch.zeros(10, 4))
 
 
-def test_report_on_a_classifiers_features_and_generated_training_data(tmp_path):
+def test_report_on_a_classifiers_features_and_generated_training_data(tmp_path, monkeypatch):
     """End to end on digits: a small classifier judges a briefly trained conditional GAN; the GAN's
     samples then join a classifier's training split (data.generated)."""
     from layerlab import api
@@ -58,7 +60,11 @@ def test_report_on_a_classifiers_features_and_generated_training_data(tmp_path):
     assert report["n"] == 200 and report["fd"] > report["fd_real_floor"] > 0
     assert report["real_accuracy"] > 0.8  # the judge knows real digits; the GAN's images are scored by it
     assert 0 <= report["class_accuracy"] <= 1 and len(report["per_class_accuracy"]) == 10
-    assert "penultimate layer" in report["features"]
+    assert "penultimate layer" in report["features"] and report["metric"] == METRIC_NAMES["classifier"]
+    # torchvision's Inception (its weights are not here: a stand-in featurizer) is named as FID-like, not FID
+    monkeypatch.setattr(frechet_module, "_inception_features", lambda device, batch_size: lambda px: px.flatten(1))
+    named = frechet(tmp_path / "gan", tmp_path / "cls", n=200, features="inception")
+    assert named["metric"] == METRIC_NAMES["inception"] and "torchvision" in named["features"]
     with pytest.raises(Exception, match="not a generative run"):
         frechet(tmp_path / "cls", tmp_path / "cls")
 
@@ -66,3 +72,25 @@ def test_report_on_a_classifiers_features_and_generated_training_data(tmp_path):
                                                  "generated_per_class": 5},
                          "model": {"name": "mlp"}, "train": {"epochs": 1, **fast}}, out=tmp_path / "aug")
     assert augmented.summary["data"]["train"] == classifier.summary["data"]["train"] + 50
+
+
+def test_neither_figure_is_called_fid():
+    assert "not FID" in METRIC_NAMES["classifier"]
+    assert "torchvision's ImageNet Inception-v3" in METRIC_NAMES["inception"]
+    assert "not comparable to published FID" in METRIC_NAMES["inception"]
+
+
+def test_the_help_and_the_refusal_say_what_inception_is(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        main(["frechet", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "torchvision's ImageNet Inception-v3" in help_text and "not comparable to published FID" in help_text
+
+    import torchvision.models
+
+    def no_weights(**_):
+        raise RuntimeError("no network")
+
+    monkeypatch.setattr(torchvision.models, "inception_v3", no_weights)
+    with pytest.raises(LayerLabError, match="torchvision's Inception-v3 weights cannot be loaded.*neither is FID"):
+        frechet_module._inception_features(torch.device("cpu"), 8)

@@ -183,13 +183,15 @@ def test_resolved_weights_survive_a_round_trip_through_config_dict():
 
 
 def test_wrong_number_of_class_weights_is_refused():
-    with pytest.raises(LayerLabError, match=r"task\.class_weights: has 2 entries but the data has 3 classes"):
+    with pytest.raises(LayerLabError, match=r"task\.class_weights: 2 weights given, but the data has 3 classes"):
         make_task(3, class_weights=[1.0, 2.0])
 
 
 def test_negative_class_weights_are_refused():
     with pytest.raises(LayerLabError, match="non-negative"):
-        make_task(3, class_weights=[1.0, -2.0, 1.0])
+        ClassificationTask(3, class_weights=[1.0, -2.0, 1.0])
+    with pytest.raises(ValueError, match="non-negative"):  # and by the recipe, before any data
+        TaskConfig(name="classification", class_weights=[1.0, -2.0, 1.0])
 
 
 # ------------------------------------------------------------------------------------ predictions

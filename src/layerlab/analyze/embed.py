@@ -141,12 +141,16 @@ def embed_features(features: np.ndarray, labels: np.ndarray, *, methods: tuple[s
     """Each method's map of ``features`` (N, D), with its quality and the seconds it took."""
     import time
 
+    from layerlab.progress import steps
+
     result = Embedding({}, np.asarray(labels).astype(np.int64))
-    for method in methods:
-        start = time.perf_counter()
-        result.coords[method] = project(features, method, seed=seed)
-        result.seconds[method] = time.perf_counter() - start
-        result.quality[method] = map_quality(features, result.coords[method], result.labels)
+    with steps(f"embedding {len(features):,} items", len(methods)) as advance:
+        for method in methods:
+            advance(method)
+            start = time.perf_counter()
+            result.coords[method] = project(features, method, seed=seed)
+            result.seconds[method] = time.perf_counter() - start
+            result.quality[method] = map_quality(features, result.coords[method], result.labels)
     return result
 
 

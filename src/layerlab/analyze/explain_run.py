@@ -25,6 +25,7 @@ from layerlab.analyze import explain as methods
 from layerlab.analyze.findings import EXPLAIN_DIR
 from layerlab.analyze.plots import new_figure, save_png
 from layerlab.errors import UsageError
+from layerlab.progress import steps
 from layerlab.runs import LoadedRun, load_run
 
 SPLIT_REF = re.compile(r"^(train|val|test):(\d+)$")
@@ -49,12 +50,14 @@ def explain(run_dir: str | Path, inputs: list[str], *, target: str | None = None
     out_dir = loaded.run.path / EXPLAIN_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    for i, (example, name, prediction) in enumerate(zip(x, ids, predictions)):
-        index = _target_index(loaded, target, prediction, outputs[i])
-        entry = {"input": name, **{k: v for k, v in prediction.items() if k != "top"}, "target": index,
-                 "target_name": _class_name(loaded, index)}
-        entry.update(_explain_one(model, example, index, out_dir / _file_stem(name), loaded))
-        results.append(entry)
+    with steps("explaining", len(ids)) as advance:
+        for i, (example, name, prediction) in enumerate(zip(x, ids, predictions)):
+            advance(str(name))
+            index = _target_index(loaded, target, prediction, outputs[i])
+            entry = {"input": name, **{k: v for k, v in prediction.items() if k != "top"}, "target": index,
+                     "target_name": _class_name(loaded, index)}
+            entry.update(_explain_one(model, example, index, out_dir / _file_stem(name), loaded))
+            results.append(entry)
     _write_index(out_dir, results)
     if report:
         from layerlab.analyze.report import report as write_report

@@ -7,7 +7,10 @@ classification run trained on the same data (``fashion-cnn``, say) and compares 
 features of generated images with those of real held-out (test) images. The numbers are comparable
 between generators measured with the same classifier run, not with published FIDs. As a floor, the
 same distance between real training images and the test images: what a perfect generator would score.
-``features="inception"`` uses torchvision's Inception-v3 instead, where its weights can be loaded.
+``features="inception"`` uses torchvision's ImageNet Inception-v3 instead, where its weights can be loaded:
+an FID-like figure, still not FID, whose network is the TensorFlow Inception of Heusel et al. with other
+weights and resizing, so not comparable to published FIDs either. Every result says which it is
+(``metric``, from ``METRIC_NAMES``).
 
 For a conditional GAN the classifier also says whether each generated image shows the class it was
 asked for: ``class_accuracy`` overall and per class.
@@ -25,7 +28,15 @@ from layerlab.analyze.embed import penultimate_features
 from layerlab.errors import UsageError
 from layerlab.tasks.imaging import frechet_distance
 
-__all__ = ["classifier_inputs", "frechet_distance", "frechet_report"]
+__all__ = ["METRIC_NAMES", "classifier_inputs", "frechet_distance", "frechet_report"]
+
+# What ``fd`` is, per kind of features: the ``metric`` of every result, the CLI's help and the refusals.
+METRIC_NAMES = {
+    "classifier": "Fréchet distance on a LayerLab classifier's penultimate features; not FID, comparable only "
+                  "between generators judged by the same classifier run",
+    "inception": "FID-like Fréchet distance on torchvision's ImageNet Inception-v3 pool features; not the FID "
+                 "network (TensorFlow Inception of Heusel et al.), so not comparable to published FID",
+}
 
 
 def classifier_inputs(classifier: Any, pixels: Tensor) -> Tensor:
@@ -65,7 +76,9 @@ def frechet_report(generator: Any, classifier: Any, *, n: int | None = None, see
         "fd": frechet_distance(f_fake, f_test),
         "fd_real_floor": frechet_distance(f_train, f_test),
         "n": n,
-        "features": "inception-v3 pool" if features == "inception" else f"penultimate layer of {classifier.run.path}",
+        "features": "torchvision inception-v3 pool (ImageNet weights)" if features == "inception"
+        else f"penultimate layer of {classifier.run.path}",
+        "metric": METRIC_NAMES[features],
     }
     if conditional:
         predicted = _predict(classifier, fake, batch_size)
@@ -100,8 +113,8 @@ def _inception_features(device: torch.device, batch_size: int) -> Any:
 
         net = inception_v3(weights=Inception_V3_Weights.IMAGENET1K_V1, aux_logits=True)
     except Exception as exc:  # no network, no cached weights: say so plainly
-        raise UsageError(f"Inception-v3's weights cannot be loaded here ({type(exc).__name__}: {exc}); "
-                         "use the default --features classifier") from None
+        raise UsageError(f"torchvision's Inception-v3 weights cannot be loaded here ({type(exc).__name__}: {exc}); "
+                         "use the default --features classifier (neither is FID)") from None
     net.fc = torch.nn.Identity()
     net.to(device).eval()
     mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)

@@ -97,9 +97,11 @@ def embed(target: str | Path | None = None, *, data: str | None = None, source: 
         source = ("latent" if hasattr(model, "encode") else "features") if source == "auto" else source
         folder = Path(out) if out else loaded.run.path / "embedding"
     else:
-        from layerlab.data import load_data
+        from layerlab.data import SOURCES, load_data
         from layerlab.recipe import DataConfig
 
+        if data not in SOURCES:
+            raise UsageError(f"--data: {SOURCES.unknown_message(data)}")
         dataset = load_data(DataConfig(name=data, normalize=False), task="classification", seed=seed)
         chosen, info, model = getattr(dataset, split), dataset.info, None
         if source not in ("auto", "inputs"):

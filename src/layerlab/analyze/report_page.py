@@ -32,6 +32,7 @@ from torch import nn
 from layerlab.analyze import html
 from layerlab.analyze.report_context import REPORT_HTML, SECTIONS, ReportContext, Section
 from layerlab.data import Dataset
+from layerlab.progress import steps
 from layerlab.recipe import Recipe
 from layerlab.rundir import RunDir
 from layerlab.tasks import Task
@@ -47,10 +48,13 @@ def write_report(ctx: ReportContext) -> Path:
 
     started = time.perf_counter()
     head, tail = common_sections(ctx)
-    sections = [s for build in head for s in _safely("the run", build)]
-    if ctx.task.name in SECTIONS:
-        sections += _safely(ctx.task.name, lambda: SECTIONS.get(ctx.task.name)(ctx))
-    sections += [s for build in tail for s in _safely("the run", build)]
+    own = [(ctx.task.name, lambda: SECTIONS.get(ctx.task.name)(ctx))] if ctx.task.name in SECTIONS else []
+    builders = [("the run", build) for build in head] + own + [("the run", build) for build in tail]
+    sections: list[Section] = []
+    with steps("report", len(builders)) as advance:
+        for what, build in builders:
+            advance(f"sections of {what}")
+            sections += _safely(what, build)
     subtitle = (f"{ctx.recipe.model['name']} on {ctx.info.name} · {ctx.task.name} · "
                 f"status {ctx.summary.get('status', '?')} · written {time.strftime('%Y-%m-%d %H:%M')}")
     page = html.page(f"LayerLab report: {ctx.run.path.name}", subtitle, [(s.title, s.parts) for s in sections])

@@ -46,7 +46,9 @@ def register(sub: Any) -> None:
     p.add_argument("--classifier", required=True, metavar="RUN", help="a classification run trained on the same data")
     p.add_argument("--n", type=int, default=None, help="images each side (default the whole test split)")
     p.add_argument("--features", default="classifier", choices=["classifier", "inception"],
-                   help="classifier (default) or inception (needs torchvision's Inception-v3 weights)")
+                   help="classifier (default): a LayerLab classifier's features; inception: torchvision's ImageNet "
+                        "Inception-v3 pool features (needs its weights), an FID-like distance on another network "
+                        "than FID's, not comparable to published FID. Neither figure is FID")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -16,6 +16,7 @@ def register(sub: Any) -> None:
     p.add_argument("--beside", nargs="+", default=[], metavar="OTHER_RUN",
                    help="runs whose gradient flow (per layer, and through time) is drawn beside this run's")
     p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print {report, figures} as JSON: the page and its PNGs")
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("explain", help="saliency, integrated gradients, Grad-CAM or token attributions of predictions")
@@ -44,6 +45,10 @@ def cmd_report(args: argparse.Namespace, console: Any) -> int:
     from layerlab import api
 
     path = api.report(args.run_dir, device=args.device, beside=args.beside)
+    if args.json:
+        figures = sorted(str(png) for png in (path.parent / "report").glob("*.png"))
+        print(json.dumps({"report": str(path), "figures": figures}, indent=2))
+        return 0
     console.print(f"report: {path}")
     return 0
 

@@ -34,6 +34,14 @@ CLASS_TARGETS = TargetSpec("class", stratify=True)  # classification's
 DATASETS = SOURCES  # the registry's first name, still imported by code written before the sources had configs
 
 
+def fixed_classes(name: str) -> list[str] | None:
+    """The classes of source ``name`` when they are known without reading its data (a source sets
+    ``classes`` on its function: digits, MNIST, CIFAR-10), so a recipe can be checked against them
+    before any work; None for sources whose classes come from the data (CSV, folders)."""
+    classes = getattr(SOURCES.get(name), "classes", None) if name in SOURCES else None
+    return list(classes) if classes is not None else None
+
+
 @dataclass(frozen=True)
 class SourceContext:
     """What a source may need besides its recipe section."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import UsageError
+from layerlab.progress import steps
 from layerlab.runs.loaded import load_run
 
 
@@ -19,10 +20,13 @@ def evaluate(run_dir: str | Path, *, data: str | Path | None = None, split: str 
     val, test or all. Returns ``{"split": ..., "n": ..., "metrics": {...}, "report": {...}}``. Raises
     UsageError for an unknown or empty split.
     """
-    loaded = load_run(run_dir, device=device)
-    chosen = loaded.split(split, data).to(loaded.device)
-    metrics, report = loaded.task.evaluate(loaded.model, chosen, batch_size=loaded.recipe.train.eval_batch_size,
-                                           report=True)
+    with steps("evaluate", 2) as advance:
+        advance(f"reading the {split} split")
+        loaded = load_run(run_dir, device=device)
+        chosen = loaded.split(split, data).to(loaded.device)
+        advance(f"{len(chosen):,} examples")
+        metrics, report = loaded.task.evaluate(loaded.model, chosen, batch_size=loaded.recipe.train.eval_batch_size,
+                                               report=True)
     return {"split": split, "n": len(chosen), "metrics": metrics, "report": report}
 
 
@@ -34,12 +38,15 @@ def predict(run_dir: str | Path, inputs: Sequence[str | Path], *, device: str = 
     """
     if not inputs:
         raise UsageError("predict needs at least one input (image files, a folder, or a CSV file)")
-    loaded = load_run(run_dir, device=device)
-    x, ids = loaded.preprocessor.load_inputs([Path(p) for p in inputs])
-    outputs = loaded.task.outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
-    rows = [{"input": i, **p} for i, p in zip(ids, loaded.task.predict(outputs), strict=True)]
-    # boxes and masks are drawn on the images (and boxes given in the images' own pixels)
-    return [_drawn(row, loaded, x.shape[-2:]) if "detections" in row or "mask" in row else row for row in rows]
+    with steps("predict", 3) as advance:
+        advance(f"reading {len(inputs):,} inputs")
+        loaded = load_run(run_dir, device=device)
+        x, ids = loaded.preprocessor.load_inputs([Path(p) for p in inputs])
+        advance(f"{len(ids):,} predictions")
+        outputs = loaded.task.outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
+        rows = [{"input": i, **p} for i, p in zip(ids, loaded.task.predict(outputs), strict=True)]
+        advance("drawing")  # boxes and masks are drawn on the images (and boxes given in the images' own pixels)
+        return [_drawn(row, loaded, x.shape[-2:]) if "detections" in row or "mask" in row else row for row in rows]
 
 
 def _drawn(row: dict[str, Any], loaded: Any, size: Any) -> dict[str, Any]:

@@ -64,9 +64,7 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> LoadedRun:
     fit the saved architecture."""
     rundir = RunDir.open(run_dir)
     cfg = load_recipe(rundir.recipe)
-    meta = rundir.read_json(rundir.model_meta)
-    info = DataInfo.from_dict(meta["info"])
-    preprocessor = Preprocessor.from_dict(meta["preprocessor"])
+    meta, info, preprocessor = _read_meta(rundir)
     task_cfg = cfg.task.model_copy(update=_saved_task_fields(meta))
     task, model = build_model(task_cfg, meta["model"], info=info, input_shape=tuple(meta["input_shape"]),
                               num_outputs=meta["num_outputs"], train_targets=torch.empty(0, dtype=torch.long),
@@ -76,6 +74,25 @@ def load_run(run_dir: str | Path, *, device: str = "auto") -> LoadedRun:
     dev = resolve_device(device)
     model.to(dev).eval()
     return LoadedRun(rundir, cfg, model, task, info, preprocessor, dev)
+
+
+# model.json's keys, each with the type it must hold: a doctored file is refused in one line, not a traceback.
+META_KEYS = {"info": dict, "preprocessor": dict, "model": dict, "input_shape": list, "num_outputs": int}
+
+
+def _read_meta(rundir: RunDir) -> tuple[dict[str, Any], DataInfo, Preprocessor]:
+    meta = rundir.read_json(rundir.model_meta)
+    where = f"{rundir.model_meta}: not the model.json of a LayerLab run"
+    if not isinstance(meta, dict):
+        raise UsageError(f"{where} (it holds a {type(meta).__name__}, not an object)")
+    wrong = [key for key, kind in META_KEYS.items() if not isinstance(meta.get(key), kind)]
+    shape = meta.get("input_shape")
+    if wrong or not all(isinstance(n, int) and n >= 0 for n in shape) or meta["num_outputs"] < 0:
+        raise UsageError(f"{where} ({', '.join(wrong) or 'input_shape, num_outputs'}: missing or not as written)")
+    try:
+        return meta, DataInfo.from_dict(meta["info"]), Preprocessor.from_dict(meta["preprocessor"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise UsageError(f"{where} ({type(exc).__name__}: {exc})") from None
 
 
 def _saved_task_fields(meta: dict[str, Any]) -> dict[str, Any]:

@@ -7,16 +7,17 @@ accuracy, macro F1, all from one confusion matrix built with ``bincount``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import Tensor
 
 from layerlab.data.targets import TargetSpec
-from layerlab.errors import LayerLabError
+from layerlab.errors import LayerLabError, RecipeError, short
 from layerlab.tasks.base import TASKS, Task
 from layerlab.tasks.config import SmoothingConfig
 
@@ -32,6 +33,13 @@ class ClassificationConfig(SmoothingConfig):
     top_k: int = Field(5, ge=1, description="classification: k of the top-k accuracy")
     rdrop: float = Field(0.0, ge=0, description="classification: R-Drop (Liang et al., 2021): each training batch goes through the model twice, under two dropout masks, and the loss adds this times the symmetric KL divergence of the two predictions (0 = off; 0.1-1 in the paper; twice the training compute)")
     calibrate: Literal["none", "temperature"] = Field("none", description="classification: temperature scaling fitted on the validation split after training, used by evaluate and predict")
+
+    @field_validator("class_weights")
+    @classmethod
+    def _usable_weights(cls, value: str | list[float]) -> str | list[float]:
+        if isinstance(value, list) and not (all(math.isfinite(w) and w >= 0 for w in value) and any(w > 0 for w in value)):
+            raise ValueError(f"@@weights must be finite, non-negative and not all zero, given {short(value)}")
+        return value
 
 
 @TASKS.register("classification", config=ClassificationConfig, description="one label per example, from a fixed set of classes")
@@ -253,11 +261,11 @@ def balanced_weights(targets: Tensor, num_classes: int) -> Tensor:
 def _checked_weights(weights: Tensor | list[float], num_classes: int) -> Tensor:
     weights = torch.as_tensor(weights, dtype=torch.float32).flatten().cpu()
     if len(weights) != num_classes:
-        raise LayerLabError(f"task.class_weights: has {len(weights)} entries but the data has {num_classes} "
-                            "classes; give one weight per class, or 'balanced'")
+        raise RecipeError([f"task.class_weights: {len(weights)} weights given, but the data has {num_classes} "
+                           "classes; give one weight per class, or 'balanced'"])
     if not torch.isfinite(weights).all() or (weights < 0).any() or not (weights > 0).any():
-        raise LayerLabError(f"task.class_weights: weights must be finite, non-negative and not all zero; "
-                            f"got {weights.tolist()}")
+        raise RecipeError([f"task.class_weights: weights must be finite, non-negative and not all zero; "
+                           f"got {weights.tolist()}"])
     return weights
 
 

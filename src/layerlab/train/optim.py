@@ -68,9 +68,11 @@ def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int, seconds: float 
         progress = max(progress, min(seconds / cfg.max_seconds, 1.0))
     if cfg.schedule == "onecycle":
         # A cosine rise from lr/25 to lr over the first 30 % of the steps, then a cosine fall towards lr/1e4
-        # (reached at progress 1, just after the last step; warm-up does not apply). Like torch's OneCycleLR
-        # in its start and peak, not its end: torch falls to lr/(25 * 1e4) and also cycles the momentum,
-        # which this schedule leaves as set. Kept as it is: every built-in recipe's results depend on it.
+        # (reached at progress 1, just after the last step; warm-up does not apply). Exactly torch's
+        # OneCycleLR(max_lr=lr, total_steps=steps + 1, pct_start=(0.3 * steps + 1) / (steps + 1),
+        # div_factor=25, final_div_factor=400, cycle_momentum=False) (tests/train/test_onecycle.py); torch's
+        # defaults fall to lr/(25 * 1e4) and cycle the momentum, which this schedule leaves as set. Kept as
+        # it is: every built-in recipe's results depend on it.
         up = 0.3
         if progress < up:
             return _cos_between(1 / 25, 1.0, progress / up)

@@ -56,6 +56,9 @@ def load_cifar10(cfg: DataConfig, ctx: SourceContext) -> RawData:
     )
 
 
+load_cifar10.classes = CLASS_NAMES  # how many, known before reading (data.source.fixed_classes); the names may differ
+
+
 def find_batches(cfg: DataConfig, settings: Settings) -> Path:
     """The folder holding the batch files: found, or extracted from a found or downloaded archive."""
     if cfg.path is not None:
@@ -123,7 +126,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_class_names(path: Path) -> list[str]:
-    names = _get(load_pickle(path) or {}, "label_names")
+    names = _get(load_pickle(path), "label_names")  # None unless a dict holds them (an array has no truth value)
     if not isinstance(names, list) or len(names) != len(CLASS_NAMES):
         raise DataError(f"{path}: expected 'label_names' with ten class names")
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]

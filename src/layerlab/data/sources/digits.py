@@ -28,3 +28,6 @@ def load_digits(cfg: DataConfig, ctx: SourceContext) -> RawData:
         y=y,
         fit=lambda train: ImagePreprocessor.fit(train, scale=16.0, normalize=cfg.normalize, classes=CLASS_NAMES),
     )
+
+
+load_digits.classes = CLASS_NAMES  # known before reading (data.source.fixed_classes)

@@ -72,6 +72,10 @@ def load_mnist(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return load_idx_set(MNIST, DIGIT_CLASSES, cfg, ctx)
 
 
+load_fashion_mnist.classes = FASHION_CLASSES  # known before reading (data.source.fixed_classes)
+load_mnist.classes = DIGIT_CLASSES
+
+
 def load_idx_set(fileset: FileSet, classes: list[str], cfg: DataConfig, ctx: SourceContext) -> RawData:
     """Read the four IDX files of an MNIST-like data set (its own train and test splits)."""
     paths = find_files(fileset, path=cfg.path, settings=ctx.settings, download=cfg.download)
