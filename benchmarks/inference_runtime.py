@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from layerlab.serve._runs import load
 
+from layerlab.runs import load_run
 from layerlab.serve import formats
 from layerlab.serve.graph import Servable, exportable
 
@@ -40,8 +40,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="batch-256 passes timed (after 2 to warm up)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"threads {args.threads}; torch {torch.__version__}")
-    print(f"{'model':28} {'runtime':8} {'batch-1 p50 ms':>15} {'batch-1 p90 ms':>15} {'batch-256 ex/s':>15}")
+    print(f"threads {args.threads}; torch {torch.__version__}\n")
+    print("| model | runtime | batch-1 p50 ms | batch-1 p90 ms | batch-256 examples/s |")
+    print("|---|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="inference-runtime-") as tmp:
         runs = [Path(r) for r in args.runs]
         if args.recipes is not None or not runs:
@@ -54,7 +55,7 @@ def main() -> None:
 
 
 def _compare(run_dir: Path, tmp: Path, args: argparse.Namespace) -> None:
-    loaded = load(run_dir, device="cpu")
+    loaded = load_run(run_dir, device="cpu")
     if loaded.task.name == "language_model":  # the step function: ids (B, T) -> logits (B, T, vocab)
         module, shape = Servable(loaded.model.eval(), None, None).eval(), (loaded.preprocessor.max_length,)
         make = lambda n: np.random.default_rng(0).integers(1, loaded.info.num_classes, (n, *shape))  # noqa: E731
@@ -77,8 +78,8 @@ def _compare(run_dir: Path, tmp: Path, args: argparse.Namespace) -> None:
         latencies = _times(fn, one, warm=20, n=args.calls)
         passes = _times(fn, big, warm=2, n=args.rounds)
         p90 = statistics.quantiles(latencies, n=10)[-1] if len(latencies) >= 10 else max(latencies)
-        print(f"{loaded.recipe.name:28} {name:8} {statistics.median(latencies) * 1e3:>15.3f} {p90 * 1e3:>15.3f} "
-              f"{256 / statistics.median(passes):>15.0f}", flush=True)
+        print(f"| {loaded.recipe.name} | {name} | {statistics.median(latencies) * 1e3:.3f} | {p90 * 1e3:.3f} | "
+              f"{256 / statistics.median(passes):.0f} |", flush=True)
 
 
 def _times(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, warm: int, n: int) -> list[float]:

@@ -1,7 +1,9 @@
 """A bounded loopback load test of ``layerlab serve`` (an asyncio + httpx client; it stops by itself).
 
-For each run, four servers on 127.0.0.1, each in its own process, one after the other:
+For each run, four servers on 127.0.0.1 (a fifth, ``onnx``, where ``--servers`` names it), each in its own
+process, one after the other:
     batched     layerlab serve RUN --max-batch 64 --max-wait-ms 2        (micro-batching on)
+    onnx        the same with --runtime onnx                              (ONNX Runtime; not by default)
     unbatched   layerlab serve RUN --max-batch 1                          (micro-batching off)
     baseline    a plain FastAPI endpoint calling the PyTorch model once per request (what a user would write)
     floor       the same plain FastAPI server answering without computing (the HTTP floor)
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 QUICK = ["train.epochs=1", "data.limit=2000", "train.report=false", "train.max_seconds=60"]
-SERVERS = ("batched", "unbatched", "baseline", "floor")
+SERVERS = ("batched", "unbatched", "baseline", "floor", "onnx")
 
 
 def main() -> None:
@@ -39,7 +41,7 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="*", default=None, help="default fashion-cnn fashion-resnet18")
     parser.add_argument("--runs", nargs="*", default=[])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--servers", nargs="*", default=list(SERVERS), choices=SERVERS)
+    parser.add_argument("--servers", nargs="*", default=list(SERVERS[:4]), choices=SERVERS)
     parser.add_argument("--concurrency", nargs="*", type=int, default=[1, 16, 64])
     parser.add_argument("--requests", type=int, default=2000, help="requests per (server, concurrency)")
     parser.add_argument("--port", type=int, default=8765)
@@ -55,7 +57,9 @@ def main() -> None:
 
             for name in args.recipes if args.recipes is not None else ["fashion-cnn", "fashion-resnet18"]:
                 runs.append(run(name, [*QUICK, *args.set], out=Path(tmp) / name).run_dir)
-        print(f"{'run':22} {'server':10} {'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'wrong':>6}")
+        print("| run | server | concurrency | requests/s | p50 ms | p99 ms | errors | wrong |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        results: dict[tuple[str, str, int], dict[str, float]] = {}
         for run_dir in runs:
             inputs, labels = _examples(run_dir)
             for server in args.servers:
@@ -63,19 +67,38 @@ def main() -> None:
                     for concurrency in args.concurrency:
                         row = asyncio.run(_load(args.port, inputs, labels if server != "floor" else None,
                                                 concurrency, args.requests))
-                        print(f"{run_dir.name:22} {server:10} {concurrency:>5} {row}", flush=True)
+                        results[run_dir.name, server, concurrency] = row
+                        print(f"| {run_dir.name} | {server} | {concurrency} | {row['rps']:.1f} | {row['p50']:.2f} | "
+                              f"{row['p99']:.2f} | {row['errors']} | {row['wrong']} |", flush=True)
+        _targets(results, max(args.concurrency))
+
+
+def _targets(results: dict[tuple[str, str, int], dict[str, float]], concurrency: int) -> None:
+    """The issue's targets at the highest concurrency: micro-batching against the baseline (>= 3x requests/s,
+    p99 no worse) and against the HTTP floor (within 1.3x), and errors or wrong answers anywhere."""
+    print()
+    for name in sorted({key[0] for key in results}):
+        batched, baseline, floor = (results.get((name, s, concurrency)) for s in ("batched", "baseline", "floor"))
+        if batched and baseline:
+            print(f"- {name}, concurrency {concurrency}: batched/baseline {batched['rps'] / baseline['rps']:.2f}x "
+                  f"requests/s (target >= 3x), p99 {batched['p99']:.1f} ms against {baseline['p99']:.1f} ms "
+                  "(target: no worse)")
+        if batched and floor:
+            print(f"- {name}, concurrency {concurrency}: floor/batched {floor['rps'] / batched['rps']:.2f}x "
+                  "requests/s (target <= 1.3x)")
+    bad = sum(row["errors"] + row["wrong"] for row in results.values())
+    print(f"- errors and wrong answers over all {len(results)} rows: {bad} (target 0)")
 
 
 def _examples(run_dir: Path, n: int = 256) -> tuple[list[dict], list[str]]:
     """Request bodies of test inputs, and the label the run's model gives each alone."""
-    from layerlab.serve._runs import load
-
+    from layerlab.runs import load_run
     from layerlab.serve.graph import exportable
     from layerlab.serve.predictor import Predictor
     from layerlab.serve.rawdata import test_examples
 
     predictor = Predictor.from_run(run_dir)
-    loaded = load(run_dir)
+    loaded = load_run(run_dir, device="cpu")
     x = test_examples(loaded, exportable(loaded), limit=n).graph.numpy()
     labels = [predictor(x[i])[0].get("label") for i in range(len(x))]
     return [{"inputs": [x[i].tolist()]} for i in range(len(x))], labels
@@ -85,10 +108,10 @@ class _started:
     """A server process on 127.0.0.1:port for the ``with`` block, stopped (by its own pid) after it."""
 
     def __init__(self, server: str, run_dir: Path, port: int):
-        if server in ("batched", "unbatched"):
-            batch = "64" if server == "batched" else "1"
+        if server in ("batched", "unbatched", "onnx"):
+            batch = "1" if server == "unbatched" else "64"
             command = [sys.executable, "-m", "layerlab", "serve", str(run_dir), "--port", str(port),
-                       "--max-batch", batch, "--max-wait-ms", "2"]
+                       "--max-batch", batch, "--max-wait-ms", "2", "--runtime", "onnx" if server == "onnx" else "torch"]
         else:
             command = [sys.executable, __file__, "--plain", server, "--run", str(run_dir), "--port", str(port)]
         self.command, self.port = command, port
@@ -116,8 +139,9 @@ class _started:
             self.process.kill()
 
 
-async def _load(port: int, inputs: list[dict], labels: list[str] | None, concurrency: int, total: int) -> str:
-    """``total`` requests from ``concurrency`` clients; a row of the table. ``labels``: the right answers
+async def _load(port: int, inputs: list[dict], labels: list[str] | None, concurrency: int,
+                total: int) -> dict[str, float]:
+    """``total`` requests from ``concurrency`` clients: requests/s, p50 and p99 ms, errors, wrong answers. ``labels``: the right answers
     (None: the floor, which answers without computing)."""
     import httpx
 
@@ -148,7 +172,7 @@ async def _load(port: int, inputs: list[dict], labels: list[str] | None, concurr
         seconds = time.perf_counter() - started
     p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
     p99 = float(np.quantile(latencies, 0.99)) * 1e3 if latencies else float("nan")
-    return f"{total / seconds:>9.1f} {p50:>8.2f} {p99:>8.2f} {errors:>7} {wrong:>6}"
+    return {"rps": total / seconds, "p50": p50, "p99": p99, "errors": errors, "wrong": wrong}
 
 
 def _plain_server(run_dir: str, kind: str, port: int) -> None:
@@ -158,11 +182,12 @@ def _plain_server(run_dir: str, kind: str, port: int) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from layerlab.serve.predictor import Predictor
+    from layerlab.runs import load_run
+    from layerlab.serve.graph import exportable
 
-    predictor = Predictor.from_run(run_dir)  # its graph: the model with the standardisation built in
-    module = predictor.runner
-    names = predictor.classes or []
+    loaded = load_run(run_dir, device="cpu")
+    module = exportable(loaded).module  # the model with the standardisation built in, called as it is
+    names = loaded.info.class_names or []
     app = FastAPI()
 
     @app.get("/health")
@@ -175,7 +200,7 @@ def _plain_server(run_dir: str, kind: str, port: int) -> None:
             return {"predictions": [{"label": "-"}]}
         x = np.asarray(body["inputs"], dtype=np.float32)
         with torch.inference_mode():
-            out = module(x)
+            out = module(torch.from_numpy(x))
         return {"predictions": [{"label": names[int(out[0].argmax())] if names else "-"}]}
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -1,5 +1,5 @@
-"""Runs trained once per test session for the serving tests: digits-cnn (images) and an MLP on a CSV
-table with a categorical column and missing numbers."""
+"""Runs trained once per test session for the serving tests: digits-cnn (images), an MLP on a CSV table
+with a categorical column and missing numbers, and polarity-cnn (sentences)."""
 
 from __future__ import annotations
 
@@ -83,3 +83,14 @@ def shared_data_dir() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def polarity_run(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path) -> Path:
+    from layerlab.api import run
+
+    out = tmp_path_factory.mktemp("polarity") / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAYERLAB_DATA", str(shared_data_dir))
+        mp.setenv("LAYERLAB_OFFLINE", "1")
+        return run("polarity-cnn", ["data.limit=1500", "train.epochs=1", "train.report=false"], out=out).run_dir

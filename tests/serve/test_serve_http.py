@@ -51,11 +51,7 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(predictors, runti
     assert all(r.status_code == 200 for r in responses)
     for response, single in zip(responses, alone):
         got = response.json()["predictions"][0]
-        assert got["label"] == single[0]["label"]
-        if runtime == "onnx":  # ONNX Runtime's kernels give each row the same bits at any batch size here
-            assert got["top"] == single[0]["top"]
-        else:  # PyTorch's convolutions may round differently at another batch size
-            assert abs(got["probability"] - single[0]["probability"]) < 1e-6
+        assert got == single[0]  # the same bits: PyTorch at fixed batch shapes, ONNX Runtime as it is
     batches = [line for line in asyncio.run(_get(app, "/metrics")).text.splitlines()
                if line.startswith("layerlab_batch_size_count")]
     assert int(batches[0].split()[-1]) < 48  # some requests shared a forward pass
@@ -85,6 +81,11 @@ def test_files_and_base64_images_give_the_predictors_answer(predictors):
     assert response.status_code == 200 and len(response.json()["predictions"]) == 1
 
 
+async def _chunks(parts: list[bytes]):
+    for part in parts:
+        yield part
+
+
 BAD = [
     ({"content": b"1,2,3", "headers": {"content-type": "text/csv"}}, 415, "content-type"),
     ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "body"),
@@ -100,6 +101,14 @@ BAD = [
     ({"files": {"files": ("x.png", b"\x89PNG\r\n\x1a\n truncated", "image/png")}}, 422, "files[0]"),
     ({"files": {"files": ("empty.png", b"", "image/png")}}, 422, "files[0]"),
     ({"content": b"x" * 5000, "headers": {"content-type": "application/json"}}, 413, "body"),
+    ({"content": _chunks([b"[", b"0," * 2500, b"0]"]), "headers": {"content-type": "application/json"}},
+     413, "body"),  # sent in chunks, without a Content-Length: measured once read
+    ({"content": b"", "headers": {}}, 415, "content-type"),  # no content type at all
+    ({"content": b'{"inputs": [[[' + b",".join([b"[" + b",".join([b"NaN"] * 8) + b"]"] * 8) + b"]]]}",
+      "headers": {"content-type": "application/json"}}, 422, "inputs"),  # Python's JSON reads NaN
+    ({"json": {"inputs": "0.5"}}, 422, "inputs"),  # not a list
+    ({"json": [[0.5]]}, 422, "body"),  # not an object
+    ({"files": [("files", (f"{i}.png", b"\x89PNG", "image/png")) for i in range(9)]}, 422, "files"),  # > max_items
 ]
 
 

@@ -16,17 +16,6 @@ from layerlab.serve.server import create_app
 SENTENCES = ["a warm , funny and moving film", "dull , tedious and far too long", "the plot", "!"]
 
 
-@pytest.fixture(scope="module")
-def polarity_run(tmp_path_factory, shared_data_dir):
-    from layerlab.api import run
-
-    out = tmp_path_factory.mktemp("polarity") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LAYERLAB_DATA", str(shared_data_dir))
-        mp.setenv("LAYERLAB_OFFLINE", "1")
-        return run("polarity-cnn", ["data.limit=1500", "train.epochs=1", "train.report=false"], out=out).run_dir
-
-
 @pytest.mark.parametrize("fmt", ["onnx", "exported-program"])
 def test_text_classifier_exports_and_answers_sentences_as_the_run(polarity_run, tmp_path, fmt):
     result = export(polarity_run, format=fmt, out=tmp_path / f"m.{fmt}", limit=300)

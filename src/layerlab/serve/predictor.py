@@ -6,8 +6,9 @@
     predictor.sentences(["a fine film"])                            # a text classifier
 
 Every call prepares its inputs as the run's caller side does (``graph.caller_side``), runs the graph
-(which standardises) and reads the outputs by the task. The server calls ``prepare`` and ``run``
-separately, to gather many requests into one ``run``.
+(which standardises) and reads the outputs by the task. PyTorch runs every forward at a fixed batch shape
+(``exact``), so an example's answer has the same bits alone or in any batch; so does ONNX Runtime. The
+server calls ``prepare`` and ``run`` separately, to gather many requests into one ``run``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import torch
 
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.errors import DataError, UsageError
+from layerlab.models.layers import untrimmed
 from layerlab.serve import formats
+from layerlab.serve.exact import exact
 from layerlab.serve.graph import caller_side, exportable, input_spec
 
 TOP = 3  # classes listed under "top"
@@ -70,15 +73,16 @@ class Predictor:
         graph = exportable(loaded)
         module = graph.module
 
-        def runner(x: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
+        def runner(x: np.ndarray) -> np.ndarray:  # untrimmed: a text batch keeps its width, whatever it holds
+            with torch.inference_mode(), untrimmed():
                 return module(torch.from_numpy(x)).float().numpy()
 
         summary = loaded.run.read_json(loaded.run.summary) if loaded.run.summary.exists() else {}
         spec = {"format": "torch", "exported": graph.what, "recipe": loaded.recipe.name, "run": str(loaded.run.path),
                 "task": graph.task, "classes": loaded.info.class_names, "input": input_spec(graph, loaded.preprocessor),
                 "output": {"kind": graph.outputs, "meaning": OUTPUTS[graph.outputs]}, "metrics": summary.get("test", {})}
-        return cls(runner, spec, _caller(spec))
+        caller = _caller(spec)
+        return cls(exact(runner, spec, caller), spec, caller)
 
     @classmethod
     def from_export(cls, path: str | Path, *, threads: int | None = None) -> Predictor:
@@ -88,7 +92,10 @@ class Predictor:
         if not spec_path.is_file():
             raise UsageError(f"{spec_path}: missing; an exported model is read with the JSON spec written beside it")
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
-        return cls(formats.open_file(path, spec.get("format"), threads=threads), spec, _caller(spec))
+        runner, caller = formats.open_file(path, spec.get("format"), threads=threads), _caller(spec)
+        if spec.get("format") != "onnx":  # PyTorch's kernels: fixed batch shapes (ONNX Runtime's are exact as is)
+            runner = exact(runner, spec, caller)
+        return cls(runner, spec, caller)
 
     # ---------------------------------------------------------------------------- properties
     @property

@@ -16,14 +16,16 @@ from __future__ import annotations
 import base64
 import binascii
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from layerlab.errors import DataError
 from layerlab.serve.predictor import InputError, Predictor
 
+T = TypeVar("T")
 JSON_KEYS = ("inputs", "rows", "sentences", "images", "audio")
 FILE_KINDS = {"image": "images", "audio": "audio"}  # the JSON key of base64 files, by input kind
 MAX_SENTENCE = 10_000  # characters; the tokenizer then keeps the run's max_length tokens
@@ -56,6 +58,11 @@ def from_json(predictor: Predictor, body: Any, *, max_items: int) -> np.ndarray:
     if FILE_KINDS.get(predictor.input_kind) != key:
         raise InputError(key, f"this model takes {predictor.input_kind} inputs; send "
                          f"{_json_key(predictor)} instead")
+    return from_files(predictor, base64_files(key, items), max_items=max_items)
+
+
+def base64_files(key: str, items: list[Any]) -> list[tuple[str, str, bytes]]:
+    """Base64-encoded files (a ``data:`` URL's prefix allowed) as ``(field, "", content)``."""
     files = []
     for i, item in enumerate(items):
         if not isinstance(item, str):
@@ -64,7 +71,7 @@ def from_json(predictor: Predictor, body: Any, *, max_items: int) -> np.ndarray:
             files.append((f"{key}[{i}]", "", base64.b64decode(item.split(",", 1)[-1], validate=True)))
         except (binascii.Error, ValueError):
             raise InputError(f"{key}[{i}]", "is not valid base64") from None
-    return from_files(predictor, files, max_items=max_items)
+    return files
 
 
 def from_files(predictor: Predictor, files: list[tuple[str, str, bytes]], *, max_items: int) -> np.ndarray:
@@ -73,7 +80,17 @@ def from_files(predictor: Predictor, files: list[tuple[str, str, bytes]], *, max
     holds many)."""
     if predictor.input_kind == "noise":
         raise InputError("files", "this model generates from noise; send {\"inputs\": [[...noise...]]}")
-    parts = []
+    parts = read_each(files, lambda path: predictor.files([path]))
+    x = np.concatenate(parts)
+    if len(x) > max_items:
+        raise InputError("files", f"{len(x)} examples in the files; at most {max_items} per request")
+    return x
+
+
+def read_each(files: list[tuple[str, str, bytes]], read: Callable[[Path], T]) -> list[T]:
+    """``read`` of each uploaded file ``(field, filename, content)``, written to a temporary file; an empty
+    file or a DataError is an InputError naming the file's field (and its name, not the temporary path)."""
+    results = []
     with tempfile.TemporaryDirectory(prefix="layerlab-serve-") as tmp:
         for i, (field, filename, content) in enumerate(files):
             if not content:
@@ -82,14 +99,11 @@ def from_files(predictor: Predictor, files: list[tuple[str, str, bytes]], *, max
             path = Path(tmp) / f"upload{i}{suffix}"
             path.write_bytes(content)
             try:
-                parts.append(predictor.files([path]))
+                results.append(read(path))
             except DataError as exc:
                 message = str(exc).replace(f"{path}: ", "").replace(str(path), filename or "the file")
                 raise InputError(field, f"{filename + ': ' if filename else ''}{message}") from None
-    x = np.concatenate(parts)
-    if len(x) > max_items:
-        raise InputError("files", f"{len(x)} examples in the files; at most {max_items} per request")
-    return x
+    return results
 
 
 def _array(predictor: Predictor, items: list[Any]) -> np.ndarray:

@@ -2,6 +2,18 @@
 continued) and a translation model (``POST /translate``: sentences translated). Their loops sample or
 search token by token in Python, so they run in PyTorch, not exported; one request at a time (the loop
 of one request is already many forward passes), in a thread so that the server keeps answering.
+
+Why requests are not gathered into batches here, as ``/predict``'s are (``batching``):
+- /generate: each request has its own prompt length, token count, temperature, top-k and seed. The language
+  models take a prompt unpadded (``x[:, -context:]``, no mask for left padding), so prompts of other lengths
+  cannot share a forward without changing the model's inputs. And a forward at another batch shape rounds
+  the logits differently in the last bits (see ``exact``); one sampled token that flips changes the rest of
+  the text, so a batched answer would not be the answer alone.
+- /translate: a request's sentences are already decoded together (``translate_ids``: one beam search over
+  them, shortest first). Gathering requests would mix beam widths, change each batch's trimmed source width
+  and the shapes of every decoder step. A beam search keeps hypotheses by comparing scores, so a change in
+  the last bits can change a translation. That would break "the answer of each request is exactly what it
+  would get alone", and the gain is small: one request is already many forward passes.
 """
 
 from __future__ import annotations

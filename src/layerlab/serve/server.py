@@ -162,6 +162,15 @@ def _answer_errors(app: FastAPI) -> None:
 
 
 async def _inputs(request: Request, predictor: Predictor, *, max_items: int, max_body_bytes: int) -> Any:
+    kind, payload = await read_body(request, max_items=max_items, max_body_bytes=max_body_bytes)
+    if kind == "json":
+        return await asyncio.to_thread(from_json, predictor, payload, max_items=max_items)
+    return await asyncio.to_thread(from_files, predictor, payload, max_items=max_items)
+
+
+async def read_body(request: Request, *, max_items: int, max_body_bytes: int) -> tuple[str, Any]:
+    """``("json", value)`` for a JSON body, ``("files", [(field, filename, content), ...])`` for a multipart
+    one; a 415 for another content type, a 413 for a body over ``max_body_bytes``."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("application/json", "multipart/form-data"):
         raise _Status(415, "content-type", f"{kind or 'none'}; send application/json or multipart/form-data")
@@ -170,21 +179,18 @@ async def _inputs(request: Request, predictor: Predictor, *, max_items: int, max
         raise _Status(413, "body", f"{len(body):,} bytes; at most {max_body_bytes:,} per request")
     if kind == "application/json":
         try:
-            data = json.loads(body)
+            return "json", json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError("body", f"not valid JSON ({exc})") from None
-        return await asyncio.to_thread(from_json, predictor, data, max_items=max_items)
     try:
         form = await request.form(max_files=max_items, max_fields=max_items)
     except Exception as exc:  # starlette's MultiPartException, or an HTTPException it raises for limits
         raise InputError("files", f"not a readable multipart form ({getattr(exc, 'detail', exc)})") from None
-    files = [(key, value.filename or "", await value.read()) for key, value in form.multi_items()
+    files = [(value.filename or "", await value.read()) for _, value in form.multi_items()
              if isinstance(value, UploadFile)]
     if not files:
         raise InputError("files", "no files in the form; send images, WAV, CSV or text files")
-    return await asyncio.to_thread(from_files, predictor, [(f"files[{i}]", name, content)
-                                                           for i, (_, name, content) in enumerate(files)],
-                                   max_items=max_items)
+    return "files", [(f"files[{i}]", name, content) for i, (name, content) in enumerate(files)]
 
 
 class GenerateRequest(BaseModel):
