@@ -25,6 +25,9 @@ DATA["speech_recognition"] = {"num_classes": 5, "class_names": ["<blank>", " ", 
                               "train_targets": torch.tensor([[2, 1, 3, 0], [4, 4, 0, 0]])}
 # Forecasting: the next `horizon` values of a series (N, horizon); without a preprocessor, unit scale.
 DATA["forecast"] = {"num_classes": None, "class_names": None, "train_targets": torch.randn(6, 1)}
+# Segmentation: a class per pixel; targets are class maps (N, H, W).
+DATA["segmentation"] = {"num_classes": 3, "class_names": ["background", "cat", "dog"],
+                        "train_targets": torch.randint(0, 3, (4, 6, 5))}
 
 
 def batch(task: Task, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,6 +42,9 @@ def batch(task: Task, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
         target = torch.randint(1, task.num_outputs(), (n, 4), generator=g)
         target[torch.arange(4)[None, :] >= torch.randint(1, 5, (n, 1), generator=g)] = 0
         return torch.randn(n, 12, task.num_outputs(), generator=g), target
+    if task.name == "segmentation":  # per-pixel logits (B, C, H, W) for class maps (B, H, W)
+        return (torch.randn(n, task.num_outputs(), 6, 5, generator=g),
+                torch.randint(0, task.num_outputs(), (n, 6, 5), generator=g))
     return output, torch.randn(n, generator=g)
 
 
@@ -50,7 +56,8 @@ def test_registry_lists_the_tasks_of_the_recipe():
 
 # The generative tasks (pixel_space) score structured outputs (reconstruction and input, posterior, the
 # discriminator's two logits) in their own evaluate; tests/tasks/test_generative_tasks.py covers them.
-TENSOR_TASKS = [n for n in TASKS.names() if not getattr(TASKS.get(n), "pixel_space", False)]
+# Detection's loss is the model's own loss dict and its outputs are per-image detections: tests/vision covers it.
+TENSOR_TASKS = [n for n in TASKS.names() if not getattr(TASKS.get(n), "pixel_space", False) and n != "detection"]
 
 
 @pytest.mark.parametrize("name", TENSOR_TASKS)
@@ -81,8 +88,9 @@ def test_task_contract(name):
 def test_metric_names_on_a_tiny_made_up_batch(name):
     """The trainer's CLI finds a task's metric names from two all-zero outputs; that must work."""
     task = create_task(TaskConfig(name=name), **DATA[name])
-    target = torch.zeros(2, dtype=torch.long) if name == "classification" else torch.zeros(2)
-    assert "loss" in task.metrics(torch.zeros(2, task.num_outputs()), target)
+    if name != "segmentation":  # a class map has no made-up (2,) form: the task names its metrics
+        target = torch.zeros(2, dtype=torch.long) if name == "classification" else torch.zeros(2)
+        assert "loss" in task.metrics(torch.zeros(2, task.num_outputs()), target)
     # Task.metric_names makes that batch from the task's TargetSpec, with no test of the task's name
     names = task.metric_names()
     assert names[0] == "loss" and task.monitor[0].removeprefix("val_") in names

@@ -65,9 +65,12 @@ def test_bad_scene_options_are_refused_naming_the_key(override, message):
         load_recipe("scenes-segmentation", [override])
 
 
-def test_augmentation_that_moves_pixels_alone_is_refused_for_targets_on_the_pixels():
+def test_erasing_is_refused_for_targets_on_the_pixels():
     from layerlab.errors import DataError
 
-    cfg = DataConfig.model_validate({"name": "scenes", "train_scenes": 10, "test_scenes": 2, "augment": {"hflip": True}})
-    with pytest.raises(DataError, match="data.augment.hflip: segmentation's targets lie on the pixels"):
+    cfg = DataConfig.model_validate({"name": "scenes", "train_scenes": 10, "test_scenes": 2, "augment": {"erase": 0.5}})
+    with pytest.raises(DataError, match="data.augment.erase: segmentation's targets lie on the pixels"):
         load_data(cfg, task="segmentation", seed=0)
+    cfg = DataConfig.model_validate({"name": "scenes", "train_scenes": 10, "test_scenes": 2,
+                                     "augment": {"hflip": True, "crop_padding": 4}})
+    assert len(load_data(cfg, task="segmentation", seed=0).train) > 0  # these move the class maps too

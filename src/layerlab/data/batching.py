@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from layerlab.data.pixel_targets import move_targets
 from layerlab.data.spec_augment import SpecAugment
 from layerlab.errors import DataError
 
@@ -117,7 +118,8 @@ class BatchAugment:
     function of (batch, generator seed). ``enabled`` is False when every option is off.
     """
 
-    def __init__(self, cfg: AugmentConfig):
+    def __init__(self, cfg: AugmentConfig, *, on_pixels: bool = False):
+        self.on_pixels = on_pixels  # the targets lie on the pixels (class maps, boxes): ``pair`` moves them too
         self.crop_padding = cfg.crop_padding
         self.hflip, self.vflip = cfg.hflip, cfg.vflip
         self.erase = cfg.erase
@@ -148,12 +150,35 @@ class BatchAugment:
             x = x + self.noise * _randn(x.shape, generator, x.device, x.dtype)
         return x
 
-    def _crop(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def pair(self, x: torch.Tensor, y: Any, generator: torch.Generator) -> tuple[torch.Tensor, Any]:
+        """The augmented batch and its targets: moved with the pixels where they lie on them (class maps,
+        boxes and masks: ``layerlab.data.pixel_targets``), else ``(self(x, generator), y)``. The draws, and
+        so the images, are the same as ``__call__``'s."""
+        if not (self.on_pixels and self.enabled):
+            return self(x, generator), y
+        moves: dict[str, Any] = {"size": tuple(x.shape[-2:]), "padding": self.crop_padding}
+        if self.crop_padding:
+            moves["offsets"] = self._crop_offsets(x, generator)
+            x = self._crop(x, generator, moves["offsets"])
+        for name, dim in (("hflip", 3), ("vflip", 2)):
+            if getattr(self, name):
+                moves[name] = _rand((len(x),), generator, x.device) < 0.5
+                x = torch.where(moves[name][:, None, None, None], x.flip(dim), x)
+        if self.noise > 0:
+            x = x + self.noise * _randn(x.shape, generator, x.device, x.dtype)
+        return x, move_targets(y, **moves)
+
+    def _crop_offsets(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Each example's window offset (B, 2), rows and columns in [0, 2p]."""
+        p = self.crop_padding
+        return (_rand((len(x), 2), generator, x.device) * (2 * p + 1)).long().clamp_(max=2 * p)
+
+    def _crop(self, x: torch.Tensor, generator: torch.Generator, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """Pad with zeros by p on each side, then cut each example's (H, W) window at a random offset."""
         B, C, H, W = x.shape
         p = self.crop_padding
         padded = F.pad(x, (p, p, p, p))  # (B, C, H+2p, W+2p)
-        offsets = (_rand((B, 2), generator, x.device) * (2 * p + 1)).long().clamp_(max=2 * p)  # (B, 2) in [0, 2p]
+        offsets = self._crop_offsets(x, generator) if offsets is None else offsets  # (B, 2) in [0, 2p]
         rows = offsets[:, 0, None] + torch.arange(H, device=x.device)  # (B, H)
         cols = offsets[:, 1, None] + torch.arange(W, device=x.device)  # (B, W)
         batch = torch.arange(B, device=x.device)[:, None, None, None]

@@ -173,9 +173,10 @@ def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, prep
         what = "the rows of a table" if raw.modality == "table" else "a time series"
         raise DataError(f"data.augment.{spatial[0]}: crops, flips and erasing apply to images, not to {what} "
                         "(data.augment.noise does)")
-    if spatial and spec.on_pixels:
-        raise DataError(f"data.augment.{spatial[0]}: {task}'s targets lie on the pixels (boxes, masks), and this "
-                        "augmentation moves the pixels of the inputs only; leave it off (data.augment.noise works)")
+    if cfg.augment.erase and spec.on_pixels:
+        raise DataError(f"data.augment.erase: {task}'s targets lie on the pixels (boxes, masks), and erasing would "
+                        "hide objects the targets still show; leave it off (crop_padding, hflip, vflip and noise "
+                        "move the targets with the pixels)")
     masks = [name for name in ("freq_mask", "time_mask") if getattr(cfg.augment, name)]
     if masks and raw.modality != "audio":
         raise DataError(f"data.augment.{masks[0]}: SpecAugment masks log-mel spectrograms (audio data); "

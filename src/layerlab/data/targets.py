@@ -33,8 +33,8 @@ class TargetSpec:
     stratify: bool = False  # the held-out splits keep the class proportions (not for ordered data)
     modalities: tuple[str, ...] = ("image", "table", "text", "audio")  # the kinds of data it learns from
     needs: str = ""  # the data it needs, in words, for the message when other data is given
-    # The targets lie on the pixels (boxes, masks, class maps): augmentation that moves the pixels of the
-    # inputs alone (crops, flips, erasing) would put them out of line, so load_data refuses it.
+    # The targets lie on the pixels (boxes, masks, class maps): crops and flips move them with the pixels
+    # (``BatchAugment.pair``); erasing would hide objects the targets still show, so load_data refuses it.
     on_pixels: bool = False
 
     @property

@@ -77,7 +77,7 @@ def run(
     tracking = open_tracking(cfg, rundir)  # MLflow, TensorBoard (track:), and the run index at the end
     cbs = training_callbacks(cfg, rundir, built, keep_best, console=console,
                              extra=[*callbacks, SampleGrid(rundir.path / "samples"), *tracking.callbacks])
-    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
+    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment, on_pixels=built.task.target.on_pixels),
                       callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor)
     if console is not None:
         console.print(_headline(cfg, built, device), highlight=False)

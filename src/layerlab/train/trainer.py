@@ -220,7 +220,7 @@ class Trainer:
             start=state.step_in_epoch,
         ):
             if self.augment is not None:
-                x = self.augment(x, step_generator(cfg.seed, state.epoch, i, self.device))
+                x, y = self.augment.pair(x, y, step_generator(cfg.seed, state.epoch, i, self.device))
             if self.task_step is not None:
                 loss = self._task_step(x, y)
             else:
