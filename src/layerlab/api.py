@@ -15,6 +15,7 @@ runs`` lists runs without importing torch, and ``layerlab tune`` alone imports O
     generate       generate                      layerlab.runs.generate
     translate      translate                     layerlab.runs.translate
     transcribe     transcribe                    layerlab.runs.transcribe
+    speak          speak                         layerlab.runs.speak
     recipes        recipes, recipe_text          layerlab.recipes
     recipe         explain_recipe, load_recipe   layerlab.recipe.explain, load_recipe
     models         models, show_model            layerlab.models, transfer.show.staged_model
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
         load_run,
         predict,
         run,
+        speak,
         split_fields,
         transcribe,
         translate,
@@ -69,7 +71,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
     from layerlab.tune import compare, cross_validate, tune  # noqa: F401
 
 _EXPORTS = {
-    **dict.fromkeys(["run", "evaluate", "predict", "generate", "translate", "transcribe", "evaluate_ensemble", "load_run",
+    **dict.fromkeys(["run", "evaluate", "predict", "generate", "translate", "transcribe", "speak", "evaluate_ensemble", "load_run",
                      "RunResult", "LoadedRun", "Interrupted", "environment", "split_fields"], "layerlab.runs"),
     "_metric_names": "layerlab.runs:metric_names",  # the name older code imports
     "explain_recipe": "layerlab.recipe:explain",

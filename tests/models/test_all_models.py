@@ -36,7 +36,9 @@ TARGET_PREFIX = 5  # target tokens an encoder-decoder reads in this test
 # Open-ended families (tv:<name>, timm:<name>, hf:<model>) build from pretrained weights or a model
 # directory; tests/transfer covers them with weights and directories it makes.
 # Detectors (group "detection") take targets and return a loss dict in training: tests/vision covers them.
-FAMILIES = [entry for entry in MODELS if not entry.name.endswith(":") and entry.group != "detection"]
+# Text-to-speech models (group "synthesis") take token ids with durations and return (log-mels, durations):
+# tests/speech/test_speech_synthesis.py trains, saves and loads them.
+FAMILIES = [entry for entry in MODELS if not entry.name.endswith(":") and entry.group not in ("detection", "synthesis")]
 
 
 def cases() -> list:

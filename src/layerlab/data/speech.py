@@ -9,18 +9,23 @@ the preprocessing's ``classes``, so a run read back decodes with it.
 
 from __future__ import annotations
 
+import io
+import wave as wav_file
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydantic import Field
 
-from layerlab.data.audio import read_wav, resample, to_mono
+from layerlab.data.audio import LogMel, read_wav, resample, to_mono
 from layerlab.data.audio_preprocessor import AudioPreprocessor
 from layerlab.data.config import AudioConfig
 from layerlab.data.source import RawData, SourceContext
 from layerlab.data.transcripts import Tokens, build_vocabulary, encode
 from layerlab.errors import DataError
+
+SYNTHESIS_TASK = "speech_synthesis"  # the task that needs aligned targets (words, pauses and their frames)
+PAUSE = "<pause>"
 
 
 class SpeechConfig(AudioConfig):
@@ -35,6 +40,9 @@ class Utterances:
     waves: np.ndarray  # (N, samples) float32, mono, at the data's rate, zero-padded
     texts: list[str]  # the transcripts
     ids: list[str]  # where each comes from, for messages and reports
+    # where each word lies, (word, first sample, end sample), when known (digit-strings): speech synthesis
+    # learns each word's duration from them
+    spans: list[list[tuple[str, int, int]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,14 +73,19 @@ def place(wave: np.ndarray, samples: int, where: str, rate: int) -> np.ndarray:
 
 def speech_raw_data(cfg: SpeechConfig, ctx: SourceContext, fmt: SpeechFormat, train: Utterances,
                     test: Utterances | None) -> RawData:
-    """Waveforms and 0-padded token rows, and the preprocessing to fit (or the run's)."""
+    """Waveforms and their targets, and the preprocessing to fit (or the run's). The targets are 0-padded
+    token rows (N, L), or for speech synthesis (words and pauses, frames) pairs (N, S, 2)."""
     if not train.texts:
         raise DataError(f"{cfg.name}: no training utterances")
-    vocabulary = fmt.vocabulary or build_vocabulary(train.texts, cfg.tokens)
-    texts = train.texts + (test.texts if test else [])
-    ids = train.ids + (test.ids if test else [])
-    tokens = encode(texts, vocabulary, where=ids)  # one width for both splits
-    y, test_y = tokens[: len(train.texts)], (tokens[len(train.texts):] if test else None)
+    synthesis = ctx.task == SYNTHESIS_TASK
+    vocabulary = fmt.vocabulary or _vocabulary(train.texts, cfg.tokens, synthesis)
+    both = [train, *([test] if test else [])]
+    if synthesis:
+        hop = LogMel(sample_rate=fmt.rate, n_mels=cfg.n_mels, window_ms=cfg.window_ms, hop_ms=cfg.hop_ms).hop_length
+        targets = aligned_targets(both, vocabulary, hop=hop, samples=fmt.samples, name=cfg.name)
+    else:
+        targets = encode([t for u in both for t in u.texts], vocabulary, where=[i for u in both for i in u.ids])
+    y, test_y = targets[: len(train.texts)], (targets[len(train.texts):] if test else None)
 
     def fit(train_waves: np.ndarray) -> AudioPreprocessor:
         return AudioPreprocessor.fit(train_waves, sample_rate=fmt.rate, n_mels=cfg.n_mels, window_ms=cfg.window_ms,
@@ -84,6 +97,48 @@ def speech_raw_data(cfg: SpeechConfig, ctx: SourceContext, fmt: SpeechFormat, tr
                    test_x=test.waves if test else None, test_y=test_y,
                    meta={"file": np.array(train.ids, dtype=str)},
                    test_meta={"file": np.array(test.ids if test else [], dtype=str)})
+
+
+def _vocabulary(texts: list[str], tokens: Tokens, synthesis: bool) -> list[str]:
+    if not synthesis:
+        return build_vocabulary(texts, tokens)
+    blank, *words = build_vocabulary(texts, "words")
+    return [blank, PAUSE, *words]
+
+
+def aligned_targets(parts: list[Utterances], vocabulary: list[str], *, hop: int, samples: int, name: str) -> np.ndarray:
+    """(N, S, 2) int64: each utterance as pause, word, pause, ..., word, pause with each one's frames
+    (summing to the spectrogram's frames), 0-padded. Raises DataError for utterances without word spans."""
+    if any(u.spans is None for u in parts):
+        raise DataError(f"task.name: speech_synthesis learns each word's duration from where it lies in the "
+                        f"recording; {name} does not say (use data.name: digit-strings)")
+    frames = 1 + samples // hop
+    rows = []
+    for spans in (s for u in parts for s in (u.spans or [])):
+        row, done = [], 0
+        for word, start, end in [*spans, (PAUSE, frames * hop, frames * hop)]:
+            row.append((vocabulary.index(PAUSE), min(frames, round(start / hop)) - done))  # the pause before
+            done += row[-1][1]
+            if word != PAUSE:
+                row.append((vocabulary.index(word), min(frames, round(end / hop)) - done))
+                done += row[-1][1]
+        rows.append(row)
+    out = np.zeros((len(rows), max(len(r) for r in rows), 2), dtype=np.int64)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    """Mono float samples in [-1, 1] as the bytes of a 16-bit PCM WAV file (clipped to [-1, 1])."""
+    pcm = (np.clip(samples, -1, 1) * 32767).round().astype("<i2")
+    buffer = io.BytesIO()
+    with wav_file.open(buffer, "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(pcm.tobytes())
+    return buffer.getvalue()
 
 
 def read_utterance(path: Path, *, rate: int, samples: int) -> tuple[np.ndarray, list[str]]:

@@ -20,6 +20,7 @@ from layerlab.models import (  # noqa: F401  (importing a family registers it)  
     rnn,
     segmentation_tv,
     seq2seq,
+    synthesis,
     textcnn,
     transformer,
     unet,

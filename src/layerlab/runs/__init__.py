@@ -18,10 +18,11 @@ from layerlab.runs.evaluation import evaluate, generate, predict
 from layerlab.runs.loaded import LoadedRun, load_run, pick_split
 from layerlab.runs.monitor import metric_names, resolve_monitor
 from layerlab.runs.outputs import environment
+from layerlab.runs.synthesis import speak
 from layerlab.runs.training import Interrupted, RunResult, run
 from layerlab.runs.transcription import transcribe
 from layerlab.runs.translation import translate
 
 __all__ = ["Assembled", "Interrupted", "LoadedRun", "RunResult", "assemble", "backbone_inputs", "build_model",
            "environment", "evaluate", "evaluate_ensemble", "generate", "load_backbone", "load_run", "metric_names",
-           "pick_split", "predict", "resolve_monitor", "run", "split_fields", "transcribe", "translate"]
+           "pick_split", "predict", "resolve_monitor", "run", "speak", "split_fields", "transcribe", "translate"]

@@ -21,8 +21,9 @@ from layerlab.tasks.regress import RegressionTask
 from layerlab.tasks.segmentation import SegmentationTask
 from layerlab.tasks.seq2seq import Seq2SeqTask
 from layerlab.tasks.speech_recognition import SpeechRecognitionTask
+from layerlab.tasks.speech_synthesis import SpeechSynthesisTask
 from layerlab.tasks.vae import VAETask
 
 __all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "DetectionTask", "ForecastTask", "LanguageModelTask",
-           "ReconstructionTask", "RegressionTask", "SegmentationTask", "Seq2SeqTask", "SpeechRecognitionTask", "Task",
-           "TaskConfig", "VAETask", "create_task", "target_spec"]
+           "ReconstructionTask", "RegressionTask", "SegmentationTask", "Seq2SeqTask", "SpeechRecognitionTask",
+           "SpeechSynthesisTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]

@@ -34,6 +34,7 @@ class DigitStringsConfig(SpeechConfig):
     min_digits: int = Field(1, ge=1, description="digit-strings: fewest digits in an utterance")
     max_digits: int = Field(7, ge=1, description="digit-strings: most digits in an utterance")
     pause_ms: tuple[float, float] = Field((30.0, 250.0), description="digit-strings: the shortest and longest pause of silence before and between digits, in ms")
+    speakers: list[str] | None = Field(None, description="digit-strings: only these speakers' recordings (default: all)")
     utterance_seed: int = Field(0, description="digit-strings: seed of the draw of digits, recordings and pauses")
 
     @model_validator(mode="after")
@@ -49,6 +50,15 @@ class DigitStringsConfig(SpeechConfig):
 @SOURCES.register("digit-strings", config=DigitStringsConfig, description="spoken digit strings (1-7 digits, one speaker each) joined from FSDD's recordings, with transcripts")
 def load_digit_strings(cfg: DigitStringsConfig, ctx: SourceContext) -> RawData:
     _, train, test = fsdd_recordings(cfg, ctx)
+    if cfg.speakers:
+        known = sorted({r.speaker or "" for r in train + test})
+        unknown = [s for s in cfg.speakers if s not in known]
+        if unknown:
+            raise DataError(f"data.speakers: '{unknown[0]}' is not a speaker of FSDD (speakers: {', '.join(known)})")
+        train, test = ([r for r in part if r.speaker in cfg.speakers] for part in (train, test))
+        if not train or not test:
+            raise DataError("data.speakers: with data.test_speaker, keep the held-out speaker among data.speakers "
+                            "and at least one other")
     fmt = speech_format(cfg, ctx, FSDD_RATE)
     generator = np.random.default_rng([cfg.utterance_seed, 31])
     return speech_raw_data(cfg, ctx, fmt, join_utterances(train, cfg, fmt, cfg.utterances, generator),
@@ -68,11 +78,11 @@ def join_utterances(recordings: list[Recording], cfg: DigitStringsConfig, fmt: S
                         f"({longest / fmt.rate:.2f} s) after a pause of {cfg.pause_ms[1]:g} ms; raise it")
     speakers = sorted(pool)
     waves = np.zeros((count, fmt.samples), dtype=np.float32)
-    texts, ids = [], []
+    texts, ids, spans = [], [], []
     for i in range(count):
         speaker = speakers[generator.integers(len(speakers))]
         digits = generator.integers(0, 10, size=generator.integers(cfg.min_digits, cfg.max_digits + 1))
-        at, words, parts = int(generator.integers(low, high + 1)), [], []
+        at, words, parts, where = int(generator.integers(low, high + 1)), [], [], []
         for digit in digits:
             takes = pool[speaker].get(str(digit), [])
             if not takes:
@@ -81,12 +91,14 @@ def join_utterances(recordings: list[Recording], cfg: DigitStringsConfig, fmt: S
             if at + len(wave) > fmt.samples:
                 break
             waves[i, at : at + len(wave)] = wave
+            where.append((DIGIT_WORDS[digit], at, at + len(wave)))
             at += len(wave) + int(generator.integers(low, high + 1))
             words.append(DIGIT_WORDS[digit])
             parts.append(name)
         texts.append(" ".join(words))
         ids.append("+".join(parts))
-    return Utterances(waves, texts, ids)
+        spans.append(where)
+    return Utterances(waves, texts, ids, spans)
 
 
 def _read(recording: Recording, rate: int) -> np.ndarray:
