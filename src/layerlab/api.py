@@ -9,6 +9,7 @@ runs`` lists runs without importing torch, and ``layerlab tune`` alone imports O
 
     command        function here                 the library's
     run            run                           layerlab.runs.run
+    (Python only)  fit                           layerlab.runs.fit.fit (the user's nn.Module and data)
     evaluate       evaluate                      layerlab.runs.evaluate
     ensemble       ensemble                      layerlab.runs.evaluate_ensemble, tune.crossval.ensemble_folds
     predict        predict                       layerlab.runs.predict
@@ -63,6 +64,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
         transcribe,
         translate,
     )
+    from layerlab.runs.fit import fit  # noqa: F401
     from layerlab.serve.export import export  # noqa: F401
     from layerlab.track.index import list_runs, rebuild_index  # noqa: F401
     from layerlab.transfer.lr_finder import lr_find  # noqa: F401
@@ -71,6 +73,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
 _EXPORTS = {
     **dict.fromkeys(["run", "evaluate", "predict", "generate", "translate", "transcribe", "evaluate_ensemble", "load_run",
                      "RunResult", "LoadedRun", "Interrupted", "environment", "split_fields"], "layerlab.runs"),
+    "fit": "layerlab.runs.fit",
     "_metric_names": "layerlab.runs:metric_names",  # the name older code imports
     "explain_recipe": "layerlab.recipe:explain",
     "load_recipe": "layerlab.recipe",

@@ -16,6 +16,7 @@ from layerlab.models import (  # noqa: F401  (importing a family registers it)  
     mlp,
     pretrained,
     pretrained_text,
+    python_module,
     resnet,
     rnn,
     segmentation_tv,
