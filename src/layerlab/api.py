@@ -126,9 +126,12 @@ def recipe_text(name: str) -> str:
 
 
 def models() -> list[Any]:
-    """The registered models (entries with ``group``, ``name`` and ``description``), by family."""
+    """The registered models (entries with ``group``, ``name`` and ``description``), by family; installed
+    plugins' (``layerlab.plugins`` entry points) included."""
     from layerlab.models import MODELS
+    from layerlab.plugins import load_entry_points
 
+    load_entry_points()
     return sorted(MODELS, key=lambda e: (e.group, e.name))
 
 

@@ -37,7 +37,11 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.data.targets import StructuredTargets, TargetSpec
 
+# ``@layerlab.data.register("name", config=Cfg)``: a data source of the user's own, from their module (see layerlab.plugins)
+register = SOURCES.register
+
 __all__ = [
+    "register",
     "DATASETS",
     "SOURCES",
     "DataConfig",
