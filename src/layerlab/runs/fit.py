@@ -23,6 +23,7 @@ from torch import nn
 from layerlab.data.user_data import arrays_of, write_npz
 from layerlab.errors import UsageError
 from layerlab.models.python_module import class_path, needs_arguments, supplied
+from layerlab.notebook import live
 from layerlab.recipe import load_recipe
 from layerlab.rundir import RunDir, stamped_path
 from layerlab.runs.training import RunResult, run
@@ -37,7 +38,8 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
         val: float = 0.1, test: Any = 0.2, classes: Sequence[str] | None = None,
         model_args: Mapping[str, Any] | None = None, name: str = "fit", out: str | Path | None = None,
         runs_root: str | Path = "runs", data_options: Mapping[str, Any] | None = None,
-        console: Console | None = None, callbacks: Sequence[Callback] = (), **train: Any) -> RunResult:
+        progress: bool = True, console: Console | None = None, callbacks: Sequence[Callback] = (),
+        **train: Any) -> RunResult:
     """Train ``model`` on ``data`` and write a run directory; returns what ``run`` returns.
 
     ``data``: ``(x, y)`` tensors or NumPy arrays (x a table (N, features) or images (N, [C,] H, W)), a
@@ -47,6 +49,8 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
     the same kind as ``data`` (None: no test split). ``classes``: the class names of integer targets. ``model_args``: the
     module's constructor arguments, recorded so that the run can be loaded back (a class that takes
     none needs none). ``data_options``: further ``data`` keys (``normalize``, ``augment``, ``limit``).
+    ``progress``: show the training (in a notebook: a progress line and
+    the learning curves, redrawn in the cell; elsewhere one line per epoch on ``console`` or stdout).
     ``**train``: the recipe's train fields (epochs, lr, batch_size, ...). Raises RecipeError for a bad
     field (before any work), UsageError for data it does not take, and what ``run`` raises.
     """
@@ -69,8 +73,11 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
         path = rundir.path / DATA_FILE
         write_npz(path, train_arrays, held, classes=list(classes) if classes is not None else None)
         cfg = load_recipe(cfg, {"data.path": str(path.resolve())})
+    shown = live() if progress else []
+    if progress and not shown and console is None:
+        console = Console()
     with supplied(model):
-        return run(cfg, out=rundir.path, console=console, callbacks=callbacks)
+        return run(cfg, out=rundir.path, console=console, callbacks=[*shown, *callbacks])
 
 
 def model_section(model: nn.Module, model_args: Mapping[str, Any] | None) -> dict[str, Any]:
