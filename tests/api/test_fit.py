@@ -43,6 +43,17 @@ class TableNet(nn.Module):
         return self.body(x)
 
 
+class FlatNet(nn.Module):
+    """A linear classifier of 28x28 RGB images into two classes (image-folder reads RGB by default)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3 * 28 * 28, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1))
+
+
 def _fashion(folder: Path, n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
     x = read_idx(folder / "train-images-idx3-ubyte.gz")[:n_train]
     y = read_idx(folder / "train-labels-idx1-ubyte.gz")[:n_train]
@@ -51,6 +62,7 @@ def _fashion(folder: Path, n_train: int, n_test: int) -> tuple[np.ndarray, ...]:
     return x, y.astype(np.int64), tx, ty.astype(np.int64)
 
 
+@pytest.mark.slow
 def test_a_users_cnn_on_fashion_arrays_learns_and_its_run_serves_every_verb(fashion_dir: Path, tmp_path: Path) -> None:
     x, y, tx, ty = _fashion(fashion_dir, 3000, 1000)
     net = SmallCNN()
@@ -74,6 +86,7 @@ def test_a_users_cnn_on_fashion_arrays_learns_and_its_run_serves_every_verb(fash
     assert Path(exported.path).is_file()
 
 
+@pytest.mark.slow
 def test_class_names_and_a_dataset_of_tensors(fashion_dir: Path, tmp_path: Path) -> None:
     x, y, _, _ = _fashion(fashion_dir, 2000, 0)
     dataset = torch.utils.data.TensorDataset(torch.from_numpy(x[:, None] / 255.0).float(), torch.from_numpy(y))
@@ -100,6 +113,7 @@ def _shop_frame(n: int, seed: int):
     return frame
 
 
+@pytest.mark.slow
 def test_a_dataframe_with_categorical_columns_trains(tmp_path: Path) -> None:
     frame = _shop_frame(3000, seed=0)
     # colour one-hot (3) + price + rating: five inputs, recorded so the run can be loaded back
@@ -138,6 +152,13 @@ def test_a_class_defined_in_a_function_is_refused_by_load_with_its_reason(tmp_pa
         api.load_run(result.run_dir)
 
 
+def test_a_torch_sequential_trains_but_load_says_to_define_a_class(tmp_path: Path) -> None:
+    net = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+    result = layerlab.fit(net, _shop_frame(300, seed=0), target="buy", out=tmp_path / "run", **{**FAST, "epochs": 1})
+    with pytest.raises(LayerLabError, match="torch container built in place .* define the model as a class"):
+        api.load_run(result.run_dir)
+
+
 def test_train_fields_are_checked_with_the_recipes_errors_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match=r"train.epocs: unknown key; did you mean 'train.epochs'\?"):
         layerlab.fit(SmallCNN(), (np.zeros((4, 28, 28)), np.zeros(4)), epocs=2, out=tmp_path / "run")
@@ -153,5 +174,19 @@ def test_bad_data_is_refused_with_what_fit_takes(tmp_path: Path) -> None:
         layerlab.fit(SmallCNN(), (np.zeros((3, 5)), np.zeros(2)), out=tmp_path / "b")
     with pytest.raises(UsageError, match="no column 'bye' in the DataFrame; did you mean 'buy'"):
         layerlab.fit(TableNet(5), _shop_frame(10, seed=0), target="bye", out=tmp_path / "c")
+    with pytest.raises(UsageError, match="val is the fraction of the training data held out"):
+        layerlab.fit(SmallCNN(), (np.zeros((3, 5)), np.zeros(3)), val=(np.zeros((3, 5)), np.zeros(3)), out=tmp_path / "e")
     with pytest.raises(UsageError, match="model must be a torch nn.Module"):
         layerlab.fit("cnn", (np.zeros((3, 5)), np.zeros(3)), out=tmp_path / "d")
+
+
+def test_a_folder_of_images_trains_through_the_image_folder_source(fashion_dir: Path, tmp_path: Path) -> None:
+    x, y, _, _ = _fashion(fashion_dir, 3000, 0)
+    for label, name in ((0, "top"), (1, "trouser")):  # two classes, 150 PNG files each
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in np.flatnonzero(y == label)[:150]:
+            Image.fromarray(x[i]).save(tmp_path / "photos" / name / f"{i}.png")
+    net = FlatNet()
+    result = layerlab.fit(net, tmp_path / "photos", out=tmp_path / "run", **{**FAST, "epochs": 3})
+    assert result.summary["test"]["accuracy"] > 0.85  # chance 0.5
+    assert api.load_run(result.run_dir).task.class_names == ["top", "trouser"]

@@ -54,8 +54,9 @@ def class_path(module: nn.Module) -> str:
 
 
 def needs_arguments(module: nn.Module) -> bool:
-    """Whether ``module``'s class cannot be called without arguments."""
-    return bool(_required(type(module)))
+    """Whether ``module``'s class cannot be called without arguments to rebuild it (torch's own
+    containers, nn.Sequential and the like, are given their layers)."""
+    return type(module).__module__.split(".")[0] == "torch" or bool(_required(type(module)))
 
 
 @contextmanager
@@ -74,6 +75,10 @@ def build_python_module(cfg: PythonModuleConfig, input_shape: tuple[int, ...], n
     given = _SUPPLIED.get()
     if given is not None:
         return given
+    if cfg.import_path()[0].split(".")[0] == "torch":
+        raise LayerLabError(f"model {cfg.name}: a torch container built in place (its layers given to it) cannot be "
+                            "rebuilt from the run directory; define the model as a class of your own (a subclass of "
+                            "nn.Module) in a module on the Python path")
     cls = import_class(cfg)
     if cfg.args is None and _required(cls):
         raise LayerLabError(f"model {cfg.name}: its constructor arguments were not recorded ({', '.join(_required(cls))} "

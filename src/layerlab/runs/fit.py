@@ -56,6 +56,9 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
     """
     if not isinstance(model, nn.Module):
         raise UsageError(f"fit: model must be a torch nn.Module, not {type(model).__name__}")
+    if not isinstance(val, float | int) or isinstance(val, bool):
+        raise UsageError(f"fit: val is the fraction of the training data held out for validation (e.g. 0.1), not a "
+                         f"{type(val).__name__}; separate validation data is not taken (pass test= for a test split)")
     folder = _folder(data)
     cfg = load_recipe({
         "name": name,
