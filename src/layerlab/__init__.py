@@ -10,10 +10,11 @@ from layerlab.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = ["run", "evaluate", "predict", "load_run", "load_recipe", "Recipe", "RecipeError", "LayerLabError", "__version__"]
+__all__ = ["run", "fit", "evaluate", "predict", "load_run", "load_recipe", "Recipe", "RecipeError", "LayerLabError", "__version__"]
 
 _LAZY = {
     "run": "layerlab.api",
+    "fit": "layerlab.api",
     "evaluate": "layerlab.api",
     "predict": "layerlab.api",
     "load_run": "layerlab.api",

@@ -9,6 +9,7 @@ runs`` lists runs without importing torch, and ``layerlab tune`` alone imports O
 
     command        function here                 the library's
     run            run                           layerlab.runs.run
+    (Python only)  fit                           layerlab.runs.fit.fit (the user's nn.Module and data)
     evaluate       evaluate                      layerlab.runs.evaluate
     ensemble       ensemble                      layerlab.runs.evaluate_ensemble, tune.crossval.ensemble_folds
     predict        predict                       layerlab.runs.predict
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
         transcribe,
         translate,
     )
+    from layerlab.runs.fit import fit  # noqa: F401
     from layerlab.serve.export import export  # noqa: F401
     from layerlab.track.index import list_runs, rebuild_index  # noqa: F401
     from layerlab.transfer.lr_finder import lr_find  # noqa: F401
@@ -73,6 +75,7 @@ if TYPE_CHECKING:  # the lazy exports below, named for type checkers (hence the 
 _EXPORTS = {
     **dict.fromkeys(["run", "evaluate", "predict", "generate", "translate", "transcribe", "speak", "evaluate_ensemble", "load_run",
                      "RunResult", "LoadedRun", "Interrupted", "environment", "split_fields"], "layerlab.runs"),
+    "fit": "layerlab.runs.fit",
     "_metric_names": "layerlab.runs:metric_names",  # the name older code imports
     "explain_recipe": "layerlab.recipe:explain",
     "load_recipe": "layerlab.recipe",
@@ -125,9 +128,12 @@ def recipe_text(name: str) -> str:
 
 
 def models() -> list[Any]:
-    """The registered models (entries with ``group``, ``name`` and ``description``), by family."""
+    """The registered models (entries with ``group``, ``name`` and ``description``), by family; installed
+    plugins' (``layerlab.plugins`` entry points) included."""
     from layerlab.models import MODELS
+    from layerlab.plugins import load_entry_points
 
+    load_entry_points()
     return sorted(MODELS, key=lambda e: (e.group, e.name))
 
 

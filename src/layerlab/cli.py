@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, help="show the library's log from this level up")
     parser.add_argument(
         "--import", dest="imports", action="append", default=[], metavar="MODULE",
-        help="import a Python module first (your own models, sources, tasks register themselves); repeatable",
+        help="import a Python module first (your own models, sources, tasks register themselves); repeatable, "
+             "before or after the command",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
@@ -70,12 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from layerlab.plugins import PluginError, import_modules, take_imports
+
+    modules, rest = take_imports(sys.argv[1:] if argv is None else argv)  # --import anywhere on the line
     parser = build_parser()
-    args = parse_args(parser, argv)
+    args = parse_args(parser, rest)
     _configure_logging(args)
-    failed = _import_plugins(args.imports)
-    if failed:
-        return failed
+    try:
+        import_modules([*modules, *args.imports])
+    except PluginError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if args.version:
         from layerlab import __version__
 
@@ -115,19 +121,6 @@ def _stdout_gone() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return BROKEN_PIPE_EXIT
-
-
-def _import_plugins(modules: Sequence[str]) -> int:
-    """Import each ``--import`` module; one failing gives a one-line error naming it and exit 2."""
-    if modules and "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")  # the current folder, as `python -m` has it, so `--import my_module` finds ./my_module.py
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # a user's module may fail in any way; name it, briefly
-            print(f"error: --import {name}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
-            return 2
-    return 0
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:

@@ -81,9 +81,19 @@ class Registry(Generic[T]):
 
     def entry(self, name: str) -> Entry[T]:
         """The entry of ``name``; a name ``prefix:rest`` falls to the family registered as ``prefix:``."""
-        found = self._entries.get(name) or self._prefix_family(name)
+        found = self._find(name)
         if found is None:
             raise UnknownNameError(self.unknown_message(name))
+        return found
+
+    def _find(self, name: str) -> Entry[T] | None:
+        """The entry of ``name``; on a miss, the installed plugins (entry points) are loaded once and it is looked for again."""
+        found = self._entries.get(name) or self._prefix_family(name)
+        if found is None:
+            from layerlab.plugins import load_entry_points
+
+            if load_entry_points():
+                found = self._entries.get(name) or self._prefix_family(name)
         return found
 
     def _prefix_family(self, name: object) -> Entry[T] | None:
@@ -105,7 +115,7 @@ class Registry(Generic[T]):
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (name in self._entries or self._prefix_family(name) is not None)
+        return isinstance(name, str) and self._find(name) is not None
 
     def __iter__(self) -> Iterator[Entry[T]]:
         return iter(self._entries.values())

@@ -15,6 +15,7 @@ from layerlab.data.load import load_data
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import DATASETS, SOURCES, RawData, SourceContext
 from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401  (text sources)  # noqa: F401  (audio and time-series sources)
+    arrays,
     audio_folder,
     cifar10,
     coco,
@@ -36,7 +37,11 @@ from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.data.targets import StructuredTargets, TargetSpec
 
+# ``@layerlab.data.register("name", config=Cfg)``: a data source of the user's own, from their module (see layerlab.plugins)
+register = SOURCES.register
+
 __all__ = [
+    "register",
     "DATASETS",
     "SOURCES",
     "DataConfig",

@@ -16,6 +16,7 @@ from layerlab.models import (  # noqa: F401  (importing a family registers it)  
     mlp,
     pretrained,
     pretrained_text,
+    python_module,
     resnet,
     rnn,
     segmentation_tv,
@@ -31,7 +32,11 @@ from layerlab.models.factory import create_model
 from layerlab.models.init import init_weights
 from layerlab.models.summary import LayerRow, ModelSummary, parse_input_shape, summarize
 
+# ``@layerlab.models.register("name", config=Cfg)``: a model family of the user's own, from their module (see layerlab.plugins)
+register = MODELS.register
+
 __all__ = [
+    "register",
     "MODELS",
     "ModelConfig",
     "create_model",

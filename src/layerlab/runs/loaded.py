@@ -56,6 +56,11 @@ class LoadedRun:
             raise UsageError(f"the {name} split of {self.recipe.data.name} is empty")
         return chosen
 
+    def _repr_html_(self) -> str:  # in a notebook: metrics, curves, confusion matrix (layerlab.notebook)
+        from layerlab.notebook import run_html
+
+        return run_html(self.run.path)
+
 
 def load_run(run_dir: str | Path, *, device: str = "auto") -> LoadedRun:
     """Rebuild a trained model, its task and preprocessing from a run directory alone.

@@ -46,6 +46,11 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
     model: torch.nn.Module | None = None
 
+    def _repr_html_(self) -> str:  # in a notebook: metrics, curves, confusion matrix (layerlab.notebook)
+        from layerlab.notebook import run_html
+
+        return run_html(self.run_dir)
+
 
 def run(
     recipe: RecipeSource = None,

@@ -24,6 +24,9 @@ from layerlab.tasks.speech_recognition import SpeechRecognitionTask
 from layerlab.tasks.speech_synthesis import SpeechSynthesisTask
 from layerlab.tasks.vae import VAETask
 
-__all__ = ["TASKS", "AdversarialTask", "ClassificationTask", "DetectionTask", "ForecastTask", "LanguageModelTask",
+# ``@layerlab.tasks.register("name", config=Cfg)``: a task of the user's own, from their module (see layerlab.plugins)
+register = TASKS.register
+
+__all__ = ["register", "TASKS", "AdversarialTask", "ClassificationTask", "DetectionTask", "ForecastTask", "LanguageModelTask",
            "ReconstructionTask", "RegressionTask", "SegmentationTask", "Seq2SeqTask", "SpeechRecognitionTask",
            "SpeechSynthesisTask", "Task", "TaskConfig", "VAETask", "create_task", "target_spec"]

@@ -1,0 +1,110 @@
+"""Data handed over in Python (``layerlab.fit``), as the arrays the ``arrays`` source reads.
+
+    arrays_of((x, y))                  tensors or NumPy arrays
+    arrays_of(frame, target="label")   a pandas DataFrame: its other columns are the inputs; non-numeric
+                                       ones (text, category, bool) are one-hot encoded, as the csv source does
+    arrays_of(dataset)                 a torch Dataset of (input, target) pairs, read once
+
+``write_npz`` saves them (with an optional test split) as the file the ``arrays`` source reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layerlab.errors import DataError, UsageError
+
+Arrays = dict[str, np.ndarray]
+
+
+def arrays_of(data: Any, *, target: str | None = None, what: str = "data") -> Arrays:
+    """``x`` and ``y`` (and, for a DataFrame, ``columns`` and ``categorical``) of ``data``. Raises
+    UsageError saying what is accepted, naming ``what`` (the argument: data, test)."""
+    if _is_frame(data):
+        return _frame(data, target, what)
+    if target is not None:
+        raise UsageError(f"{what}: target={target!r} names a DataFrame's column; the {type(data).__name__} given "
+                         "is not a DataFrame")
+    if isinstance(data, tuple | list) and len(data) == 2:
+        x, y = (_numpy(part, f"{what}[{i}]") for i, part in enumerate(data))
+        if len(x) != len(y):
+            raise UsageError(f"{what}: {len(x)} inputs but {len(y)} targets")
+        return {"x": x, "y": y}
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        return _dataset(data, what)
+    raise UsageError(f"{what}: expected (x, y) arrays or tensors, a pandas DataFrame with target=COLUMN, a torch "
+                     f"Dataset of (input, target) pairs or a folder of images, not {type(data).__name__}")
+
+
+def write_npz(path: Path, train: Arrays, test: Arrays | None = None, *, classes: list[str] | None = None) -> None:
+    """Save ``train`` (and ``test``) as the ``arrays`` source's file."""
+    out = dict(train)
+    if test is not None:
+        if test["x"].shape[1:] != train["x"].shape[1:]:
+            raise UsageError(f"test: examples of shape {test['x'].shape[1:]}, but the training data's are {train['x'].shape[1:]}")
+        if "columns" in train and test.get("columns", train["columns"]).tolist() != train["columns"].tolist():
+            raise UsageError("test: its columns differ from the training data's")
+        out.update(test_x=test["x"], test_y=test["y"])
+    if classes is not None:
+        out["classes"] = np.array([str(c) for c in classes])
+    np.savez(path, **out)
+
+
+def _numpy(value: Any, what: str, *, scalar: bool = False) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.dtype == object:
+        raise UsageError(f"{what}: an array of Python objects; give numbers (or, for targets, class names as strings)")
+    if array.ndim == 0 and not scalar:
+        raise UsageError(f"{what}: a single value, not an array of examples")
+    return array
+
+
+def _is_frame(data: Any) -> bool:
+    return type(data).__name__ == "DataFrame" and hasattr(data, "columns") and hasattr(data, "dtypes")
+
+
+def _frame(frame: Any, target: str | None, what: str) -> Arrays:
+    import pandas as pd
+
+    if target is None:
+        raise UsageError(f"{what}: a DataFrame needs target=COLUMN, the column to learn")
+    if target not in frame.columns:
+        from layerlab.errors import did_you_mean
+
+        raise UsageError(f"{what}: no column {target!r} in the DataFrame{did_you_mean(str(target), [str(c) for c in frame.columns])}")
+    inputs = frame.drop(columns=[target])
+    if inputs.shape[1] == 0:
+        raise UsageError(f"{what}: the DataFrame has no columns besides the target {target!r}")
+    categorical = [not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
+                   for dtype in inputs.dtypes]
+    cells = np.empty(inputs.shape, dtype=object)
+    for j, column in enumerate(inputs.columns):
+        values = inputs[column]
+        cells[:, j] = np.where(values.isna(), "", values.astype(str).to_numpy())
+    y = frame[target]
+    if y.isna().any():
+        raise UsageError(f"{what}: the target column {target!r} is empty on {int(y.isna().sum())} row(s)")
+    y_array = y.to_numpy() if pd.api.types.is_numeric_dtype(y.dtype) else y.astype(str).to_numpy().astype(str)
+    return {"x": cells.astype(str), "y": y_array, "columns": np.array([str(c) for c in inputs.columns]),
+            "categorical": np.array(categorical)}
+
+
+def _dataset(dataset: Any, what: str) -> Arrays:
+    xs, ys = [], []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise UsageError(f"{what}: item {i} of the Dataset is a {type(item).__name__}; expected (input, target)")
+        xs.append(_numpy(item[0], f"{what}[{i}] input"))
+        ys.append(_numpy(item[1], f"{what}[{i}] target", scalar=True))
+    if not xs:
+        raise DataError(f"{what}: the Dataset is empty")
+    shapes = {x.shape for x in xs}
+    if len(shapes) > 1:
+        raise UsageError(f"{what}: the Dataset's inputs have different shapes ({', '.join(map(str, sorted(shapes)[:3]))})")
+    return {"x": np.stack(xs), "y": np.stack(ys).reshape(len(ys))}
