@@ -122,6 +122,47 @@ def test_lone_process_is_untouched():
     assert lone.shard(x, x)[0] is x
 
 
+def test_nproc_reruns_the_same_command_through_torchrun():
+    import argparse
+
+    from layerlab.commands.run import _rerun_args
+    from layerlab.train.launch import torchrun_command
+
+    args = argparse.Namespace(imports=["mymodels"], verbose=1, log_level=None, args=["digits-cnn", "train.epochs=3"],
+                              resume=None, out="runs/x", quiet=True, json=False)
+    argv = _rerun_args(args)
+    assert argv == ["--import=mymodels", "-v", "run", "digits-cnn", "train.epochs=3", "--out=runs/x", "--quiet"]
+    command = torchrun_command(argv, 4)
+    assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
+    assert command[5:] == ["-m", "layerlab", *argv]
+
+
+def test_nproc_refusals_are_one_line(capsys, monkeypatch):
+    from layerlab.cli import main
+
+    assert main(["run", "digits-cnn", "--nproc", "0"]) == 2
+    assert "--nproc 0" in capsys.readouterr().err
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["run", "digits-cnn", "--nproc", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "already started by torchrun" in err and len(err.strip().splitlines()) == 1
+
+
+def test_distributed_refusals_name_the_key():
+    from layerlab.errors import LayerLabError
+    from layerlab.recipe import TrainConfig
+
+    ranks = Distributed(0, 2, 0, launched=True, backend="gloo")
+    with pytest.raises(LayerLabError, match="SyncBatchNorm runs on CUDA only"):
+        ranks.check(TrainConfig(distributed={"sync_batchnorm": True}), own_step=False)
+    with pytest.raises(LayerLabError, match="train.stages / train.fine_tune"):
+        ranks.check(TrainConfig(epochs=3, fine_tune=1), own_step=False)
+    with pytest.raises(LayerLabError, match="GAN"):
+        ranks.check(TrainConfig(), own_step=True)
+    Distributed().check(TrainConfig(epochs=3, fine_tune=1), own_step=True)  # one process: all allowed
+
+
 @pytest.mark.slow
 def test_two_processes_equal_one_process_with_the_global_batch(one_process: Path, two_processes: Path):
     assert_close_runs(one_process, two_processes)

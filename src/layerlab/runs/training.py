@@ -102,7 +102,7 @@ def _train(cfg: Recipe, rundir: RunDir, ranks: Distributed, device: torch.device
     trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
                       callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor, distributed=ranks)
     if console is not None:
-        console.print(_headline(cfg, built, device), highlight=False)
+        console.print(_headline(cfg, built, device, ranks), highlight=False)
     try:
         state = trainer.fit(built.data.train, built.data.val, resume=rundir.checkpoint if resumed else None)
         model, summary = write_outputs(rundir, cfg, built, state, keep_best, device, started)
@@ -184,11 +184,12 @@ def _prepare(cfg: Recipe) -> torch.device:
     return device
 
 
-def _headline(cfg: Recipe, built: Assembled, device: torch.device) -> str:
+def _headline(cfg: Recipe, built: Assembled, device: torch.device, ranks: Distributed) -> str:
     data = built.data
+    where = f"{ranks.world_size} processes ({ranks.backend}), {device.type}" if ranks.launched else str(device)
     return (f"[bold]{cfg.name}[/]: {cfg.model['name']} on {cfg.data.name} "
             f"({len(data.train):,} train / {len(data.val):,} val / {len(data.test):,} test), "
-            f"{sum(p.numel() for p in built.model.parameters()):,} parameters, {device}")
+            f"{sum(p.numel() for p in built.model.parameters()):,} parameters, {where}")
 
 
 def _raise_for(state: TrainState, rundir: RunDir) -> None:

@@ -28,21 +28,24 @@ def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
 
 def launch(argv: Sequence[str], *, nproc: int) -> int:
     """Run ``layerlab ARGV`` as ``nproc`` ranks through torchrun and wait; returns torchrun's exit status (0
-    when every rank finished; 1 when one failed: torchrun's report, naming it, is on stderr). Ctrl-C goes
-    to torchrun, which passes it on to the ranks (they finish the step and checkpoint)."""
+    when every rank finished; 1 when one failed: torchrun's report, naming it, is on stderr; 130 after
+    Ctrl-C, which goes to torchrun, which passes it on to the ranks: they finish the step and checkpoint)."""
     if nproc < 1:
         raise UsageError(f"--nproc {nproc}: give 1 or more processes")
     if torchrun_env() is not None:
         raise UsageError("--nproc: this process was already started by torchrun; give --nproc to `layerlab run` "
                          "only, or the process count to torchrun only")
     child = subprocess.Popen(torchrun_command(argv, nproc), start_new_session=True)  # signals: ours, once
+    received: list[int] = []
 
-    def forward(signum: int, frame: Any) -> None:  # a signal for this process alone reaches torchrun too
+    def forward(signum: int, frame: Any) -> None:  # torchrun passes it to the ranks, which checkpoint and stop
+        received.append(signum)
         child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return child.wait()
+        code = child.wait()
+        return 128 + received[0] if received and code else code  # 130 after Ctrl-C, as one process exits
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
