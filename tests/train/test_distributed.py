@@ -27,10 +27,11 @@ from layerlab.train.distributed import Distributed
 SRC = Path(__file__).resolve().parents[2] / "src"
 TOL = 1e-5
 # digits (1,294 training examples) with a small MLP, no dropout or batch norm (their draws would be per
-# rank): batches of 50 leave a last batch of 44, 22 + 22 on two ranks; 26 steps an epoch.
+# rank): batches of 50 leave a last batch of 44, 22 + 22 on two ranks; 26 steps an epoch. Gaussian noise
+# augmentation: drawn for the whole global batch from (seed, epoch, step), so it must not change either.
 RECIPE = {
     "name": "digits-mlp-ddp",
-    "data": {"name": "digits", "val_fraction": 0.1, "test_fraction": 0.2},
+    "data": {"name": "digits", "val_fraction": 0.1, "test_fraction": 0.2, "augment": {"noise": 0.05}},
     "model": {"name": "mlp", "hidden": [32]},
     "task": {"name": "classification"},
     "train": {"epochs": 3, "batch_size": 50, "lr": 0.003, "threads": 1, "deterministic": True,
