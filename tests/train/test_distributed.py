@@ -99,7 +99,7 @@ def one_process(recipe: Path) -> Path:
 @pytest.fixture(scope="module")
 def two_processes(recipe: Path) -> Path:
     out = recipe.parent / "two"
-    done = layerlab("run", str(recipe), f"--out={out}", "-q", nproc=2)
+    done = layerlab("run", str(recipe), f"--out={out}", "-q", "--nproc=2")  # torchrun through `layerlab run --nproc`
     assert done.returncode == 0, done.stderr[-2000:]
     return out
 
