@@ -87,6 +87,7 @@ class TrainConfig(Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
     stages: list[StageConfig] = Field(default_factory=list, description="fine-tuning stages, one after another (see train.stages[].*); train.epochs is their sum")
     fine_tune: int = Field(0, ge=0, description="fastai-like shortcut: this many epochs training the head only at train.lr, then the rest of train.epochs everything at lr/2, rates falling to 1/100 at the first layer group (0 = off)")
+    distributed: DistributedConfig = Field(default_factory=lambda: DistributedConfig(), description="data-parallel training when started by torchrun or `layerlab run --nproc N` (see train.distributed.*); train.batch_size stays the global batch")
 
     @field_validator("device")
     @classmethod
@@ -111,6 +112,12 @@ class TrainConfig(Section):
                 raise ValueError(f"@epochs@{self.epochs} differs from the sum of the stages' epochs ({total}); leave train.epochs out or make them agree")
             object.__setattr__(self, "epochs", total)  # no re-validation loop
         return self
+
+
+class DistributedConfig(Section):
+    backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="distributed: the process group's backend (auto: nccl on CUDA, gloo on the CPU)")
+    sync_batchnorm: bool = Field(False, description="distributed: batch norm statistics over the whole global batch (SyncBatchNorm; CUDA only), not each rank's slice")
+    timeout: float = Field(1800.0, gt=0, description="distributed: seconds a rank waits for the others in one collective before it gives up")
 
 
 class StageConfig(Section):

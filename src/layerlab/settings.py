@@ -38,3 +38,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if cache:
         return Settings(data_dirs=data_dirs, cache_dir=Path(cache).expanduser(), offline=offline)
     return Settings(data_dirs=data_dirs, offline=offline)
+
+
+def torchrun_env(environ: dict[str, str] | None = None) -> tuple[int, int, int] | None:
+    """(rank, world size, local rank) of a process that torchrun (torch.distributed.run) started, read from
+    its ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; None when they are not set (one process on its own)."""
+    env = os.environ if environ is None else environ
+    if "RANK" not in env or "WORLD_SIZE" not in env:
+        return None
+    try:
+        return int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", env["RANK"]))
+    except ValueError:
+        raise ValueError(f"RANK={env['RANK']!r}, WORLD_SIZE={env['WORLD_SIZE']!r}, LOCAL_RANK={env.get('LOCAL_RANK')!r}: "
+                         "torchrun sets these to whole numbers") from None

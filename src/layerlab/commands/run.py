@@ -19,6 +19,8 @@ def register(sub: Any) -> None:
     p.add_argument("args", nargs="*", metavar="RECIPE|KEY=VALUE",
                    help="a recipe file or built-in name (default digits-cnn), then overrides like train.epochs=3")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--nproc", type=int, metavar="N", help="train data-parallel in N processes on this machine "
+                   "(through torchrun; gloo on the CPU, one GPU each with nccl); train.batch_size stays the global batch")
     shared_options(p, out="the run directory (default runs/<recipe>-<timestamp>)", out_metavar="DIR", device=False,
                    quiet="print only the result", json="print the summary as JSON")
     p.set_defaults(handler=cmd_run)
@@ -58,8 +60,14 @@ def cmd_run(args: argparse.Namespace, console: Any) -> int:
         from layerlab.errors import UsageError
 
         raise UsageError("--resume continues a run with its own recipe; give only overrides (KEY=VALUE) with it")
+    if args.nproc is not None:
+        from layerlab.train.launch import launch
+
+        return launch(_rerun_args(args), nproc=args.nproc)
     result = api.run(recipe, overrides, out=args.out, resume=args.resume,
                      console=None if args.quiet or args.json else console)
+    if not result.summary:  # a rank other than 0 of a distributed run: rank 0 reports
+        return 0
     if args.json:
         print(strict_json({"run_dir": str(result.run_dir), **result.summary}, indent=2))
         return 0
@@ -69,6 +77,16 @@ def cmd_run(args: argparse.Namespace, console: Any) -> int:
     console.print(f"test: {_metrics(test)}" if test else "test: (no test split)")
     console.print(f"run directory: {result.run_dir}")
     return 0
+
+
+def _rerun_args(args: argparse.Namespace) -> list[str]:
+    """This ``layerlab run`` command's arguments, without --nproc: what each of its processes runs."""
+    argv = [f"--import={module}" for module in args.imports] + ["-v"] * args.verbose
+    argv += [f"--log-level={args.log_level}"] if args.log_level else []
+    argv += ["run", *args.args]
+    argv += [f"--resume={args.resume}"] if args.resume else []
+    argv += [f"--out={args.out}"] if args.out else []
+    return argv + ["--quiet"] * bool(args.quiet) + ["--json"] * bool(args.json)
 
 
 def strict_json(obj: Any, *, indent: int | None = None) -> str:

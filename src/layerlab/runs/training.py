@@ -26,6 +26,7 @@ from layerlab.track.tracking import open_tracking
 from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, PeriodicCheckpoint
 from layerlab.train.device import resolve_device, set_deterministic
 from layerlab.train.diagnostics import Diagnostics, diagnostics_every
+from layerlab.train.distributed import Distributed
 from layerlab.train.gradient_time import time_gradient_callback
 from layerlab.train.progress import ProgressBar
 from layerlab.train.samples import SampleGrid
@@ -70,31 +71,74 @@ def run(
     ``overrides``). ``console`` shows progress when given. Raises RecipeError before any work for a
     bad recipe, Interrupted after Ctrl-C (a checkpoint is kept), TrainingError for a non-finite loss.
     """
-    rundir, cfg = _open(recipe, overrides, out=out, runs_root=runs_root, resume=resume)
+    ranks = Distributed.from_env()  # started by torchrun: this process is one rank of several
+    rundir, cfg = _open(recipe, overrides, out=out, runs_root=runs_root, resume=resume, create=ranks.is_main)
     started = time.perf_counter()
-    device = _prepare(cfg)
-    built = assemble(cfg, resumed=rundir.path if resume is not None else None)
-    if resume is None:
+    device = ranks.place(_prepare(cfg))
+    ranks = ranks.start(cfg.train.distributed, device)
+    try:
+        result = _train(cfg, rundir, ranks, device, started, resumed=resume is not None, console=console,
+                        callbacks=callbacks)
+    except (Interrupted, TrainingError):  # Ctrl-C, divergence: every rank ends at the same step, the same way
+        ranks.stop(clean=True)
+        raise
+    except BaseException:
+        ranks.stop(clean=False)  # a rank that fails alone leaves at once; torchrun stops the others
+        raise
+    ranks.stop(clean=True)
+    return result
+
+
+def _train(cfg: Recipe, rundir: RunDir, ranks: Distributed, device: torch.device, started: float, *, resumed: bool,
+           console: Console | None, callbacks: Sequence[Callback]) -> RunResult:
+    """Train into ``rundir`` (``run``'s body); on ranks other than 0 nothing is written and the summary is empty."""
+    rundir = RunDir(ranks.share(rundir.path))  # a new run's directory is rank 0's
+    built = assemble(cfg, resumed=rundir.path if resumed else None)
+    if not resumed and ranks.is_main:
         atomic_write_text(rundir.recipe, cfg.to_yaml())
         rundir.write_json(rundir.model_meta, model_meta(cfg, built.data, built.task))
     monitor, mode = resolve_monitor(cfg, built.task, has_val=len(built.data.val) > 0)
     keep_best = KeepBest(monitor, mode, rundir.best_weights, cfg.train.min_delta)
+    if not ranks.is_main:
+        return _train_other_rank(cfg, rundir, built, keep_best, ranks, device, resumed)
     tracking = open_tracking(cfg, rundir)  # MLflow, TensorBoard (track:), and the run index at the end
     cbs = training_callbacks(cfg, rundir, built, keep_best, console=console,
                              extra=[*callbacks, SampleGrid(rundir.path / "samples"), *tracking.callbacks])
-    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment, on_pixels=built.task.target.on_pixels),
-                      callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor)
+    augment = BatchAugment(cfg.data.augment, on_pixels=built.task.target.on_pixels)
+    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=augment,
+                      callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor, distributed=ranks)
     if console is not None:
-        console.print(_headline(cfg, built, device), highlight=False)
+        console.print(_headline(cfg, built, device, ranks), highlight=False)
     try:
-        state = trainer.fit(built.data.train, built.data.val, resume=rundir.checkpoint if resume is not None else None)
+        state = trainer.fit(built.data.train, built.data.val, resume=rundir.checkpoint if resumed else None)
         model, summary = write_outputs(rundir, cfg, built, state, keep_best, device, started)
+        if ranks.launched:
+            summary["distributed"] = ranks.summary()
+            rundir.write_json(rundir.summary, summary)
         tracking.finish(summary)
     except BaseException as error:  # the trackers hear of it (MLflow: FAILED), then it goes on up
         tracking.fail(error)
         raise
     _raise_for(state, rundir)
     return RunResult(rundir.path, summary, state.history, model)
+
+
+def _train_other_rank(cfg: Recipe, rundir: RunDir, built: Assembled, keep_best: KeepBest, ranks: Distributed,
+                      device: torch.device, resumed: bool) -> RunResult:
+    """A rank other than 0: the same steps, with only the callbacks that decide when to stop or checkpoint
+    (they see the same validation metrics as rank 0); it writes nothing."""
+    cbs: list[Callback] = []
+    if cfg.train.early_stopping:
+        cbs.append(EarlyStopping(keep_best.monitor.metric, keep_best.monitor.mode, cfg.train.early_stopping,
+                                 cfg.train.min_delta))
+    if cfg.train.checkpoint_every:
+        cbs.append(PeriodicCheckpoint(cfg.train.checkpoint_every))
+    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
+                      callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=keep_best.monitor.metric,
+                      distributed=ranks)
+    state = trainer.fit(built.data.train, built.data.val, resume=rundir.checkpoint if resumed else None)
+    _raise_for(state, rundir)
+    return RunResult(rundir.path, {}, state.history, None)
 
 
 def training_callbacks(cfg: Recipe, rundir: RunDir, built: Assembled, keep_best: KeepBest, *,
@@ -123,14 +167,17 @@ def training_callbacks(cfg: Recipe, rundir: RunDir, built: Assembled, keep_best:
 
 
 def _open(recipe: RecipeSource, overrides: Sequence[str] | Mapping[str, Any], *, out: str | Path | None,
-          runs_root: str | Path, resume: str | Path | None) -> tuple[RunDir, Recipe]:
-    """The run directory and the validated recipe: a resumed run's own, or a new one's."""
+          runs_root: str | Path, resume: str | Path | None, create: bool = True) -> tuple[RunDir, Recipe]:
+    """The run directory and the validated recipe: a resumed run's own, or a new one's (not made unless
+    ``create``: the ranks other than 0 of a distributed run learn rank 0's)."""
     if resume is not None:
         rundir = RunDir.open(resume, need=("recipe", "model_meta", "checkpoint"))
         return rundir, load_recipe(rundir.recipe, overrides)
     from layerlab.recipes import DEFAULT
 
     cfg = load_recipe(DEFAULT if recipe is None else recipe, overrides)
+    if not create:
+        return RunDir(Path(runs_root)), cfg
     rundir = RunDir.new_at(out) if out is not None else RunDir.create(Path(runs_root), cfg.name)
     return rundir, cfg
 
@@ -143,11 +190,12 @@ def _prepare(cfg: Recipe) -> torch.device:
     return device
 
 
-def _headline(cfg: Recipe, built: Assembled, device: torch.device) -> str:
+def _headline(cfg: Recipe, built: Assembled, device: torch.device, ranks: Distributed) -> str:
     data = built.data
+    where = f"{ranks.world_size} processes ({ranks.backend}), {device.type}" if ranks.launched else str(device)
     return (f"[bold]{cfg.name}[/]: {cfg.model['name']} on {cfg.data.name} "
             f"({len(data.train):,} train / {len(data.val):,} val / {len(data.test):,} test), "
-            f"{sum(p.numel() for p in built.model.parameters()):,} parameters, {device}")
+            f"{sum(p.numel() for p in built.model.parameters()):,} parameters, {where}")
 
 
 def _raise_for(state: TrainState, rundir: RunDir) -> None:

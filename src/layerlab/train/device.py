@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import numpy as np
 import torch
 
 from layerlab.errors import LayerLabError
+from layerlab.models.inference import native_bf16
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -64,3 +68,13 @@ def step_generator(seed: int, epoch: int, step: int, device: torch.device) -> to
     gen = torch.Generator(device=device)
     gen.manual_seed((seed * 1_000_003 + epoch * 100_003 + step) % (2**63 - 1))
     return gen
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    if precision == "fp16" and device.type != "cuda":
+        raise LayerLabError(f"train.precision: fp16 needs a CUDA device, and this run is on {device.type}; use bf16 or fp32")
+    if precision == "bf16" and device.type == "cpu" and not native_bf16(device):
+        # Emulated bf16 measured 0.08x fp32's throughput for cnn and resnet18 on a Zen 3 (BENCHMARKS, "Precision").
+        log.warning("train.precision: bf16 was asked for, but this CPU has no bf16 arithmetic (neither AVX-512 BF16 "
+                    "nor AMX), so autocast emulates it, often several times slower than fp32; use 'auto' (bf16 only "
+                    "where it is native) or 'fp32'")

@@ -42,7 +42,8 @@ from layerlab.tasks import Task
 from layerlab.train.averaging import WeightAverage
 from layerlab.train.callbacks import Callback
 from layerlab.train.checkpoint import load_state, save_state
-from layerlab.train.device import rng_state, set_rng_state, step_generator
+from layerlab.train.device import check_precision, rng_state, set_rng_state, step_generator
+from layerlab.train.distributed import LONE, Distributed
 from layerlab.train.finite import LastGood, nonfinite
 from layerlab.train.head_cache import CachedHead, HeadCache
 from layerlab.train.optim import build_optimizer, l1_penalty, set_lr
@@ -70,6 +71,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         checkpoint_path: Path | None = None,
         monitor: str | None = None,
+        distributed: Distributed = LONE,
     ):
         self.model = model.to(device)
         self.task, self.cfg, self.device = task, cfg, device
@@ -80,6 +82,8 @@ class Trainer:
         # Fine-tuning stages (train.stages, train.fine_tune): what trains, at which rates, per epoch.
         self.stages, self.stage = Stages(self.model, cfg), 0
         self.optimizer = self.stages.enter(self.stage)
+        self.distributed = distributed  # torchrun's ranks: DistributedDataParallel, slices of each global batch
+        self.net = distributed.wrap(self.model, cfg.distributed)  # what the training step runs (self.model's weights)
         # A task with a step of its own (a GAN's alternating updates) trains by it instead of train_step;
         # its optimisers are made as ours are, its state goes into the checkpoint.
         self.task_step = task.training_step(
@@ -101,7 +105,8 @@ class Trainer:
         self._epoch_batches = 0
         self._lengths: torch.Tensor | None = None  # train.group_by_length: the training examples' token counts
         self._cached: CachedHead | None = None  # a head-only stage's head inputs (train.cache_frozen)
-        _check_precision(cfg.precision, device)
+        check_precision(cfg.precision, device)
+        distributed.check(cfg, own_step=self.task_step is not None)
 
     # ------------------------------------------------------------------------------------ public
     def fit(self, train: Split, val: Split | None = None, *, resume: Path | None = None) -> TrainState:
@@ -161,18 +166,23 @@ class Trainer:
         self.save_checkpoint()
         return True
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, *, scale: float = 1.0, step: bool = True) -> torch.Tensor:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, *, scale: float = 1.0, step: bool = True,
+                   weight: float = 1.0) -> torch.Tensor:
         """One batch: forward, loss, backward; then, when ``step`` (the last batch of an accumulation group),
         clip and take the optimiser step. ``scale`` is 1 / the group's batches, so that the gradients add up
-        to their mean. Returns the batch's loss (detached); raises NonFiniteLoss before any backward."""
+        to their mean. ``weight``: a rank's share of the global batch (``distributed.shard``). Returns the
+        (global) batch's loss (detached); raises NonFiniteLoss before any backward."""
         cfg = self.cfg
-        net = self._cached.split.head if self._cached is not None else self.model  # cached: the head alone
+        net = self._cached.split.head if self._cached is not None else self.net  # cached: the head alone
         with autocast(self.device, cfg.precision):
             output = self.task.forward(net, x, y)
             loss = self.task.loss(output, y)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"the training loss became {loss.item()} at epoch {self.state.epoch + 1}, "
+        reported = self.distributed.batch_loss(loss, weight)  # one process: the loss itself
+        if not torch.isfinite(reported):
+            raise NonFiniteLoss(f"the training loss became {reported.item()} at epoch {self.state.epoch + 1}, "
                                 f"batch {self.state.step_in_epoch + 1} (learning rate {self.lr():.3g})")
+        if weight != 1.0:
+            scale *= weight
         total = loss * scale
         if cfg.l1 > 0:
             total = total + cfg.l1 * scale * l1_penalty(self.model)
@@ -188,7 +198,7 @@ class Trainer:
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
             self._count_step()
-        return loss.detach()
+        return reported
 
     def stop(self, reason: str) -> None:
         """Ask the trainer to stop at the end of this epoch (callbacks call this)."""
@@ -221,17 +231,18 @@ class Trainer:
         ):
             if self.augment is not None:
                 x, y = self.augment.pair(x, y, step_generator(cfg.seed, state.epoch, i, self.device))
+            x, y, weight = self.distributed.shard(x, y)  # this rank's slice of the global batch
             if self.task_step is not None:
                 loss = self._task_step(x, y)
             else:
                 group_start = i - i % cfg.accumulate  # train.accumulate batches a step; the epoch's last may have fewer
                 group_size = min(cfg.accumulate, n_batches - group_start)
-                loss = self.train_step(x, y, scale=1.0 / group_size, step=i + 1 == group_start + group_size)
+                loss = self.train_step(x, y, scale=1.0 / group_size, step=i + 1 == group_start + group_size, weight=weight)
             state.step_in_epoch = i + 1
             self._epoch_loss += loss
             self._epoch_batches += 1
             self._call("on_step_end", loss)
-            if self.at_step_boundary and self.stopping.now(self.clock()):
+            if self.at_step_boundary and self.distributed.agree_to_stop(self.stopping, self.clock()):
                 return state.step_in_epoch == n_batches
         return True
 
@@ -334,7 +345,8 @@ class Trainer:
         if bad:  # never over the last good checkpoint: training has diverged, and stops here
             raise NonFiniteLoss(f"the training state became non-finite ({', '.join(bad)}) by epoch "
                                 f"{self.state.epoch + 1}, batch {self.state.step_in_epoch} (learning rate {self.lr():.3g})")
-        save_state(path, state)
+        if self.distributed.is_main:  # the other ranks hold the same state; rank 0 alone writes
+            save_state(path, state)
         self.last_good.saved(path, f"after {self.state.global_step} optimiser steps")
         return path
 
@@ -377,12 +389,3 @@ class Trainer:
     def _averaged(self) -> contextlib.AbstractContextManager:
         return self.average.applied(self.model) if self.average is not None else contextlib.nullcontext()
 
-
-def _check_precision(precision: str, device: torch.device) -> None:
-    if precision == "fp16" and device.type != "cuda":
-        raise LayerLabError(f"train.precision: fp16 needs a CUDA device, and this run is on {device.type}; use bf16 or fp32")
-    if precision == "bf16" and device.type == "cpu" and not native_bf16(device):
-        # Emulated bf16 measured 0.08x fp32's throughput for cnn and resnet18 on a Zen 3 (BENCHMARKS, "Precision").
-        log.warning("train.precision: bf16 was asked for, but this CPU has no bf16 arithmetic (neither AVX-512 BF16 "
-                    "nor AMX), so autocast emulates it, often several times slower than fp32; use 'auto' (bf16 only "
-                    "where it is native) or 'fp32'")

@@ -1,0 +1,51 @@
+"""``layerlab run --nproc N``: the same command again, as N processes started by torchrun.
+
+    code = launch(["run", "digits-cnn", "train.epochs=3"], nproc=2)
+
+It runs ``python -m torch.distributed.run --standalone --nproc-per-node N -m layerlab ARGS`` (PyTorch's own
+launcher and its elastic agent: a free port on this machine, the workers watched, all of them stopped
+when one fails, the failed rank named) and returns its exit status. Several machines go through torchrun
+directly, with its ``--nnodes`` and ``--rdzv-endpoint`` (README). Imports no torch.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from layerlab.errors import UsageError
+from layerlab.settings import torchrun_env
+
+
+def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
+    """The torchrun command line that starts ``layerlab ARGV`` as ``nproc`` processes on this machine."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            "-m", "layerlab", *argv]
+
+
+def launch(argv: Sequence[str], *, nproc: int) -> int:
+    """Run ``layerlab ARGV`` as ``nproc`` ranks through torchrun and wait; returns torchrun's exit status (0
+    when every rank finished; 1 when one failed: torchrun's report, naming it, is on stderr; 130 after
+    Ctrl-C, which goes to torchrun, which passes it on to the ranks: they finish the step and checkpoint)."""
+    if nproc < 1:
+        raise UsageError(f"--nproc {nproc}: give 1 or more processes")
+    if torchrun_env() is not None:
+        raise UsageError("--nproc: this process was already started by torchrun; give --nproc to `layerlab run` "
+                         "only, or the process count to torchrun only")
+    child = subprocess.Popen(torchrun_command(argv, nproc), start_new_session=True)  # signals: ours, once
+    received: list[int] = []
+
+    def forward(signum: int, frame: Any) -> None:  # torchrun passes it to the ranks, which checkpoint and stop
+        received.append(signum)
+        child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+        return 128 + received[0] if received and code else code  # 130 after Ctrl-C, as one process exits
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
