@@ -33,6 +33,7 @@ from layerlab.recipe_errors import NestedErrors, problems
 from layerlab.recipe_explain import Row, explain_rows
 from layerlab.recipe_yaml import MAX_BYTES, RecipeYAMLError, parse_yaml
 from layerlab.registry import Registry
+from layerlab.semi import SemiConfig, semi_section
 from layerlab.tasks.config import TaskConfig
 from layerlab.tasks.registry import TASKS
 from layerlab.track.config import TrackConfig
@@ -87,6 +88,12 @@ class TrainConfig(Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: torch's choice)")
     stages: list[StageConfig] = Field(default_factory=list, description="fine-tuning stages, one after another (see train.stages[].*); train.epochs is their sum")
     fine_tune: int = Field(0, ge=0, description="fastai-like shortcut: this many epochs training the head only at train.lr, then the rest of train.epochs everything at lr/2, rates falling to 1/100 at the first layer group (0 = off)")
+    semi: SerializeAsAny[SemiConfig] | None = Field(None, description="semi-supervised learning from the unlabelled examples data.labels_per_class leaves: {method: pseudo_label | mean_teacher | fixmatch, ...} (see train.semi.*; None: off)")
+
+    @field_validator("semi", mode="before")
+    @classmethod
+    def _semi_method(cls, section: Any) -> SemiConfig | None:
+        return semi_section(section)
 
     @field_validator("device")
     @classmethod
@@ -196,6 +203,13 @@ class Recipe(Section):
         if known and self.train.monitor not in known:
             raise ValueError(f"@train.monitor@{short(self.train.monitor)} is not a metric of task {self.task.name}"
                              f"{did_you_mean(self.train.monitor, known)} (known: {', '.join(known)})")
+        return self
+
+    @model_validator(mode="after")
+    def _semi_has_unlabeled(self) -> Recipe:
+        if self.train.semi is not None and getattr(self.data, "labels_per_class", None) is None:
+            raise ValueError("@train.semi@needs unlabelled examples: set data.labels_per_class (the rest of the "
+                             "training split is then unlabelled)")
         return self
 
     @model_validator(mode="after")

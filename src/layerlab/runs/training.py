@@ -29,6 +29,7 @@ from layerlab.train.diagnostics import Diagnostics, diagnostics_every
 from layerlab.train.gradient_time import time_gradient_callback
 from layerlab.train.progress import ProgressBar
 from layerlab.train.samples import SampleGrid
+from layerlab.train.semi_training import with_semi
 from layerlab.train.state_io import atomic_write_text
 from layerlab.train.trainer import Trainer, TrainState
 
@@ -77,7 +78,8 @@ def run(
     tracking = open_tracking(cfg, rundir)  # MLflow, TensorBoard (track:), and the run index at the end
     cbs = training_callbacks(cfg, rundir, built, keep_best, console=console,
                              extra=[*callbacks, SampleGrid(rundir.path / "samples"), *tracking.callbacks])
-    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
+    task, cbs = with_semi(cfg, built, cbs)  # train.semi: the unlabelled batches' loss and history
+    trainer = Trainer(built.model, task, cfg.train, device=device, augment=BatchAugment(cfg.data.augment),
                       callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor)
     if console is not None:
         console.print(_headline(cfg, built, device), highlight=False)
