@@ -1,0 +1,28 @@
+"""The built-in semi-supervised recipes: valid, and FixMatch's CIFAR-10 protocol end to end on a tiny folder
+in CIFAR-10's real format (only its size and length changed)."""
+
+from __future__ import annotations
+
+from layerlab import api
+from layerlab.recipe import load_recipe
+
+
+def test_the_recipes_state_their_protocols():
+    cifar = load_recipe("cifar10-fixmatch-250")
+    assert cifar.data.labels_per_class * 10 == 250 and cifar.train.semi.method == "fixmatch"
+    assert cifar.train.epochs * cifar.data.labeled_repeat * 250 // cifar.train.batch_size >= 2**20 - 2**12
+    fashion = load_recipe("fashion-fixmatch-40")
+    assert fashion.data.labels_per_class == 40 and fashion.train.semi.threshold == 0.95
+
+
+def test_cifar10_fixmatch_250_runs_end_to_end(tiny_cifar, tmp_path):
+    overrides = [f"data.path={tiny_cifar}", "data.labels_per_class=2", "data.labeled_repeat=2", "data.val_fraction=0.1",
+                 "train.epochs=1", "train.batch_size=8", "train.eval_batch_size=64", "train.semi.mu=2",
+                 "train.semi.threshold=0.0", "train.report=false"]
+    result = api.run("cifar10-fixmatch-250", overrides, out=tmp_path / "run")
+    assert result.summary["status"] == "finished"
+    (row,) = result.history
+    assert row["unlabeled_above_threshold"] == 1.0  # threshold 0: every unlabelled image gets a pseudo-label
+    assert 0 <= row["pseudo_label_accuracy"] <= 1 and row["unlabeled_loss"] > 0
+    again = api.evaluate(result.run_dir)  # the run directory alone evaluates
+    assert again["metrics"]["accuracy"] == result.summary["test"]["accuracy"]
