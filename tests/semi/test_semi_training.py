@@ -22,6 +22,7 @@ def _recipe(method: str, **options) -> dict:
         "data": {"name": "digits", "labels_per_class": 5, "labeled_repeat": 4, "augment": {"crop_padding": 1}},
         "model": {"name": "cnn", "width": 8, "blocks": 2},
         "train": {"epochs": 3, "batch_size": 25, "lr": 0.01, "seed": 3, "deterministic": True, "report": False,
+                  "diagnostics_every": 0,
                   "semi": semi},
     }
 
@@ -78,3 +79,22 @@ def test_rdrop_with_semi_is_refused_by_name(tmp_path):
     recipe["task"] = {"name": "classification", "rdrop": 0.5}
     with pytest.raises(LayerLabError, match="task.rdrop"):
         api.run(recipe, out=tmp_path / "run")
+
+
+def test_spectrograms_get_specaugment_as_their_strong_view():
+    from layerlab.data import Split
+    from layerlab.data.spec_augment import SpecAugment
+    from layerlab.data.strong_augment import StrongAugment
+    from layerlab.train.semi_training import _views
+
+    cfg = load_recipe("fsdd-cnn")
+    spectrograms = Split(torch.randn(4, 1, 40, 60), torch.zeros(4, dtype=torch.long))
+    assert isinstance(_views(cfg, "audio", spectrograms).strong, SpecAugment)
+    assert isinstance(_views(cfg, "image", spectrograms).strong, StrongAugment)
+    assert _views(cfg, "text", Split(torch.ones(4, 9, dtype=torch.long), torch.zeros(4))).strong is None
+
+
+def test_fixmatch_on_text_is_refused_naming_the_alternatives(tmp_path, shared_data):
+    overrides = ["data.labels_per_class=5", "train.semi={method: fixmatch}", "train.epochs=1"]
+    with pytest.raises(LayerLabError, match="fixmatch needs a strong augmentation.*use pseudo_label or mean_teacher"):
+        api.run("polarity-cnn", overrides, out=tmp_path / "run")
