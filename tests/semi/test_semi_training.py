@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from layerlab import api
+from layerlab.analyze.plots import _history_panels
 from layerlab.errors import LayerLabError
 from layerlab.recipe import RecipeError, load_recipe
 from layerlab.train.callbacks import LambdaCallback
@@ -42,6 +43,8 @@ def test_each_method_trains_and_reports_its_pseudo_labels(method, tmp_path):
     assert last["pseudo_label_accuracy"] > 0.3  # and they are mostly right (measured on the hidden labels)
     header = (result.run_dir / "history.csv").read_text().splitlines()[0]
     assert "unlabeled_above_threshold" in header and "pseudo_label_accuracy" in header
+    panels = [name for name, _ in _history_panels(rows)]  # the report's training curves show them
+    assert {"unlabeled_above_threshold", "pseudo_label_accuracy", "unlabeled_loss"} <= set(panels)
 
 
 @pytest.mark.parametrize("method", ["pseudo_label", "mean_teacher"])
