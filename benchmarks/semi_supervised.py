@@ -4,8 +4,8 @@
         --methods supervised pseudo_label mean_teacher fixmatch
 
 Every run is the recipe (default ``fashion-fixmatch-40``: the same CNN, optimiser and weak augmentation for
-every method) with ``data.labels_per_class`` and ``train.semi.method`` changed (``supervised``: no
-``train.semi``, the labelled examples alone), trained for ``--budget`` seconds of wall-clock time
+every method) with ``data.labels_per_class`` and ``train.semi`` set to ``{method: M}`` plus ``--semi``'s fields
+(``supervised``: no ``train.semi``, the labelled examples alone), trained for ``--budget`` seconds of wall-clock time
 (``train.max_seconds`` with ``train.schedule_clock=time``: the cosine schedule ends when the budget does)
 or ``--epochs``, whichever comes first. The table gives the test accuracy, its mean ± standard error over
 the seeds, the steps taken and, for the semi-supervised methods, the last epoch's share of unlabelled
@@ -29,8 +29,9 @@ METHODS = ("supervised", "pseudo_label", "mean_teacher", "fixmatch")
 def one_run(args: argparse.Namespace, method: str, labels: int, seed: int) -> dict:
     overrides = [f"data.labels_per_class={labels}", f"train.seed={seed}", f"train.threads={args.threads}",
                  f"train.epochs={args.epochs}", f"train.max_seconds={args.budget}", "train.schedule_clock=time",
-                 "train.report=false", "track.index=false", *args.set]
-    overrides.append("train.semi=null" if method == "supervised" else f"train.semi={{method: {method}}}")  # its defaults
+                 "train.report=false", "train.diagnostics_every=0", "track.index=false", *args.set]
+    options = "".join(f", {key}: {value}" for key, value in (o.split("=", 1) for o in args.semi))
+    overrides.append("train.semi=null" if method == "supervised" else f"train.semi={{method: {method}{options}}}")
     result = layerlab.run(args.recipe, overrides, out=args.runs / f"{method}-{labels}-seed{seed}")
     last = result.history[-1] if result.history else {}
     return {"method": method, "labels_per_class": labels, "seed": seed,
@@ -68,6 +69,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600, help="seconds of training per run (wall clock)")
     parser.add_argument("--epochs", type=int, default=1000, help="at most this many epochs per run")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides for every run")
+    parser.add_argument("--semi", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="train.semi fields for every method (else each method's defaults: threshold 0.95, mu 7, ...)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-semi"))
     parser.add_argument("--json", type=Path, help="also write every run's result here, one JSON object a line")

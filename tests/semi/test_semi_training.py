@@ -101,3 +101,10 @@ def test_fixmatch_on_text_is_refused_naming_the_alternatives(tmp_path, shared_da
     overrides = ["data.labels_per_class=5", "train.semi={method: fixmatch}", "train.epochs=1"]
     with pytest.raises(LayerLabError, match="fixmatch needs a strong augmentation.*use pseudo_label or mean_teacher"):
         api.run("polarity-cnn", overrides, out=tmp_path / "run")
+
+
+def test_recipe_explain_lists_every_methods_fields():
+    from layerlab.recipe import explain
+
+    keys = {row[0] for row in explain("train")}
+    assert {"train.semi", "train.semi.method", "train.semi.threshold", "train.semi.mu", "train.semi.ema_decay"} <= keys

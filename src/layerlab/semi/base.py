@@ -36,8 +36,8 @@ class SemiConfig(Section):
 
     method: str = Field("fixmatch", description="semi-supervised learning from data.labels_per_class's unlabelled examples: pseudo_label, mean_teacher or fixmatch")
     mu: int = Field(7, ge=1, description="semi: unlabelled examples per labelled one in a step (the unlabelled batch is mu x train.batch_size)")
-    weight: float = Field(1.0, ge=0, description="semi: weight of the unlabelled loss")
-    ramp_up_epochs: float = Field(0.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start)")
+    weight: float = Field(1.0, ge=0, description="semi: weight of the unlabelled loss (default 1; mean_teacher's 50, its loss being a squared difference of probabilities)")
+    ramp_up_epochs: float = Field(0.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start; pseudo_label's and mean_teacher's default 5)")
     threshold: float = Field(0.95, ge=0, le=1, description="semi: the confidence an unlabelled example's prediction needs to count as its pseudo-label (the history's unlabeled_above_threshold and pseudo_label_accuracy)")
 
 
