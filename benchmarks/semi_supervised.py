@@ -9,7 +9,7 @@ every method) with ``data.labels_per_class`` and ``train.semi`` set to ``{method
 (``train.max_seconds`` with ``train.schedule_clock=time``: the cosine schedule ends when the budget does)
 or ``--epochs``, whichever comes first. The table gives the test accuracy, its mean ± standard error over
 the seeds, the steps taken and, for the semi-supervised methods, the last epoch's share of unlabelled
-examples above the threshold and the accuracy of those pseudo-labels. ``--set`` adds overrides to every run.
+examples above the threshold and the accuracy of those pseudo-labels (means over the seeds). ``--set`` adds overrides to every run.
 """
 
 from __future__ import annotations
@@ -50,10 +50,15 @@ def table(results: list[dict]) -> str:
         accs = [r["test_accuracy"] for r in group]
         se = statistics.stdev(accs) / math.sqrt(len(accs)) if len(accs) > 1 else float("nan")
         spread = f" ± {se:.1%}" if len(accs) > 1 else ""
-        above, right = group[-1]["above_threshold"], group[-1]["pseudo_label_accuracy"]
+        above, right = _mean(r["above_threshold"] for r in group), _mean(r["pseudo_label_accuracy"] for r in group)
         rows.append(f"| {labels} | {method} | {len(group)} | {statistics.mean(accs):.1%}{spread} | "
                     f"{statistics.mean(r['epochs'] for r in group):.0f} | {_share(above)} | {_share(right)} |")
     return "\n".join(rows)
+
+
+def _mean(values) -> float | None:
+    known = [v for v in values if v is not None and not math.isnan(v)]
+    return statistics.mean(known) if known else None
 
 
 def _share(value: float | None) -> str:

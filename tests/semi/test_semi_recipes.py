@@ -43,11 +43,13 @@ FEW = {  # scikit-learn's real 8x8 digits: 4 labelled images per class, the othe
 @pytest.mark.slow
 def test_fixmatch_beats_the_same_labels_alone(tmp_path):
     """The same 40 labels, CNN, schedule and seed: FixMatch on the unlabelled rest against the labels alone.
-    Measured (seeds 0-3, 2 CPU cores): supervised 77-89 %, FixMatch 95-96 % (BENCHMARKS.md)."""
+    Measured on seeds 0-3 (BENCHMARKS.md, "Semi-supervised learning"): the labels alone 83-90 %, FixMatch 92-96 %,
+    each seed's FixMatch 3 to 9 points above its supervised run; in this form (no weight decay, the step clock)
+    seed 0 gave 77 % and 95 %."""
     alone = api.run(FEW, out=tmp_path / "alone")
     semi = {**FEW, "train": {**FEW["train"], "semi": {"method": "fixmatch", "threshold": 0.9, "mu": 4}}}
     fixmatch = api.run(semi, out=tmp_path / "fixmatch")
     a, b = alone.summary["test"]["accuracy"], fixmatch.summary["test"]["accuracy"]
-    assert b > 0.9 and b > a + 0.03, (a, b)
+    assert b > 0.88 and b > a + 0.03, (a, b)
     assert fixmatch.history[-1]["unlabeled_above_threshold"] > 0.5  # most unlabelled images teach by the end
     assert fixmatch.history[-1]["pseudo_label_accuracy"] > 0.9
