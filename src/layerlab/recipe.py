@@ -33,6 +33,7 @@ from layerlab.recipe_errors import NestedErrors, problems
 from layerlab.recipe_explain import Row, explain_rows
 from layerlab.recipe_yaml import MAX_BYTES, RecipeYAMLError, parse_yaml
 from layerlab.registry import Registry
+from layerlab.semi import SemiConfig, semi_section
 from layerlab.tasks.config import TaskConfig
 from layerlab.tasks.registry import TASKS
 from layerlab.track.config import TrackConfig
@@ -88,6 +89,12 @@ class TrainConfig(Section):
     stages: list[StageConfig] = Field(default_factory=list, description="fine-tuning stages, one after another (see train.stages[].*); train.epochs is their sum")
     fine_tune: int = Field(0, ge=0, description="fastai-like shortcut: this many epochs training the head only at train.lr, then the rest of train.epochs everything at lr/2, rates falling to 1/100 at the first layer group (0 = off)")
     distributed: DistributedConfig = Field(default_factory=lambda: DistributedConfig(), description="data-parallel training when started by torchrun or `layerlab run --nproc N` (see train.distributed.*); train.batch_size stays the global batch")
+    semi: SerializeAsAny[SemiConfig] | None = Field(None, description="semi-supervised learning from the unlabelled examples data.labels_per_class leaves: {method: pseudo_label | mean_teacher | fixmatch, ...} (see train.semi.*; None: off)")
+
+    @field_validator("semi", mode="before")
+    @classmethod
+    def _semi_method(cls, section: Any) -> SemiConfig | None:
+        return semi_section(section)
 
     @field_validator("device")
     @classmethod
@@ -211,6 +218,13 @@ class Recipe(Section):
         if isinstance(weights, list) and classes is not None and len(weights) != len(classes):
             raise ValueError(f"@task.class_weights@{len(weights)} weights given, but data set {self.data.name} has "
                              f"{len(classes)} classes; give one weight per class, or 'balanced'")
+        return self
+
+    @model_validator(mode="after")
+    def _semi_has_unlabeled(self) -> Recipe:
+        if self.train.semi is not None and getattr(self.data, "labels_per_class", None) is None:
+            raise ValueError("@train.semi@needs unlabelled examples: set data.labels_per_class (the rest of the "
+                             "training split is then unlabelled)")
         return self
 
     @model_validator(mode="after")

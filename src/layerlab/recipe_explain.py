@@ -16,11 +16,13 @@ from layerlab.errors import RecipeError, close_match
 from layerlab.models.base import MODELS
 from layerlab.recipe_errors import join
 from layerlab.registry import Registry
+from layerlab.semi import SEMI
 from layerlab.tasks.registry import TASKS
 
 Row = tuple[str, str, str, str]  # key path, type, default, description
 SECTIONS = ("data", "model", "task", "train", "tune", "track")
 REGISTRIES: dict[str, Registry] = {"model": MODELS, "data": SOURCES, "task": TASKS}
+NESTED: dict[str, Registry] = {"semi": SEMI}  # fields that are an entry's section too (train.semi: its method's)
 
 
 def explain_rows(recipe_cls: type, section: str | None = None, name: str | None = None) -> list[Row]:
@@ -74,6 +76,8 @@ def _rows(cls: type, prefix: str, skip: set[str] = frozenset()) -> list[Row]:
             continue
         default = field.get_default(call_default_factory=True)
         rows.append((join(prefix, name), _type_name(annotation), repr(default), field.description or ""))
+        if name in NESTED:
+            rows += _registered(NESTED[name], join(prefix, name), None)
     return rows
 
 

@@ -47,6 +47,8 @@ class DataConfig(NamedSection):
     group_balance: bool = Field(False, description="resample the training split so that every group (data.groups) is seen as often as the largest")
     generated: str | None = Field(None, description="classification: a conditional GAN (cgan) run directory whose samples are added to the training split")
     generated_per_class: int = Field(100, ge=1, description="classification: with data.generated, generated training images per class")
+    labels_per_class: int | None = Field(None, ge=1, description="classification: keep this many labelled training examples per class (seeded); the rest of the training split is unlabelled data for train.semi (None: every label)")
+    labeled_repeat: int = Field(1, ge=1, description="with data.labels_per_class: the labelled examples appear this many times in the training split, so that an epoch takes more steps")
 
     @classmethod
     def registry(cls) -> Registry:
@@ -60,6 +62,8 @@ class DataConfig(NamedSection):
             raise ValueError(f"@fold@is 0-based and must be below data.folds ({self.folds}), got {self.fold}")
         if self.folds is None and self.fold:
             raise ValueError("@fold@needs data.folds, the number of folds the data is cut into")
+        if self.labeled_repeat > 1 and self.labels_per_class is None:
+            raise ValueError("@labeled_repeat@repeats the few labelled examples of data.labels_per_class; set that too")
         return self
 
 

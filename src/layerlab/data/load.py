@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from layerlab.data.dataset import DataInfo, Dataset, Split
+from layerlab.data.few_labels import check_few_labels, few_labels
 from layerlab.data.groups import attach_metadata
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
@@ -64,9 +65,13 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
         raise DataError(f"{cfg.name}: no training examples left after the test and validation splits "
                         f"({len(raw.y)} examples in all); lower data.test_fraction or data.val_fraction")
 
-    fitted = preprocessor if preprocessor is not None else raw.fit(pool.x[train_idx])
+    fitted = preprocessor if preprocessor is not None else raw.fit(pool.x[train_idx])  # unlabelled inputs too
     if inputs_from is not None and preprocessor is None:
         fitted = fitted.with_inputs_of(inputs_from)
+    unlabeled = None
+    if cfg.labels_per_class is not None:  # a few labels per class; the rest unlabelled (their labels hidden)
+        kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, seed=seed, repeat=cfg.labeled_repeat)
+        train_idx, unlabeled = train_idx[kept], _tensors(fitted, pool.pick(train_idx[rest]), spec)
     parts = (pool.pick(train_idx), pool.pick(val_idx), test)
     splits = tuple(_tensors(fitted, part, spec) for part in parts)
     positions = tuple(part.at for part in parts)
@@ -75,7 +80,7 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
     info = _info(cfg, raw, fitted)
     log.info("%s: %d train, %d validation, %d test examples of shape %s",
              cfg.name, *(len(s) for s in splits), info.input_shape)
-    return Dataset(*splits, info, fitted)
+    return Dataset(*splits, info, fitted, unlabeled)
 
 
 def as_source_config(cfg: DataConfig) -> DataConfig:
@@ -160,6 +165,7 @@ _SPATIAL = ("crop_padding", "hflip", "vflip", "erase")
 def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, preprocessor: Preprocessor | None,
                 inputs_from: Preprocessor | None = None) -> None:
     """Refuse combinations that cannot work, before any work is done on them."""
+    check_few_labels(cfg.labels_per_class, spec, task, ordered=raw.ordered, source=cfg.name)
     if raw.modality not in spec.modalities:
         needs = spec.needs or " or ".join(spec.modalities) + " data"
         raise DataError(f"task.name: {task} needs {needs}, not {cfg.name} ({raw.modality} data)")

@@ -30,6 +30,7 @@ from layerlab.train.distributed import Distributed
 from layerlab.train.gradient_time import time_gradient_callback
 from layerlab.train.progress import ProgressBar
 from layerlab.train.samples import SampleGrid
+from layerlab.train.semi_training import with_semi
 from layerlab.train.state_io import atomic_write_text
 from layerlab.train.trainer import Trainer, TrainState
 
@@ -104,8 +105,9 @@ def _train(cfg: Recipe, rundir: RunDir, ranks: Distributed, device: torch.device
     tracking = open_tracking(cfg, rundir)  # MLflow, TensorBoard (track:), and the run index at the end
     cbs = training_callbacks(cfg, rundir, built, keep_best, console=console,
                              extra=[*callbacks, SampleGrid(rundir.path / "samples"), *tracking.callbacks])
+    task, cbs = with_semi(cfg, built, cbs)  # train.semi: the unlabelled batches' loss and history
     augment = BatchAugment(cfg.data.augment, on_pixels=built.task.target.on_pixels)
-    trainer = Trainer(built.model, built.task, cfg.train, device=device, augment=augment,
+    trainer = Trainer(built.model, task, cfg.train, device=device, augment=augment,
                       callbacks=cbs, checkpoint_path=rundir.checkpoint, monitor=monitor, distributed=ranks)
     if console is not None:
         console.print(_headline(cfg, built, device, ranks), highlight=False)

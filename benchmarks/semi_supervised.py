@@ -1,0 +1,96 @@
+"""Semi-supervised learning on Fashion-MNIST: methods x labels per class x seeds, each run on a time budget.
+
+    .venv/bin/python benchmarks/semi_supervised.py --labels 10 40 100 --seeds 0 1 2 --budget 600 \
+        --methods supervised pseudo_label mean_teacher fixmatch
+
+Every run is the recipe (default ``fashion-fixmatch-40``: the same CNN, optimiser and weak augmentation for
+every method) with ``data.labels_per_class`` and ``train.semi`` set to ``{method: M}`` plus ``--semi``'s fields
+(``supervised``: no ``train.semi``, the labelled examples alone), trained for ``--budget`` seconds of wall-clock time
+(``train.max_seconds`` with ``train.schedule_clock=time``: the cosine schedule ends when the budget does)
+or ``--epochs``, whichever comes first. The table gives the test accuracy, its mean ± standard error over
+the seeds, the steps taken and, for the semi-supervised methods, the last epoch's share of unlabelled
+examples above the threshold and the accuracy of those pseudo-labels (means over the seeds). ``--set`` adds overrides to every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import layerlab
+
+METHODS = ("supervised", "pseudo_label", "mean_teacher", "fixmatch")
+
+
+def one_run(args: argparse.Namespace, method: str, labels: int, seed: int) -> dict:
+    overrides = [f"data.labels_per_class={labels}", f"train.seed={seed}", f"train.threads={args.threads}",
+                 f"train.epochs={args.epochs}", f"train.max_seconds={args.budget}", "train.schedule_clock=time",
+                 "train.report=false", "train.diagnostics_every=0", "track.index=false", *args.set]
+    options = "".join(f", {key}: {value}" for key, value in (o.split("=", 1) for o in args.semi))
+    overrides.append("train.semi=null" if method == "supervised" else f"train.semi={{method: {method}{options}}}")
+    result = layerlab.run(args.recipe, overrides, out=args.runs / f"{method}-{labels}-seed{seed}")
+    last = result.history[-1] if result.history else {}
+    return {"method": method, "labels_per_class": labels, "seed": seed,
+            "test_accuracy": result.summary["test"]["accuracy"], "epochs": len(result.history),
+            "train_seconds": result.summary.get("train_seconds"),
+            "above_threshold": last.get("unlabeled_above_threshold"),
+            "pseudo_label_accuracy": last.get("pseudo_label_accuracy")}
+
+
+def table(results: list[dict]) -> str:
+    rows = ["| labels / class | method | runs | test accuracy (mean ± s.e.) | epochs | unlabelled above threshold | "
+            "their pseudo-label accuracy |", "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    keys = dict.fromkeys((r["labels_per_class"], r["method"]) for r in results)
+    for labels, method in keys:
+        group = [r for r in results if (r["labels_per_class"], r["method"]) == (labels, method)]
+        accs = [r["test_accuracy"] for r in group]
+        se = statistics.stdev(accs) / math.sqrt(len(accs)) if len(accs) > 1 else float("nan")
+        spread = f" ± {se:.1%}" if len(accs) > 1 else ""
+        above, right = _mean(r["above_threshold"] for r in group), _mean(r["pseudo_label_accuracy"] for r in group)
+        rows.append(f"| {labels} | {method} | {len(group)} | {statistics.mean(accs):.1%}{spread} | "
+                    f"{statistics.mean(r['epochs'] for r in group):.0f} | {_share(above)} | {_share(right)} |")
+    return "\n".join(rows)
+
+
+def _mean(values) -> float | None:
+    known = [v for v in values if v is not None and not math.isnan(v)]
+    return statistics.mean(known) if known else None
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.1%}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default="fashion-fixmatch-40")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--labels", type=int, nargs="+", default=[40], help="labels per class")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--budget", type=float, default=600, help="seconds of training per run (wall clock)")
+    parser.add_argument("--epochs", type=int, default=1000, help="at most this many epochs per run")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="recipe overrides for every run")
+    parser.add_argument("--semi", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="train.semi fields for every method (else each method's defaults: threshold 0.95, mu 7, ...)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=Path, default=Path("runs/bench-semi"))
+    parser.add_argument("--json", type=Path, help="also write every run's result here, one JSON object a line")
+    args = parser.parse_args()
+    started, results = time.perf_counter(), []
+    for labels in args.labels:
+        for method in args.methods:
+            for seed in args.seeds:
+                results.append(one_run(args, method, labels, seed))
+                print(json.dumps(results[-1]), flush=True)
+                if args.json:
+                    args.json.write_text("".join(json.dumps(r) + "\n" for r in results))
+    print(table(results))
+    print(f"\n(total {time.perf_counter() - started:.0f} s; arguments {json.dumps({k: str(v) for k, v in vars(args).items()})})")
+
+
+if __name__ == "__main__":
+    main()

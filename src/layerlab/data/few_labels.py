@@ -1,0 +1,49 @@
+"""``data.labels_per_class``: keep a few labelled training examples per class, the rest unlabelled.
+
+    labelled, unlabelled = few_labels(train_y, per_class=40, seed=0, repeat=1)
+
+Which examples keep their labels is a pure function of (the training split's targets, N, seed): a
+seeded draw of N per class, as semi-supervised benchmarks take them (FixMatch's 40, 250, 4000 labels of
+CIFAR-10). The unlabelled examples keep their true labels hidden beside them (``Dataset.unlabeled``),
+used only to measure how often the pseudo-labels a method gives them are right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from layerlab.data.splits import rng
+from layerlab.data.targets import TargetSpec
+from layerlab.errors import DataError
+
+
+def check_few_labels(per_class: int | None, spec: TargetSpec, task: str, *, ordered: bool, source: str) -> None:
+    """Refuse ``data.labels_per_class`` where there are no classes to count (not classification)."""
+    if per_class is None:
+        return
+    if spec.kind != "class" or spec.unsupervised:
+        raise DataError(f"data.labels_per_class keeps N labelled examples per class for classification; "
+                        f"task {task} does not learn class labels")
+    if ordered:
+        raise DataError(f"data.labels_per_class: {source} is ordered (a text corpus or a time series) and has "
+                        "no classes to draw labelled examples from")
+
+
+def few_labels(y: np.ndarray, *, per_class: int, seed: int, repeat: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled, unlabelled) positions in ``y``: ``per_class`` of each class drawn at random (seeded),
+    the labelled ones listed ``repeat`` times (an epoch then takes that many passes over them).
+
+    Raises DataError when a class of ``y`` has fewer than ``per_class`` examples.
+    """
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if len(classes) and counts.min() < per_class:
+        small = classes[counts.argmin()]
+        raise DataError(f"data.labels_per_class is {per_class}, but class {small!r} has only {counts.min()} "
+                        f"examples in the training split; lower it to at most {counts.min()}")
+    order = rng(seed, "labels").permutation(len(y))
+    grouped = order[np.argsort(inverse[order], kind="stable")]  # by class, random within each class
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(len(y)) - starts[inverse[grouped]]
+    labelled = np.zeros(len(y), dtype=bool)
+    labelled[grouped[rank < per_class]] = True
+    return np.tile(np.flatnonzero(labelled), repeat), np.flatnonzero(~labelled)

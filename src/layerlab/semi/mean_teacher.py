@@ -1,0 +1,68 @@
+"""Mean Teacher (Tarvainen & Valpola, 2017): the student's predictions on unlabelled inputs are pulled
+towards those of a teacher whose weights are an exponential moving average of the student's.
+
+The student sees one weak view of the unlabelled batch (with the labelled batch), the teacher another
+(in evaluation mode, no gradients). The consistency loss is the squared difference of their class
+probabilities, averaged over classes and examples, and usually ramps up over the first epochs. The
+teacher moves after every optimiser step, with decay min(ema_decay, (step + 1) / (step + 10)) so that
+it follows the student closely at first. The history's confidence and pseudo-labels are the teacher's.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from layerlab.semi.base import SEMI, SemiBatch, SemiConfig, SemiMethod, Views
+
+
+class MeanTeacherConfig(SemiConfig):
+    weight: float = Field(50.0, ge=0, description="semi: weight of the unlabelled loss")
+    ramp_up_epochs: float = Field(5.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start)")
+    ema_decay: float = Field(0.999, gt=0, lt=1, description="mean_teacher: the teacher's weights move towards the student's by 1 - ema_decay each optimiser step")
+
+
+@SEMI.register("mean_teacher", config=MeanTeacherConfig,
+               description="Mean Teacher: consistency with a teacher whose weights average the student's")
+class MeanTeacher(SemiMethod):
+    cfg: MeanTeacherConfig
+
+    def __init__(self, cfg: MeanTeacherConfig, views: Views):
+        super().__init__(cfg, views)
+        self.teacher: nn.Module | None = None  # a copy of the model, made when training starts
+        self._loaded: dict[str, Tensor] | None = None  # a checkpoint's teacher, for start
+
+    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator]
+               ) -> SemiBatch:
+        assert self.teacher is not None, "start(model) makes the teacher"
+        logits = model(torch.cat([x, self.views.weak(u, generators[0])]))
+        with torch.no_grad():
+            target = torch.softmax(self.teacher(self.views.weak(u, generators[1])).float(), dim=1)
+        student = torch.softmax(logits[len(x):].float(), dim=1)
+        loss = (student - target).pow(2).mean()
+        confidence, pseudo = target.max(dim=1)
+        return SemiBatch(logits[: len(x)], loss, confidence, pseudo)
+
+    def after_step(self, model: nn.Module, step: int) -> None:
+        assert self.teacher is not None
+        decay = min(self.cfg.ema_decay, (step + 1) / (step + 10))
+        with torch.no_grad():
+            for t, s in zip(self.teacher.parameters(), model.parameters(), strict=True):
+                t.lerp_(s.detach(), 1 - decay)
+            for t, s in zip(self.teacher.buffers(), model.buffers(), strict=True):
+                t.copy_(s)  # batch norm's running statistics: the student's
+
+    def start(self, model: nn.Module) -> None:
+        self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
+        if self._loaded is not None:
+            self.teacher.load_state_dict(self._loaded)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"teacher": self.teacher.state_dict() if self.teacher is not None else None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._loaded = state.get("teacher")

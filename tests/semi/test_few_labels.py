@@ -1,0 +1,57 @@
+"""data.labels_per_class: N labelled examples per class of the training split (seeded), the rest unlabelled
+with their true labels hidden beside them; refused where there are no classes or too few of one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from layerlab.data import load_data
+from layerlab.data.few_labels import few_labels
+from layerlab.errors import DataError, RecipeError
+from layerlab.recipe import load_recipe
+
+
+def _digits(*overrides: str):
+    cfg = load_recipe("digits-cnn", list(overrides))
+    return load_data(cfg.data, task=cfg.task.name, seed=cfg.train.seed)
+
+
+def test_n_per_class_are_kept_and_the_rest_is_unlabelled():
+    whole = _digits()
+    few = _digits("data.labels_per_class=5")
+    assert torch.bincount(few.train.y).tolist() == [5] * 10
+    assert few.unlabeled is not None and len(few.unlabeled) + len(few.train) == len(whole.train)
+    # the same validation and test splits, and the unlabelled inputs keep their true labels
+    assert torch.equal(few.val.x, whole.val.x) and torch.equal(few.test.y, whole.test.y)
+    pooled = torch.cat([few.train.y, few.unlabeled.y]).sort().values
+    assert torch.equal(pooled, whole.train.y.sort().values)
+    assert not any(torch.equal(few.unlabeled.x[0], row) for row in few.train.x)
+
+
+def test_the_draw_is_seeded_and_differs_between_seeds():
+    y = np.repeat(np.arange(4), 50)
+    a, _ = few_labels(y, per_class=3, seed=0)
+    b, _ = few_labels(y, per_class=3, seed=0)
+    c, rest = few_labels(y, per_class=3, seed=1)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.bincount(y[a]).tolist() == [3] * 4 and len(rest) == 200 - 12
+    tiled, _ = few_labels(y, per_class=3, seed=0, repeat=4)
+    assert np.array_equal(tiled, np.tile(a, 4))
+
+
+def test_more_labels_than_a_class_has_is_refused_naming_the_class():
+    with pytest.raises(DataError, match="labels_per_class is 500, but class .* has only"):
+        _digits("data.labels_per_class=500")
+
+
+def test_a_task_without_classes_is_refused(shared_data):
+    cfg = load_recipe("sunspots-lstm", ["data.labels_per_class=5"])
+    with pytest.raises(DataError, match="labels_per_class"):
+        load_data(cfg.data, task=cfg.task.name, seed=0)
+
+
+def test_repeat_without_labels_per_class_is_refused():
+    with pytest.raises(RecipeError, match="data.labeled_repeat"):
+        load_recipe("digits-cnn", ["data.labeled_repeat=3"])

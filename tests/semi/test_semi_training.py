@@ -1,0 +1,110 @@
+"""train.semi end to end on real digits: each method trains, the history shows the pseudo-labels, a resumed
+run equals an uninterrupted one, and what cannot work is refused by name."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from layerlab import api
+from layerlab.analyze.plots import _history_panels
+from layerlab.errors import LayerLabError
+from layerlab.recipe import RecipeError, load_recipe
+from layerlab.train.callbacks import LambdaCallback
+from layerlab.train.checkpoint import load_weights
+
+
+def _recipe(method: str, **options) -> dict:
+    semi = {"method": method, "mu": 2, "threshold": 0.5, **options}
+    return {
+        "name": f"semi-{method}",
+        "data": {"name": "digits", "labels_per_class": 5, "labeled_repeat": 4, "augment": {"crop_padding": 1}},
+        "model": {"name": "cnn", "width": 8, "blocks": 2},
+        "train": {"epochs": 3, "batch_size": 25, "lr": 0.01, "seed": 3, "deterministic": True, "report": False,
+                  "diagnostics_every": 0,
+                  "semi": semi},
+    }
+
+
+@pytest.mark.parametrize("method", ["pseudo_label", "fixmatch", "mean_teacher"])
+def test_each_method_trains_and_reports_its_pseudo_labels(method, tmp_path):
+    # the teacher's predictions (what Mean Teacher's history reports) are soft after 24 steps: a lower bar
+    extra = {"ema_decay": 0.9, "threshold": 0.2} if method == "mean_teacher" else {}
+    result = api.run(_recipe(method, ramp_up_epochs=1, **extra), out=tmp_path / "run")
+    rows = result.history
+    assert result.summary["status"] == "finished" and len(rows) == 3
+    assert result.summary["test"]["accuracy"] > 0.3  # 50 labels of 10 classes, 3 short epochs: well above 0.1
+    for row in rows:
+        assert 0 <= row["unlabeled_above_threshold"] <= 1 and row["unlabeled_loss"] >= 0
+    last = rows[-1]
+    assert last["unlabeled_above_threshold"] > 0  # by the end some predictions pass the threshold
+    assert last["pseudo_label_accuracy"] > 0.3  # and they are mostly right (measured on the hidden labels)
+    header = (result.run_dir / "history.csv").read_text().splitlines()[0]
+    assert "unlabeled_above_threshold" in header and "pseudo_label_accuracy" in header
+    panels = [name for name, _ in _history_panels(rows)]  # the report's training curves show them
+    assert {"unlabeled_above_threshold", "pseudo_label_accuracy", "unlabeled_loss"} <= set(panels)
+
+
+@pytest.mark.parametrize("method", ["pseudo_label", "mean_teacher"])
+def test_a_resumed_run_equals_an_uninterrupted_one(method, tmp_path):
+    def interrupt(trainer, loss):
+        if trainer.state.global_step == 5:  # mid-epoch (8 steps an epoch)
+            trainer.interrupt()
+
+    recipe = _recipe(method, ramp_up_epochs=2)
+    whole = api.run(recipe, out=tmp_path / "whole")
+    with pytest.raises(api.Interrupted):
+        api.run(recipe, out=tmp_path / "cut", callbacks=[LambdaCallback(on_step_end=interrupt)])
+    resumed = api.run(resume=tmp_path / "cut")
+    a, b = load_weights(whole.run_dir / "model.safetensors"), load_weights(resumed.run_dir / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    for x, y in zip(whole.history, resumed.history, strict=True):
+        for key in ("val_loss", "unlabeled_loss", "unlabeled_above_threshold"):
+            assert x[key] == y[key] or (math.isnan(x[key]) and math.isnan(y[key]))
+
+
+def test_semi_without_unlabelled_examples_is_refused_by_name():
+    with pytest.raises(RecipeError, match="train.semi.*needs unlabelled examples: set data.labels_per_class"):
+        load_recipe("digits-cnn", ["train.semi={method: fixmatch}"])
+
+
+def test_an_unknown_method_or_key_is_refused_with_its_path():
+    with pytest.raises(RecipeError, match="train.semi.method: 'fixmach' is not a known .*did you mean 'fixmatch'"):
+        load_recipe("digits-cnn", ["data.labels_per_class=5", "train.semi={method: fixmach}"])
+    with pytest.raises(RecipeError, match="train.semi.ema_decay: unknown key"):
+        load_recipe("digits-cnn", ["data.labels_per_class=5", "train.semi={method: fixmatch, ema_decay: 0.9}"])
+
+
+def test_rdrop_with_semi_is_refused_by_name(tmp_path):
+    recipe = _recipe("pseudo_label")
+    recipe["task"] = {"name": "classification", "rdrop": 0.5}
+    with pytest.raises(LayerLabError, match="task.rdrop"):
+        api.run(recipe, out=tmp_path / "run")
+
+
+def test_spectrograms_get_specaugment_as_their_strong_view():
+    from layerlab.data import Split
+    from layerlab.data.spec_augment import SpecAugment
+    from layerlab.data.strong_augment import StrongAugment
+    from layerlab.train.semi_training import _views
+
+    cfg = load_recipe("fsdd-cnn")
+    spectrograms = Split(torch.randn(4, 1, 40, 60), torch.zeros(4, dtype=torch.long))
+    assert isinstance(_views(cfg, "audio", spectrograms).strong, SpecAugment)
+    assert isinstance(_views(cfg, "image", spectrograms).strong, StrongAugment)
+    assert _views(cfg, "text", Split(torch.ones(4, 9, dtype=torch.long), torch.zeros(4))).strong is None
+
+
+def test_fixmatch_on_text_is_refused_naming_the_alternatives(tmp_path, shared_data):
+    overrides = ["data.labels_per_class=5", "train.semi={method: fixmatch}", "train.epochs=1"]
+    with pytest.raises(LayerLabError, match="fixmatch needs a strong augmentation.*use pseudo_label or mean_teacher"):
+        api.run("polarity-cnn", overrides, out=tmp_path / "run")
+
+
+def test_recipe_explain_lists_every_methods_fields():
+    from layerlab.recipe import explain
+
+    keys = {row[0] for row in explain("train")}
+    assert {"train.semi", "train.semi.method", "train.semi.threshold", "train.semi.mu", "train.semi.ema_decay"} <= keys
