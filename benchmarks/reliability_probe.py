@@ -286,7 +286,8 @@ DIVERGING = [
 
 
 def diverging(folder: Path) -> tuple[int, int, Tally]:
-    """Runs sent to NaN: (NaN stops whose saved weights and checkpoint are all finite, NaN stops, tally)."""
+    """Runs sent to NaN: (NaN stops whose saved weights and checkpoint are all finite, NaN stops, tally); the
+    tally's ``examples`` name the runs that ended without a NaN stop."""
     import torch
     from safetensors.torch import load_file
 
@@ -297,7 +298,8 @@ def diverging(folder: Path) -> tuple[int, int, Tally]:
         outcome, err = as_subprocess(["run", *argv, "train.epochs=2", *TINY_RUN[:1], *TINY_RUN[2:], "--out", str(out)])
         tally.add(outcome, " ".join(argv))
         if "became nan" not in err and "non-finite" not in err:
-            continue  # it did not diverge
+            tally.examples.append(f"no NaN stop ({outcome}): {' '.join(argv)}")
+            continue
         stops += 1
         files = [out / "model.safetensors", *sorted((out / "checkpoints").glob("*.ckpt"))]
         tensors = [t for f in files if f.exists() for t in load_file(str(f)).values() if t.is_floating_point()]
@@ -355,7 +357,7 @@ def table(rows: dict[str, Tally], extra: dict[str, str]) -> str:
     total = Tally(*(sum(getattr(t, f) for t in rows.values()) for f in ("cases", "clean", "tracebacks", "hangs", "blowups")))
     lines.append(f"| **all** | {total.cases} | {total.clean} | {total.tracebacks} | {total.hangs} | {total.blowups} |")
     lines += ["", *(f"- {k}: {v}" for k, v in extra.items())]
-    lines += [f"- not clean, {name}: {e}" for name, t in rows.items() for e in t.examples]
+    lines += [f"- {name}: {e}" for name, t in rows.items() for e in t.examples]  # the first few not clean, or not NaN-stopped
     return "\n".join(lines)
 
 
