@@ -1,5 +1,6 @@
 """``GET /`` in a real headless Chromium against a real uvicorn on 127.0.0.1: the page reads /metadata and
-offers the run's inputs. (Uploading a file through the page is not driven here.)"""
+offers the run's inputs, and a PNG put into its file picker comes back as the model's prediction on the page
+(driven over the DevTools protocol on a pipe: ``tests/serve/devtools.py``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import threading
 import time
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
+from PIL import Image
+from sklearn.datasets import load_digits
 
 from layerlab.serve.predictor import Predictor
 from layerlab.serve.server import create_app
+from tests.serve.devtools import DevTools
 
 
 def chromium() -> str | None:
@@ -26,7 +31,7 @@ def live_server(digits_run):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Predictor.from_run(digits_run)), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(Predictor.from_run(digits_run, runtime="onnx")), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -55,3 +60,21 @@ def test_chromium_renders_the_page_from_the_metadata(live_server, tmp_path):
     assert "10 classes" in done.stdout
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Failed to load resource" in line]
     assert console == [], console
+
+
+@pytest.mark.skipif(chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
+def test_an_image_dropped_on_the_page_shows_the_models_prediction(live_server, digits_run, tmp_path):
+    digit = load_digits().images[7]  # a 7, as an 8-bit grey PNG the user picks
+    path = tmp_path / "seven.png"
+    Image.fromarray((digit / 16 * 255).round().astype(np.uint8)).save(path)
+    expected = Predictor.from_run(digits_run, runtime="onnx")([str(path)])[0]
+    with DevTools(chromium(), tmp_path / "profile") as browser:
+        browser.open(live_server + "/")
+        browser.wait("!document.getElementById('files').hidden")  # the page has read /metadata
+        browser.set_files("#picker", [path])
+        rows = browser.wait("(() => { const t = document.querySelector('#result table.prediction');"
+                            " return t && [...t.rows].map((r) => [r.cells[0].textContent, r.cells[1].textContent]); })()")
+        error = browser.evaluate("document.querySelector('#result .error')?.textContent ?? null")
+    assert error is None
+    assert rows[0] == [expected["label"], f"{100 * expected['probability']:.1f} %"]
+    assert [name for name, _ in rows] == [name for name, _ in expected["top"]]

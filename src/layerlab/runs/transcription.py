@@ -38,7 +38,14 @@ def transcribe(run_dir: str | Path, inputs: Sequence[str | Path], *, device: str
     prep = loaded.preprocessor
     files = input_files([Path(p) for p in inputs], wav_files, "WAV files")
     read = [read_utterance(f, rate=prep.sample_rate, samples=prep.samples) for f in files]
-    x = prep.transform(np.stack([wave for wave, _ in read]))
-    outputs = predict_outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
-    texts = loaded.task.transcribe(outputs, decoder=decoder or loaded.task.decoder)
+    texts = transcribe_waves(loaded, [wave for wave, _ in read], decoder=decoder)
     return [{"input": str(f), "text": text, "converted": notes} for f, text, (_, notes) in zip(files, texts, read)]
+
+
+def transcribe_waves(loaded: Any, waves: Sequence[np.ndarray], *, decoder: str | None = None) -> list[str]:
+    """Transcripts of utterances as ``read_utterance`` gives them, by a loaded speech recognition run (the
+    server's ``POST /transcribe`` calls this with the run loaded once)."""
+    prep = loaded.preprocessor
+    x = prep.transform(np.stack(list(waves)))
+    outputs = predict_outputs(loaded.model, x.to(loaded.device), batch_size=loaded.recipe.train.eval_batch_size)
+    return loaded.task.transcribe(outputs, decoder=decoder or loaded.task.decoder)

@@ -6,7 +6,10 @@ in, predict with it from Python (``Predictor``), and serve it over HTTP (``layer
     formats.py    each format written, read back and run
     export.py     ``export``: write a format, check it against PyTorch, write the JSON spec beside it
     predictor.py  ``Predictor``: load once, call on arrays, files, table rows or sentences
+    exact.py      PyTorch at fixed batch shapes, so that an answer has the same bits alone or batched
     batching.py   gathers concurrent requests into one forward pass
     requests.py   an HTTP request's JSON or files to inputs, with errors naming the field
     server.py     the FastAPI application (metrics.py its Prometheus counters, page.py its ``GET /`` page)
+    sequences.py  /generate and /translate (language models, translation); transcribing.py /transcribe
+    launch.py     which application serves a run or an exported file
 """

@@ -1,7 +1,7 @@
 """Which application serves a path, and serving it: a run directory or an exported file.
 
-Above both applications (``server`` for ``/predict``, ``sequences`` for ``/generate`` and ``/translate``),
-so that neither imports the other.
+Above the applications (``server`` for ``/predict``, ``sequences`` for ``/generate`` and ``/translate``,
+``transcribing`` for ``/transcribe``), so that none imports another.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from layerlab.serve.server import create_app
 
 def app_for(path: str | Path, *, runtime: str = "torch", max_batch: int = 32, max_wait_ms: float = 2.0) -> FastAPI:
     """The application for a run directory or an exported file (with its JSON spec beside it): language
-    models and translation runs get ``/generate`` and ``/translate`` (``layerlab.serve.sequences``), every
-    other run ``/predict`` on its graph."""
+    models and translation runs get ``/generate`` and ``/translate`` (``layerlab.serve.sequences``), speech
+    recognition runs ``/transcribe`` (``layerlab.serve.transcribing``), every other run ``/predict`` on its graph."""
     path = Path(path)
     if path.is_dir():
         from layerlab.runs import load_run
@@ -26,6 +26,10 @@ def app_for(path: str | Path, *, runtime: str = "torch", max_batch: int = 32, ma
         loaded = load_run(path, device="cpu")
         if loaded.task.name in DECODED:
             return create_sequence_app(loaded)
+        if loaded.task.name == "speech_recognition":
+            from layerlab.serve.transcribing import create_transcription_app
+
+            return create_transcription_app(loaded)
         predictor = Predictor.from_loaded(loaded) if runtime == "torch" else Predictor.from_run(path, runtime=runtime)
     else:
         predictor = Predictor.from_export(path)

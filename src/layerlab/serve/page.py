@@ -1,7 +1,7 @@
 """``GET /``: one self-contained page to try the model by hand. It reads ``/metadata`` to know what the
 model takes, offers a file picker (images, WAV, CSV) or a text box (sentences; table rows as CSV with a
 header), posts to ``/predict`` and shows the classes with their probabilities (or the values); for a VAE or
-GAN run, a button draws images from ``/generate``."""
+GAN run, a button draws images from ``/generate``; a speech recognition run's WAV files go to ``/transcribe``."""
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>LayerLab model</title>
@@ -27,7 +27,9 @@ function show(answer, ok) {
   const out = $("result"); out.innerHTML = "";
   if (!ok) { out.innerHTML = '<p class="error"></p>';
     out.firstChild.textContent = (answer.error.field || "") + ": " + answer.error.message; return; }
-  for (const p of answer.predictions) {
+  for (const t of answer.transcripts || []) {
+    const p = document.createElement("pre"); p.className = "text"; p.textContent = t.text; out.appendChild(p); }
+  for (const p of answer.predictions || []) {
     const t = document.createElement("table"); t.className = "prediction";
     if (p.top) { for (const [name, prob] of p.top) { const r = t.insertRow();
         r.insertCell().textContent = name; r.insertCell().textContent = (100 * prob).toFixed(1) + " %";
@@ -37,7 +39,7 @@ function show(answer, ok) {
   }
 }
 async function post(init) {
-  const response = await fetch("/predict", { method: "POST", ...init });
+  const response = await fetch(meta.input.endpoint === "/transcribe" ? "/transcribe" : "/predict", { method: "POST", ...init });
   show(await response.json(), response.ok);
 }
 function sendFiles(files) {
