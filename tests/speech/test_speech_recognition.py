@@ -98,8 +98,14 @@ def test_transcribe_refuses_bad_wav_files_in_one_line(ctc_run, tmp_path, capsys,
     make(tmp_path / name)
     code = cli.main(["transcribe", str(ctc_run.run_dir), str(tmp_path / name)])
     err = capsys.readouterr().err.strip()
-    assert code != 0 and message in err and name in err and len(err.splitlines()) == 1, err
+    assert code == 2 and message in err and name in err and len(err.splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_transcribe_refuses_a_missing_file_in_one_line(ctc_run, tmp_path, capsys):
+    assert cli.main(["transcribe", str(ctc_run.run_dir), str(tmp_path / "nowhere.wav")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nowhere.wav: no such file or folder" in err and len(err.splitlines()) == 1, err
 
 
 def test_transcribe_refuses_a_run_of_another_task(tmp_path, capsys, shared_data):
@@ -108,3 +114,26 @@ def test_transcribe_refuses_a_run_of_another_task(tmp_path, capsys, shared_data)
     assert cli.main(["transcribe", str(run.run_dir), str(tmp_path)]) == 2
     assert "needs a speech_recognition run" in capsys.readouterr().err
     assert load_run(run.run_dir).task.name == "classification"
+
+
+def test_the_report_plays_the_worst_utterances(ctc_run, tmp_path):
+    import base64
+    import html
+    import re
+
+    from layerlab.analyze.report import report
+    from layerlab.data.audio import read_wav
+
+    page = report(ctc_run.run_dir, device="cpu").read_text()
+    worst = ctc_run.summary["report"]["worst"]
+    players = re.findall(r'<figure><audio controls preload="none" src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"></audio>'
+                         r"<figcaption>([^<]*)</figcaption></figure>", page)
+    assert len(players) == len(worst) > 0 and "the recordings themselves" in page
+    for (encoded, caption), row in zip(players, worst):
+        caption = html.unescape(caption)
+        assert caption.startswith(row["id"]) and f"“{row['reference']}”" in caption and f"“{row['hypothesis']}”" in caption
+        (tmp_path / "w.wav").write_bytes(base64.b64decode(encoded))
+        samples, rate = read_wav(tmp_path / "w.wav")
+        # the utterance itself, cut after its last sound: its recordings, each at least 0.2 s, and pauses
+        assert rate == 8000 and samples.shape[0] == 1 and 0.2 * row["words"] < samples.shape[1] / rate <= 3.0
+        assert np.abs(samples).max() > 0.8

@@ -59,6 +59,13 @@ def image(png: bytes | Path, *, caption: str = "", alt: str = "") -> str:
     return f'<figure><img src="data:image/png;base64,{encoded}" alt="{escape(alt or caption)}">{cap}</figure>'
 
 
+def audio(wav: bytes, *, caption: str = "") -> str:
+    """A WAV file (bytes) inlined as a base64 data URI in a playable ``<audio controls>``, with a caption."""
+    encoded = base64.b64encode(wav).decode("ascii")
+    cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><audio controls preload="none" src="data:audio/wav;base64,{encoded}"></audio>{cap}</figure>'
+
+
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, digits: int = 4) -> str:
     """A table; numbers are shown with ``digits`` significant digits, text left-aligned."""
     head = "".join(f'<th class="text">{escape(c)}</th>' if i == 0 else f"<th>{escape(c)}</th>"

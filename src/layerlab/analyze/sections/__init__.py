@@ -4,4 +4,4 @@ A task written elsewhere adds its sections with one file here (imported below), 
 module, with ``@SECTIONS.register("<task name>")``.
 """
 
-from layerlab.analyze.sections import classification, generative, regression  # noqa: F401 (they register themselves)
+from layerlab.analyze.sections import classification, generative, regression, speech  # noqa: F401 (they register themselves)
