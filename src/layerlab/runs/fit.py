@@ -91,8 +91,11 @@ def model_section(model: nn.Module, model_args: Mapping[str, Any] | None) -> dic
         args = {}
     section = {"name": class_path(model), "args": args}
     if args is None:
-        log.warning("%s needs constructor arguments that were not given (fit(..., model_args={...})): the run "
-                    "trains, but evaluate, predict and export cannot rebuild its model", section["name"])
+        why = ("is a torch container built in place (define a class of your own to rebuild it)"
+               if section["name"].startswith("python:torch.") else
+               "needs constructor arguments that were not given (fit(..., model_args={...}))")
+        log.warning("%s %s: the run trains, but evaluate, predict and export cannot rebuild its model",
+                    section["name"], why)
     if "<locals>" in section["name"]:
         log.warning("%s is defined inside a function: the run trains, but its model cannot be rebuilt by import",
                     section["name"])
