@@ -61,11 +61,15 @@ class _Stream:
     size: int
     seed: int
 
+    order: tuple[int, Tensor] | None = None  # the current pass's number and permutation
+
     def batch(self, k: int) -> tuple[Tensor, Tensor]:
         per_pass = max(1, len(self.x) // self.size)
         n_pass, j = divmod(k, per_pass)
-        order = torch.randperm(len(self.x), generator=_generator(self.seed, 0, n_pass)).to(self.x.device)
-        idx = order[j * self.size : (j + 1) * self.size]
+        if self.order is None or self.order[0] != n_pass:
+            perm = torch.randperm(len(self.x), generator=_generator(self.seed, 0, n_pass)).to(self.x.device)
+            self.order = (n_pass, perm)
+        idx = self.order[1][j * self.size : (j + 1) * self.size]
         return self.x[idx], self.y[idx]
 
 
