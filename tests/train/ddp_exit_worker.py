@@ -1,4 +1,4 @@
-"""One rank of test_distributed's 20 consecutive runs: join the group, one DDP step, the clean shutdown."""
+"""One rank of test_data_parallel's 20 consecutive runs: join the group, one DDP step, the clean shutdown."""
 
 from types import SimpleNamespace
 
