@@ -61,7 +61,7 @@ def test_table_export_takes_encoded_columns_and_predicts_as_the_run(table_run, w
         assert abs(e["probability"] - r["probability"]) < 1e-5
 
 
-def test_a_language_model_is_refused_by_name(tmp_path):
+def test_a_language_model_is_refused_by_name(tmp_path, shared_data):
     from layerlab.api import run
 
     overrides = ["data.limit=3000", "model.hidden=16", "model.layers=1", "train.epochs=1", "train.report=false",
