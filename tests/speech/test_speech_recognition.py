@@ -14,6 +14,7 @@ import layerlab
 from layerlab import cli
 from layerlab.runs import load_run
 from tests.conftest import SHARED_DATA
+from tests.speech.small_runs import offline_run
 
 # fsdd-ctc made small, ~20 s on 2 cores: 360 training utterances of 1-3 digits, a one-layer bidirectional GRU
 # (over seeds 0-2 this reached a test WER of 16-27 %; the untrained model says nothing, WER 100 %)
@@ -24,13 +25,7 @@ OVERRIDES = ["data.utterances=400", "data.test_utterances=100", "data.max_digits
 
 @pytest.fixture(scope="module")
 def ctc_run(tmp_path_factory):
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present")
-    with pytest.MonkeyPatch.context() as env:  # a module fixture runs before the per-test offline set-up
-        env.setenv("LAYERLAB_DATA", str(SHARED_DATA))
-        env.setenv("LAYERLAB_OFFLINE", "1")
-        env.setenv("LAYERLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return layerlab.run("fsdd-ctc", OVERRIDES, out=tmp_path_factory.mktemp("runs") / "ctc")
+    return offline_run(tmp_path_factory, "fsdd-ctc", OVERRIDES, "ctc")
 
 
 def test_a_small_acoustic_model_learns_to_transcribe_digit_strings(ctc_run):

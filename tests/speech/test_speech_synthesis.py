@@ -16,6 +16,7 @@ from layerlab.data.griffin_lim import griffin_lim, mel_to_wave
 from layerlab.errors import DataError
 from layerlab.recipe import load_recipe
 from tests.conftest import SHARED_DATA
+from tests.speech.small_runs import offline_run
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # fsdd-tts made small: 180 training utterances of 1-2 digits by theo in 3 s clips (his longest recording lasts 2.28 s), a narrower model
@@ -97,13 +98,7 @@ def test_speech_synthesis_refuses_data_without_word_places_and_unknown_speakers(
 
 @pytest.fixture(scope="module")
 def tts_run(tmp_path_factory):
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present")
-    with pytest.MonkeyPatch.context() as env:  # a module fixture runs before the per-test offline set-up
-        env.setenv("LAYERLAB_DATA", str(SHARED_DATA))
-        env.setenv("LAYERLAB_OFFLINE", "1")
-        env.setenv("LAYERLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return layerlab.run("fsdd-tts", OVERRIDES, out=tmp_path_factory.mktemp("runs") / "tts")
+    return offline_run(tmp_path_factory, "fsdd-tts", OVERRIDES, "tts")
 
 
 def test_a_small_tts_model_learns_to_write_log_mels(tts_run):

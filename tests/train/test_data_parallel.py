@@ -23,6 +23,7 @@ import torch
 
 from layerlab.train.checkpoint import load_weights
 from layerlab.train.distributed import Distributed
+from tests.train.test_kill_resume import checkpoint_step
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TOL = 1e-5
@@ -53,16 +54,6 @@ def layerlab(*args: str, nproc: int = 1, wait: bool = True) -> subprocess.Popen 
 def history(run_dir: Path) -> list[dict[str, float]]:
     with open(run_dir / "history.csv", newline="") as f:
         return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
-
-
-def checkpoint_step(run_dir: Path) -> int:
-    """The optimiser step of the run's last checkpoint, from its header (-1 while there is none)."""
-    try:
-        data = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
-    except FileNotFoundError:
-        return -1
-    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
-    return json.loads(header["__metadata__"]["skeleton"])["trainer"]["global_step"]
 
 
 def assert_close_runs(a: Path, b: Path) -> None:
