@@ -15,12 +15,17 @@ from torch import nn
 from layerlab.recipe import TrainConfig
 
 OPTIMIZERS: dict[str, Callable[[list[dict], TrainConfig], torch.optim.Optimizer]] = {
-    "sgd": lambda groups, c: torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0),
-    "adam": lambda groups, c: torch.optim.Adam(groups, lr=c.lr, betas=c.betas),
-    "adamw": lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, betas=c.betas),
-    "rmsprop": lambda groups, c: torch.optim.RMSprop(groups, lr=c.lr, momentum=c.momentum),
-    "adagrad": lambda groups, c: torch.optim.Adagrad(groups, lr=c.lr),
+    "sgd": lambda groups, c: torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0, **_impl(c)),
+    "adam": lambda groups, c: torch.optim.Adam(groups, lr=c.lr, betas=c.betas, **_impl(c)),
+    "adamw": lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, betas=c.betas, **_impl(c)),
+    "rmsprop": lambda groups, c: torch.optim.RMSprop(groups, lr=c.lr, momentum=c.momentum, **_impl(c)),
+    "adagrad": lambda groups, c: torch.optim.Adagrad(groups, lr=c.lr, **_impl(c)),
 }
+
+
+def _impl(cfg: TrainConfig) -> dict[str, bool]:
+    """train.optimizer_impl as the optimiser's keyword (none for default: torch's own choice, as before)."""
+    return {} if cfg.optimizer_impl == "default" else {cfg.optimizer_impl: True}
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
