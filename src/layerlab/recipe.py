@@ -91,6 +91,7 @@ class TrainConfig(Section):
     distributed: DistributedConfig = Field(default_factory=lambda: DistributedConfig(), description="data-parallel training when started by torchrun or `layerlab run --nproc N` (see train.distributed.*); train.batch_size stays the global batch")
     semi: SerializeAsAny[SemiConfig] | None = Field(None, description="semi-supervised learning from the unlabelled examples data.labels_per_class leaves: {method: pseudo_label | mean_teacher | fixmatch, ...} (see train.semi.*; None: off)")
     compile: bool = Field(False, description="compile the model's training forward and backward with torch.compile (inductor, CPU or CUDA): the first steps compile (their time is reported apart, as compile_seconds in summary.json), later ones run faster; results match plain training within rounding")
+    budget: Literal["off", "auto"] = Field("off", description="auto, with train.max_seconds: measure the steps per second in a short probe and choose batch size, learning rate, warm-up and a schedule over the clock for the budget (train/budget.py states the rule); the saved recipe holds what was chosen")
     optimizer_impl: Literal["default", "foreach", "fused"] = Field("default", description="the optimiser's kernels: default (torch's choice), foreach (one kernel per group of tensors) or fused (one kernel for the whole step; not rmsprop); results match within rounding")
 
     @field_validator("semi", mode="before")
