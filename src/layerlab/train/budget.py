@@ -65,7 +65,7 @@ def plan(cfg: TrainConfig, *, seconds: float, per_step: tuple[float, float], exa
     batch = next((c for c in candidates if steps(c) >= TARGET_STEPS), candidates[-1])
     per_epoch = max(1, math.ceil(examples / batch))
     warmup = 0.0 if cfg.schedule == "onecycle" else WARMUP * steps(batch) / per_epoch
-    epochs = max(cfg.epochs, math.ceil(2 * steps(batch) / per_epoch) + 1)  # twice the estimate: the clock ends it
+    epochs = max(cfg.epochs, math.ceil(4 * steps(batch) / per_epoch) + 1)  # 4x the estimate: the clock ends it
     return Plan(batch, cfg.lr * math.sqrt(batch / cfg.batch_size), steps(batch), round(warmup, 4), epochs)
 
 
