@@ -64,3 +64,13 @@ def test_a_budgeted_run_probes_sizes_itself_and_saves_what_it_chose(tmp_path):
     assert saved["budget"] == "off" and saved["schedule"] == "cosine" and saved["schedule_clock"] == "time"
     assert saved["batch_size"] in (64, 32, 16, 8) and saved["max_seconds"] < 30 and saved["epochs"] > 1
     assert result.summary["test"]["accuracy"] > 0.3  # it learns (chance 0.1; a loaded machine buys few steps)
+
+
+def test_a_budget_is_refused_for_a_data_parallel_run_whose_ranks_would_each_choose():
+    from layerlab.errors import RecipeError
+    from layerlab.runs.training import _sized
+    from layerlab.train.distributed import Distributed
+
+    cfg = load_recipe("fashion-cnn", ["train.max_seconds=60"])
+    with pytest.raises(RecipeError, match="train.budget: auto sizes a run by timing one process"):
+        _sized(cfg, None, Distributed(world_size=2, launched=True), None, None)

@@ -73,7 +73,7 @@ def test_a_fused_run_resumes_exactly(tmp_path):
 
 
 def test_fused_rmsprop_is_refused_by_name():
-    with pytest.raises(RecipeError, match="train.optimizer_impl: torch has no fused rmsprop"):
+    with pytest.raises(RecipeError, match="train.optimizer_impl=fused: torch has no fused rmsprop"):
         load_recipe("digits-cnn", ["train.optimizer=rmsprop", "train.optimizer_impl=fused"])
 
 
