@@ -95,8 +95,8 @@ def _sized(cfg: Recipe, built: Assembled, ranks: Distributed, device: torch.devi
     """The recipe sized to its budget (``train.budget: auto``); refused with several ranks, whose probes would
     time differently and choose differently."""
     if ranks.world_size > 1 and cfg.train.budget == "auto" and cfg.train.max_seconds:
-        raise RecipeError("train.budget: auto sizes a run by timing one process; a data-parallel run needs "
-                          "train.budget: off (and its own train.batch_size and train.lr)")
+        raise RecipeError(["train.budget: auto sizes a run by timing one process; a data-parallel run needs "
+                           "train.budget: off (and its own train.batch_size and train.lr)"])
     cfg, budget = sized_recipe(cfg, built.model, built.task, built.data.train, device)
     if budget and console is not None:
         console.print(f"budget: {budget}", highlight=False)
