@@ -90,6 +90,9 @@ class TrainConfig(Section):
     fine_tune: int = Field(0, ge=0, description="fastai-like shortcut: this many epochs training the head only at train.lr, then the rest of train.epochs everything at lr/2, rates falling to 1/100 at the first layer group (0 = off)")
     distributed: DistributedConfig = Field(default_factory=lambda: DistributedConfig(), description="data-parallel training when started by torchrun or `layerlab run --nproc N` (see train.distributed.*); train.batch_size stays the global batch")
     semi: SerializeAsAny[SemiConfig] | None = Field(None, description="semi-supervised learning from the unlabelled examples data.labels_per_class leaves: {method: pseudo_label | mean_teacher | fixmatch, ...} (see train.semi.*; None: off)")
+    compile: bool = Field(False, description="compile the model's training forward and backward with torch.compile (inductor, CPU or CUDA): the first steps compile (their time is reported apart, as compile_seconds in summary.json), later ones run faster; results match plain training within rounding")
+    budget: Literal["off", "auto"] = Field("off", description="auto, with train.max_seconds: measure the steps per second in a short probe and choose batch size, learning rate, warm-up and a schedule over the clock for the budget (train/budget.py states the rule); the saved recipe holds what was chosen")
+    optimizer_impl: Literal["default", "foreach", "fused"] = Field("default", description="the optimiser's kernels: default (torch's choice), foreach (one kernel per group of tensors) or fused (one kernel for the whole step; not rmsprop); results match within rounding")
 
     @field_validator("semi", mode="before")
     @classmethod
@@ -109,6 +112,8 @@ class TrainConfig(Section):
     def _stages_fit(self) -> TrainConfig:
         if self.schedule_clock == "time" and (self.stages or self.fine_tune):
             raise ValueError("@schedule_clock@'time' runs one schedule over the whole budget; fine-tuning stages each run their own over their epochs")
+        if self.optimizer_impl == "fused" and self.optimizer == "rmsprop":
+            raise ValueError("@optimizer_impl@torch has no fused rmsprop; use foreach or default")
         if self.stages and self.fine_tune:
             raise ValueError("@fine_tune@is a shortcut for two stages; give either train.stages or train.fine_tune")
         if self.fine_tune and self.fine_tune >= self.epochs:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from layerlab.data.images import image_files, read_images
+from layerlab.data.pixels import Pixels
 from layerlab.data.preprocessor import Preprocessor, input_files
 from layerlab.errors import DataError
 
@@ -65,6 +66,15 @@ class ImagePreprocessor(Preprocessor):
             raise DataError(f"images of shape {tuple(raw.shape[1:])} do not fit this preprocessing, "
                             f"which expects {self.input_shape} (channels, height, width)")
         return self._standardise(torch.from_numpy(raw.astype(np.float32)), self.scale)
+
+    def transform_split(self, x: np.ndarray, y: np.ndarray, *, target_dtype: torch.dtype) -> tuple[Any, torch.Tensor]:
+        """8-bit images stay 8-bit (``Pixels``: a quarter of the memory), standardised batch by batch to
+        the same float32 values ``transform`` gives; other images as ``transform`` makes them."""
+        if x.dtype != np.uint8:
+            return super().transform_split(x, y, target_dtype=target_dtype)
+        if tuple(x.shape[1:]) != self.input_shape:
+            self.transform(x[:0])  # the shape's message
+        return Pixels.of(x, self.scale, self.mean, self.std), torch.tensor(np.asarray(y), dtype=target_dtype)
 
     def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
         files = input_files(paths, image_files, "image files", refuse={

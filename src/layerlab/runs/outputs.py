@@ -82,6 +82,7 @@ def summarize(cfg: Recipe, built: Assembled, model: torch.nn.Module, state: Trai
         "params": sum(p.numel() for p in model.parameters()),
         "seconds": round(seconds, 3),
         "train_seconds": round(state.seconds, 3),
+        **({"compile_seconds": round(state.compile_seconds, 3)} if cfg.train.compile else {}),
         "data": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
         "environment": environment(device),
     }

@@ -15,12 +15,17 @@ from torch import nn
 from layerlab.recipe import TrainConfig
 
 OPTIMIZERS: dict[str, Callable[[list[dict], TrainConfig], torch.optim.Optimizer]] = {
-    "sgd": lambda groups, c: torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0),
-    "adam": lambda groups, c: torch.optim.Adam(groups, lr=c.lr, betas=c.betas),
-    "adamw": lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, betas=c.betas),
-    "rmsprop": lambda groups, c: torch.optim.RMSprop(groups, lr=c.lr, momentum=c.momentum),
-    "adagrad": lambda groups, c: torch.optim.Adagrad(groups, lr=c.lr),
+    "sgd": lambda groups, c: torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0, **_impl(c)),
+    "adam": lambda groups, c: torch.optim.Adam(groups, lr=c.lr, betas=c.betas, **_impl(c)),
+    "adamw": lambda groups, c: torch.optim.AdamW(groups, lr=c.lr, betas=c.betas, **_impl(c)),
+    "rmsprop": lambda groups, c: torch.optim.RMSprop(groups, lr=c.lr, momentum=c.momentum, **_impl(c)),
+    "adagrad": lambda groups, c: torch.optim.Adagrad(groups, lr=c.lr, **_impl(c)),
 }
+
+
+def _impl(cfg: TrainConfig) -> dict[str, bool]:
+    """train.optimizer_impl as the optimiser's keyword (none for default: torch's own choice, as before)."""
+    return {} if cfg.optimizer_impl == "default" else {cfg.optimizer_impl: True}
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -49,7 +54,19 @@ def scaled_parameter_groups(layers: list[tuple[list[nn.Parameter], float]], weig
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig, groups: list[dict] | None = None) -> torch.optim.Optimizer:
     """The recipe's optimiser over ``groups`` (default: every trainable parameter, as ``parameter_groups``)."""
-    return OPTIMIZERS[cfg.optimizer](groups if groups is not None else parameter_groups(model, cfg.weight_decay), cfg)
+    optimizer = OPTIMIZERS[cfg.optimizer](groups if groups is not None else parameter_groups(model, cfg.weight_decay), cfg)
+    if cfg.optimizer_impl == "fused":
+        optimizer.register_load_state_dict_post_hook(_state_in_parameter_layout)
+    return optimizer
+
+
+def _state_in_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """After loading a checkpoint: each state tensor in its parameter's memory layout. The fused kernels
+    step the memory as laid out, so a contiguous moment beside a channels-last weight would not resume exactly."""
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def l1_penalty(model: nn.Module) -> torch.Tensor:

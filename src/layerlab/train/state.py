@@ -15,6 +15,7 @@ class TrainState:
     step_in_epoch: int = 0  # batches done in the current epoch
     global_step: int = 0  # optimiser steps done
     seconds: float = 0.0  # training time, summed over resumes
+    compile_seconds: float = 0.0  # train.compile: the part of ``seconds`` spent in steps that compiled a graph
     lr_scale: float = 1.0  # reduce-on-plateau's factor (``layerlab.train.plateau``)
     plateau_best: float | None = None  # reduce-on-plateau: the best value of the monitored metric so far
     plateau_bad: int = 0  # reduce-on-plateau: epochs since it last improved (or since the last cut)

@@ -44,6 +44,7 @@ from layerlab.train.callbacks import Callback
 from layerlab.train.checkpoint import load_state, save_state
 from layerlab.train.device import check_precision, rng_state, set_rng_state, step_generator
 from layerlab.train.distributed import LONE, Distributed
+from layerlab.train.fast import FastPath
 from layerlab.train.finite import LastGood, nonfinite
 from layerlab.train.head_cache import CachedHead, HeadCache
 from layerlab.train.optim import build_optimizer, l1_penalty, set_lr
@@ -84,6 +85,7 @@ class Trainer:
         self.optimizer = self.stages.enter(self.stage)
         self.distributed = distributed  # torchrun's ranks: DistributedDataParallel, slices of each global batch
         self.net = distributed.wrap(self.model, cfg.distributed)  # what the training step runs (self.model's weights)
+        self.fast = FastPath(self.net, cfg)  # train.compile: self.net compiled, what train_step runs
         # A task with a step of its own (a GAN's alternating updates) trains by it instead of train_step;
         # its optimisers are made as ours are, its state goes into the checkpoint.
         self.task_step = task.training_step(
@@ -173,7 +175,7 @@ class Trainer:
         to their mean. ``weight``: a rank's share of the global batch (``distributed.shard``). Returns the
         (global) batch's loss (detached); raises NonFiniteLoss before any backward."""
         cfg = self.cfg
-        net = self._cached.split.head if self._cached is not None else self.net  # cached: the head alone
+        net = self._cached.split.head if self._cached is not None else self.fast.net  # cached: the head alone
         with autocast(self.device, cfg.precision):
             output = self.task.forward(net, x, y)
             loss = self.task.loss(output, y)
@@ -237,7 +239,8 @@ class Trainer:
             else:
                 group_start = i - i % cfg.accumulate  # train.accumulate batches a step; the epoch's last may have fewer
                 group_size = min(cfg.accumulate, n_batches - group_start)
-                loss = self.train_step(x, y, scale=1.0 / group_size, step=i + 1 == group_start + group_size, weight=weight)
+                with self.fast.timing(state):
+                    loss = self.train_step(x, y, scale=1.0 / group_size, step=i + 1 == group_start + group_size, weight=weight)
             state.step_in_epoch = i + 1
             self._epoch_loss += loss
             self._epoch_batches += 1

@@ -1,0 +1,117 @@
+"""``train.budget: auto``: batch size, learning rate, warm-up and schedule chosen for ``train.max_seconds``.
+
+A recipe tuned for one budget (the shakespeare GPT's batch 64 for 15 minutes) wastes a short one: at 65 s
+it takes 252 steps, too few to learn. With ``budget: auto`` and ``max_seconds`` set, the run measures its
+own speed first and sizes itself to the budget by one rule:
+
+1. Probe: a few training steps of a copy of the model at the recipe's batch size B0 and at B0/8 (on the
+   real data, device and precision; the first step of each untimed), fitted as seconds per step
+   s(B) = a + b * B. The probe's time is taken off the budget.
+2. Batch size: the largest of B0, B0/2, B0/4, ... (not below ``MIN_BATCH``) whose steps in the budget,
+   0.9 * seconds / s(B), reach ``TARGET_STEPS``; if none does, the smallest.
+3. Learning rate: ``lr * sqrt(B / B0)`` (the square-root rule for Adam-type optimisers).
+4. Warm-up: ``WARMUP`` of the planned steps (not with onecycle, which has its own rise).
+5. Schedule: over the clock (``schedule_clock: time``), so it ends when the budget does; a constant,
+   step or plateau schedule becomes cosine; ``epochs`` is raised so that the budget, not the epochs,
+   ends the run.
+
+The recipe's batch size, rate, warm-up and schedule are then the budget's: set ``budget: off`` to keep
+your own. ``plan`` is the pure rule (unit-tested); ``budgeted`` probes and applies it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from layerlab.recipe import Recipe, TrainConfig
+from layerlab.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from layerlab.data import Split
+    from layerlab.tasks import Task
+
+TARGET_STEPS = 2000  # optimiser steps a budget should buy (nanoGPT's 65 s CPU run: 2,000 steps)
+MIN_BATCH = 8
+WARMUP = 0.05  # of the planned steps
+PROBE_STEPS = 3  # timed steps per probed batch size
+
+
+@dataclass(frozen=True)
+class Plan:
+    batch_size: int
+    lr: float
+    steps: int  # optimiser steps expected in the budget
+    warmup_epochs: float
+    epochs: int
+
+
+def plan(cfg: TrainConfig, *, seconds: float, per_step: tuple[float, float], examples: int) -> Plan:
+    """The rule of the module docstring, for ``seconds`` of training and steps of ``a + b * B`` seconds."""
+    a, b = per_step
+    candidates = [cfg.batch_size]
+    while candidates[-1] // 2 >= MIN_BATCH:
+        candidates.append(candidates[-1] // 2)
+
+    def steps(batch: int) -> int:
+        return int(0.9 * seconds / max(a + b * batch, 1e-9))
+
+    batch = next((c for c in candidates if steps(c) >= TARGET_STEPS), candidates[-1])
+    per_epoch = max(1, math.ceil(examples / batch))
+    warmup = 0.0 if cfg.schedule == "onecycle" else WARMUP * steps(batch) / per_epoch
+    epochs = max(cfg.epochs, math.ceil(4 * steps(batch) / per_epoch) + 1)  # 4x the estimate: the clock ends it
+    return Plan(batch, cfg.lr * math.sqrt(batch / cfg.batch_size), steps(batch), round(warmup, 4), epochs)
+
+
+def apply(cfg: TrainConfig, chosen: Plan, *, seconds: float) -> TrainConfig:
+    """``cfg`` with the plan's batch size, rate, warm-up, epochs and a schedule over ``seconds``."""
+    schedule = cfg.schedule if cfg.schedule in ("cosine", "onecycle") else "cosine"
+    return cfg.model_copy(update={
+        "batch_size": chosen.batch_size, "lr": chosen.lr, "warmup_epochs": chosen.warmup_epochs,
+        "epochs": chosen.epochs, "schedule": schedule, "schedule_clock": "time", "max_seconds": seconds})
+
+
+def sized_recipe(cfg: Recipe, model: torch.nn.Module, task: Task, train: Split, device: torch.device) -> tuple[Recipe, dict]:
+    """The recipe with its train section sized to its budget (``budget`` then off, so that the saved
+    recipe is what ran and a resume runs it again), and what was measured and chosen."""
+    sized, report = budgeted(cfg.train, lambda c: Trainer(copy.deepcopy(model), task, c, device=device), train)
+    if not report:
+        return cfg, report
+    return cfg.model_copy(update={"train": sized.model_copy(update={"budget": "off"})}), report
+
+
+def budgeted(cfg: TrainConfig, trainer_of: Callable[[TrainConfig], Trainer], train: Split) -> tuple[TrainConfig, dict[str, Any]]:
+    """``cfg`` sized to its budget by probing (``trainer_of(cfg)``: a Trainer on a copy of the model), and
+    what was measured and chosen. Unchanged (and {}) unless ``budget: auto`` with ``max_seconds``."""
+    if cfg.budget != "auto" or not cfg.max_seconds:
+        return cfg, {}
+    started, rng = time.perf_counter(), torch.get_rng_state()
+    sizes = sorted({cfg.batch_size, max(1, cfg.batch_size // 8)})
+    probing = cfg.model_copy(update={"max_seconds": None})
+    times = [_seconds_per_step(trainer_of(probing.model_copy(update={"batch_size": size})), train, size) for size in sizes]
+    torch.set_rng_state(rng)  # the probe leaves the run's random stream as it found it
+    b = (times[-1] - times[0]) / (sizes[-1] - sizes[0]) if len(sizes) > 1 else times[0] / sizes[0]
+    per_step = (max(times[0] - max(b, 0.0) * sizes[0], 0.0), max(b, 0.0))
+    probe = time.perf_counter() - started
+    seconds = max(cfg.max_seconds - probe, 0.1 * cfg.max_seconds)
+    chosen = plan(cfg, seconds=seconds, per_step=per_step, examples=len(train))
+    report = {"probe_seconds": round(probe, 3), "seconds_per_step": [round(t, 5) for t in times],
+              "probed_batch_sizes": sizes, **chosen.__dict__}
+    return apply(cfg, chosen, seconds=seconds), report
+
+
+def _seconds_per_step(trainer: Trainer, train: Split, size: int) -> float:
+    x, y = train.x[:size].to(trainer.device), train.y[:size].to(trainer.device)
+    trainer.model.train()
+    trainer.train_step(x, y)  # untimed: first-call costs (allocation, kernel choice)
+    start = time.perf_counter()
+    for _ in range(PROBE_STEPS):
+        trainer.train_step(x, y)
+    return (time.perf_counter() - start) / PROBE_STEPS
+

@@ -1,0 +1,76 @@
+"""train.budget: auto: the rule that sizes a run to train.max_seconds (train/budget.py), and its use in a run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from layerlab import api
+from layerlab.recipe import TrainConfig, load_recipe
+from layerlab.train.budget import MIN_BATCH, TARGET_STEPS, apply, plan
+
+GPT = TrainConfig(batch_size=64, lr=0.002, epochs=100, schedule="cosine", max_seconds=900, budget="auto")
+SPEED = (0.02, 0.0037)  # seconds per step: 0.02 + 0.0037 * batch (0.26 s at 64, as the GPT on 2 cores)
+
+
+def test_a_long_budget_keeps_the_recipes_batch_and_rate():
+    chosen = plan(GPT, seconds=900, per_step=SPEED, examples=1_000_000)
+    assert chosen.batch_size == 64 and chosen.lr == pytest.approx(0.002)
+    assert chosen.steps >= TARGET_STEPS and chosen.epochs == 100
+
+
+def test_a_short_budget_takes_smaller_batches_for_more_steps_and_scales_the_rate():
+    chosen = plan(GPT, seconds=60, per_step=SPEED, examples=1_000_000)
+    assert chosen.batch_size == MIN_BATCH  # no halving reaches 2,000 steps in 60 s: the smallest
+    assert chosen.lr == pytest.approx(0.002 * math.sqrt(8 / 64))
+    assert chosen.steps == int(0.9 * 60 / (0.02 + 0.0037 * 8))
+    medium = plan(GPT, seconds=300, per_step=SPEED, examples=1_000_000)
+    assert MIN_BATCH < medium.batch_size < 64 and medium.steps >= TARGET_STEPS  # the largest that reaches it
+    assert plan(GPT, seconds=300, per_step=SPEED, examples=1_000_000).batch_size == 16
+
+
+def test_warm_up_is_a_share_of_the_planned_steps_and_epochs_leave_the_clock_to_end_the_run():
+    small_data = plan(GPT, seconds=300, per_step=SPEED, examples=10_000)
+    per_epoch = math.ceil(10_000 / small_data.batch_size)
+    assert small_data.warmup_epochs == pytest.approx(0.05 * small_data.steps / per_epoch, rel=1e-3)
+    assert small_data.epochs * per_epoch >= 2 * small_data.steps
+    onecycle = plan(GPT.model_copy(update={"schedule": "onecycle"}), seconds=300, per_step=SPEED, examples=10_000)
+    assert onecycle.warmup_epochs == 0.0  # onecycle rises on its own
+
+
+def test_the_plan_runs_over_the_clock_and_a_constant_schedule_becomes_cosine():
+    constant = GPT.model_copy(update={"schedule": "constant"})
+    sized = apply(constant, plan(constant, seconds=55, per_step=SPEED, examples=10_000), seconds=55)
+    assert (sized.schedule, sized.schedule_clock, sized.max_seconds) == ("cosine", "time", 55)
+    assert sized.batch_size == MIN_BATCH
+
+
+def test_budget_is_off_unless_asked_and_the_built_in_recipes_ask():
+    assert TrainConfig().budget == "off"
+    for name in ("shakespeare-transformer", "fashion-cnn", "polarity-cnn", "polarity-lstm", "polarity-fasttext",
+                 "polarity-transformer"):
+        assert load_recipe(name).train.budget == "auto", name
+
+
+@pytest.mark.slow
+def test_a_budgeted_run_probes_sizes_itself_and_saves_what_it_chose(tmp_path):
+    recipe = {"name": "tiny", "data": {"name": "digits", "limit": 600}, "model": {"name": "cnn", "width": 8, "blocks": 2},
+              "train": {"epochs": 1, "batch_size": 64, "lr": 0.01, "max_seconds": 30, "budget": "auto",
+                        "schedule": "constant", "report": False}}
+    result = api.run(recipe, out=tmp_path / "run")
+    saved = yaml.safe_load((result.run_dir / "recipe.yaml").read_text())["train"]
+    assert saved["budget"] == "off" and saved["schedule"] == "cosine" and saved["schedule_clock"] == "time"
+    assert saved["batch_size"] in (64, 32, 16, 8) and saved["max_seconds"] < 30 and saved["epochs"] > 1
+    assert result.summary["test"]["accuracy"] > 0.3  # it learns (chance 0.1; a loaded machine buys few steps)
+
+
+def test_a_budget_is_refused_for_a_data_parallel_run_whose_ranks_would_each_choose():
+    from layerlab.errors import RecipeError
+    from layerlab.runs.training import _sized
+    from layerlab.train.distributed import Distributed
+
+    cfg = load_recipe("fashion-cnn", ["train.max_seconds=60"])
+    with pytest.raises(RecipeError, match="train.budget: auto sizes a run by timing one process"):
+        _sized(cfg, None, Distributed(world_size=2, launched=True), None, None)
