@@ -1,4 +1,4 @@
-"""A bounded loopback load test of ``layerlab serve`` (an asyncio + httpx client; it stops by itself).
+"""A bounded loopback load test of ``layerlab serve`` (an asyncio + aiohttp client; it stops by itself).
 
 For each run, four servers on 127.0.0.1 (a fifth, ``onnx``, where ``--servers`` names it), each in its own
 process, one after the other:
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -142,14 +143,19 @@ class _started:
 async def _load(port: int, inputs: list[dict], labels: list[str] | None, concurrency: int,
                 total: int) -> dict[str, float]:
     """``total`` requests from ``concurrency`` clients: requests/s, p50 and p99 ms, errors, wrong answers. ``labels``: the right answers
-    (None: the floor, which answers without computing)."""
-    import httpx
+    (None: the floor, which answers without computing). The client is aiohttp with the bodies encoded once
+    beforehand: on 2 cores the client shares the CPU with the server, and httpx's client alone held the HTTP
+    floor to 136-168 requests/s at concurrency 64 (BENCHMARKS.md, history), which measured the client."""
+    import aiohttp
 
     latencies: list[float] = []
     errors = wrong = 0
     next_index = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as client:
+    bodies = [json.dumps(body).encode() for body in inputs]
+    headers = {"content-type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=60)) as client:
 
         async def worker() -> None:
             nonlocal next_index, errors, wrong
@@ -158,13 +164,14 @@ async def _load(port: int, inputs: list[dict], labels: list[str] | None, concurr
                 next_index += 1
                 start = time.perf_counter()
                 try:
-                    response = await client.post("/predict", json=inputs[i])
+                    async with client.post("/predict", data=bodies[i], headers=headers) as response:
+                        payload = await response.read()
                     latencies.append(time.perf_counter() - start)
-                    if response.status_code != 200:
+                    if response.status != 200:
                         errors += 1
-                    elif labels is not None and response.json()["predictions"][0].get("label") != labels[i]:
+                    elif labels is not None and json.loads(payload)["predictions"][0].get("label") != labels[i]:
                         wrong += 1
-                except httpx.HTTPError:
+                except (aiohttp.ClientError, TimeoutError):
                     errors += 1
 
         started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Each request puts its examples (n, *shape) on a queue and waits. One worker takes the first waiting
 request, then keeps taking requests until ``max_batch`` examples are gathered or ``max_wait_ms`` has
-passed since the first, runs them as one batch in a thread (so the event loop keeps accepting
+passed since the first (but not when no other request is being read: ``arrival``), runs them as one batch in a thread (so the event loop keeps accepting
 requests), and hands each request its own rows of the result. A request's examples are never split
 across batches; one request larger than ``max_batch`` runs as a batch of its own. ``max_batch=1`` turns
 batching off (every request runs alone, in arrival order).
@@ -11,7 +11,8 @@ batching off (every request runs alone, in arrival order).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ class MicroBatcher:
             raise ValueError(f"max_batch must be >= 1 and max_wait_ms >= 0; got {max_batch} and {max_wait_ms}")
         self.run, self.max_batch, self.max_wait = run, int(max_batch), max_wait_ms / 1000.0
         self.on_batch = on_batch  # told the size of every batch run (the server's metrics)
+        self.arriving = 0  # requests begun but not yet submitted (``arrival``): worth waiting for
         self._queue: asyncio.Queue[_Waiting] | None = None
         self._worker: asyncio.Task[None] | None = None
 
@@ -43,6 +45,17 @@ class MicroBatcher:
         answer: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Waiting(x, answer))
         return await answer
+
+    @contextlib.contextmanager
+    def arrival(self) -> Iterator[None]:
+        """Around reading and decoding one request's body: while any request is in there, a batch being
+        gathered waits for it (up to ``max_wait_ms``); with none, the batch runs at once, so that a lone
+        client pays no wait."""
+        self.arriving += 1
+        try:
+            yield
+        finally:
+            self.arriving -= 1
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -77,6 +90,8 @@ class MicroBatcher:
         deadline = asyncio.get_running_loop().time() + self.max_wait
         while size < self.max_batch:
             if queue.empty():
+                if self.arriving == 0:  # nobody else is on the way
+                    break
                 left = deadline - asyncio.get_running_loop().time()
                 if left <= 0:
                     break
