@@ -25,7 +25,8 @@ from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, fie
 
 from layerlab.config import Section
 from layerlab.data.config import AugmentConfig, DataConfig
-from layerlab.data.source import SOURCES, fixed_classes
+from layerlab.data.registry import SOURCES
+from layerlab.data.source_configs import fixed_classes
 from layerlab.errors import RecipeError, UsageError, clip, close_match, did_you_mean, short
 from layerlab.models.base import MODELS
 from layerlab.overrides import apply_overrides
@@ -33,8 +34,8 @@ from layerlab.recipe_errors import NestedErrors, problems
 from layerlab.recipe_explain import Row, explain_rows
 from layerlab.recipe_yaml import MAX_BYTES, RecipeYAMLError, parse_yaml
 from layerlab.registry import Registry
-from layerlab.semi import SemiConfig, semi_section
-from layerlab.tasks.config import TaskConfig
+from layerlab.semi.config import SemiConfig, semi_section
+from layerlab.tasks.config import TaskConfig, task_trait
 from layerlab.tasks.registry import TASKS
 from layerlab.track.config import TrackConfig
 from layerlab.tune.config import TuneConfig
@@ -194,7 +195,7 @@ class Recipe(Section):
 
     @model_validator(mode="after")
     def _pixels_for_generative(self) -> Recipe:
-        if getattr(TASKS.get(self.task.name), "pixel_space", False) and self.data.normalize:
+        if task_trait(self.task, "pixel_space") and self.data.normalize:
             raise ValueError(f"@data.normalize@task {self.task.name} models pixels in [0, 1]; set data.normalize: false")
         return self
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from layerlab.config import Section
-from layerlab.data.source import SOURCES
+from layerlab.data.registry import SOURCES
 from layerlab.errors import RecipeError, close_match
 from layerlab.models.base import MODELS
 from layerlab.recipe_errors import join
 from layerlab.registry import Registry
-from layerlab.semi import SEMI
+from layerlab.semi.config import SEMI
 from layerlab.tasks.registry import TASKS
 
 Row = tuple[str, str, str, str]  # key path, type, default, description

@@ -9,13 +9,22 @@ Registering a name twice is an error; an unknown name lists the known ones and t
 
     MODELS.validate_section({"name": "mlp", "hiden": [10]}, "model")   # the recipe's check of a section
     # ValueError: model.hiden: unknown key; did you mean 'model.hidden'?
+
+A built-in entry is declared where its config lives, in a module that imports no torch, and its object
+(the builder, the task class, the reading function) loads with its module on first use, so that checking
+and explaining a recipe, or listing the models, imports no torch:
+
+    MODELS.declare("mlp", "layerlab.models.mlp", config=MLPConfig, description="...")   # configs module
+    @MODELS.register("mlp")                                                              # layerlab.models.mlp
+    def build_mlp(cfg, input_shape, num_outputs): ...
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -36,10 +45,20 @@ class UnknownNameError(LayerLabError, KeyError):
 @dataclass(frozen=True)
 class Entry(Generic[T]):
     name: str
-    obj: T
+    loaded: T | None  # the object; None while a declared entry's module has not been imported
     description: str = ""
     config: Any = None  # a pydantic model class describing the entry's options, if it has any
     group: str = ""  # a family name for listings ("resnet" for resnet18, resnet34, ...)
+    module: str = field(default="", compare=False)  # a declared entry: the module that registers its object
+
+    @property
+    def obj(self) -> T:
+        """The registered object, importing the declaring module on first use."""
+        if self.loaded is None and self.module:
+            importlib.import_module(self.module)
+        if self.loaded is None:
+            raise LayerLabError(f"'{self.name}' is declared in {self.module or 'no module'}, which did not register it")
+        return self.loaded
 
 
 class Registry(Generic[T]):
@@ -60,9 +79,19 @@ class Registry(Generic[T]):
         return decorator
 
     def add(self, name: str, obj: T, *, description: str = "", config: Any = None, group: str = "") -> None:
-        if name in self._entries:
+        declared = self._entries.get(name)
+        if declared is not None and declared.loaded is None and config in (None, declared.config):
+            object.__setattr__(declared, "loaded", obj)  # the object of a declared entry, its module loaded
+            return
+        if declared is not None:
             raise ValueError(f"{self.kind} '{name}' is registered twice")
         self._entries[name] = Entry(name, obj, description, config, group or name)
+
+    def declare(self, name: str, module: str, *, config: Any, description: str = "", group: str = "") -> None:
+        """``name`` with its config, its object to be registered by ``module`` (imported on first use)."""
+        if name in self._entries:
+            raise ValueError(f"{self.kind} '{name}' is registered twice")
+        self._entries[name] = Entry(name, None, description, config, group or name, module)
 
     def remove(self, name: str) -> None:
         """Take ``name`` out again (a plug-in registered for a test); unknown names are an error."""

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import UsageError
-from layerlab.train.state_io import atomic_write_text
 
 FORMAT_VERSION = 1
 
@@ -83,6 +82,8 @@ class RunDir:
         return run
 
     def write_json(self, target: Path, obj: Any) -> None:
+        from layerlab.train.state_io import atomic_write_text  # torch: not for checking a recipe's name
+
         atomic_write_text(target, json.dumps(obj, indent=2, default=_jsonable) + "\n")
 
     def read_json(self, target: Path) -> Any:
@@ -99,6 +100,8 @@ class RunDir:
         writer = csv.DictWriter(buffer, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
+        from layerlab.train.state_io import atomic_write_text
+
         atomic_write_text(self.history, buffer.getvalue())
 
     def read_history(self) -> list[dict[str, float]]:

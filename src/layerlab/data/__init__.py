@@ -4,38 +4,15 @@
     data = load_data(recipe.data, task="classification", seed=0)
     data.train.x.shape, data.info.class_names, data.preprocessor.to_dict()
 
-A source is one file in ``sources/``: its config class (a ``DataConfig`` subclass, ``layerlab.data.config``)
-and its reading function, registered in ``SOURCES``; importing this package registers them all.
+A source's options are a ``DataConfig`` subclass declared in ``source_configs`` (no torch there, so a
+recipe is checked without it); its reading function is one file in ``sources/``, registered in
+``SOURCES`` under the same name and loaded on first use. The names below load on first use too.
 """
 
+from layerlab.data import source_configs  # noqa: F401  (it declares every source)
 from layerlab.data.config import DataConfig
-from layerlab.data.dataset import DataInfo, Dataset, Split
-from layerlab.data.image_preprocessor import ImagePreprocessor
-from layerlab.data.load import load_data
-from layerlab.data.preprocessor import Preprocessor
-from layerlab.data.source import DATASETS, SOURCES, RawData, SourceContext
-from layerlab.data.sources import (  # noqa: F401  (they register)  # noqa: F401  (text sources)  # noqa: F401  (audio and time-series sources)
-    arrays,
-    audio_folder,
-    cifar10,
-    coco,
-    csv_table,
-    digit_strings,
-    digits,
-    image_folder,
-    mask_folder,
-    mnist,
-    parallel,
-    pennfudan,
-    scenes,
-    sentences,
-    speech_manifest,
-    text_corpus,
-    timeseries,
-    yolo,
-)
-from layerlab.data.table_preprocessor import TablePreprocessor
-from layerlab.data.targets import StructuredTargets, TargetSpec
+from layerlab.data.registry import DATASETS, SOURCES
+from layerlab.lazy import lazy_exports
 
 # ``@layerlab.data.register("name", config=Cfg)``: a data source of the user's own, from their module (see layerlab.plugins)
 register = SOURCES.register
@@ -57,3 +34,17 @@ __all__ = [
     "TargetSpec",
     "load_data",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "Dataset": "layerlab.data.dataset",
+    "DataInfo": "layerlab.data.dataset",
+    "Split": "layerlab.data.dataset",
+    "ImagePreprocessor": "layerlab.data.image_preprocessor",
+    "Preprocessor": "layerlab.data.preprocessor",
+    "RawData": "layerlab.data.source",
+    "SourceContext": "layerlab.data.source",
+    "StructuredTargets": "layerlab.data.targets",
+    "TargetSpec": "layerlab.data.targets",
+    "TablePreprocessor": "layerlab.data.table_preprocessor",
+    "load_data": "layerlab.data.load",
+})

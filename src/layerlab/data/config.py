@@ -1,7 +1,8 @@
 """The ``data`` section: what every data source shares, and the options of families of sources.
 
-Each source declares its own options as a subclass of ``DataConfig`` in its own file and registers it
-with the source (``@SOURCES.register("csv", config=CsvConfig)``); a recipe's ``data: {name: csv, ...}``
+A built-in source's options are a subclass of ``DataConfig`` declared with its name in
+``data.source_configs`` (``SOURCES.declare("csv", "layerlab.data.sources.csv_table", config=CsvConfig)``,
+no torch there); a plugin registers its class with its function. A recipe's ``data: {name: csv, ...}``
 is checked against that class. Options shared by a family of sources (tables, texts, recordings) are
 declared once here, in the family's class.
 """
@@ -13,8 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from layerlab.config import NamedSection, Section
-from layerlab.data.source import SOURCES
+from layerlab.data.registry import SOURCES
 from layerlab.registry import Registry
+
+# The tokens of speech transcripts: characters (letters and the space) or words
+Tokens = Literal["chars", "words"]
 
 
 class AugmentConfig(Section):
@@ -103,3 +107,10 @@ class AudioConfig(DataConfig):
     n_mels: int = Field(40, ge=1, description="audio: mel bands of the log-mel spectrogram")
     window_ms: float = Field(32.0, gt=0, description="audio: STFT window length in milliseconds")
     hop_ms: float = Field(16.0, gt=0, description="audio: milliseconds between STFT frames")
+
+
+class SpeechConfig(AudioConfig):
+    """Sources of spoken utterances with transcripts (speech recognition)."""
+
+    clip_seconds: float = Field(5.0, gt=0, description="speech: the longest utterance in seconds; shorter ones are zero-padded (silence) to it")
+    tokens: Tokens = Field("chars", description="speech: the transcripts' tokens for CTC: chars (letters and the space) or words (one token per word)")

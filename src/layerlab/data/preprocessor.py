@@ -8,6 +8,7 @@ modality: ``ImagePreprocessor`` and ``TablePreprocessor``; ``Preprocessor.from_d
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,11 @@ import torch
 from layerlab.errors import DataError
 
 FORMAT = 1  # bumped when the saved form changes incompatibly
+# The module of each built-in kind: a saved preprocessing loads it (the data package imports its modules
+# lazily, so a run read back may name a kind not imported yet)
+KIND_MODULES = {"audio": "layerlab.data.audio_preprocessor", "image": "layerlab.data.image_preprocessor",
+                "series": "layerlab.data.series_preprocessor", "table": "layerlab.data.table_preprocessor",
+                "text": "layerlab.data.text.preprocessor"}
 
 
 class Preprocessor(ABC):
@@ -87,9 +93,11 @@ class Preprocessor(ABC):
         fields = dict(d)
         kind = fields.pop("kind", None)
         version = fields.pop("format", FORMAT)
+        if kind in KIND_MODULES and kind not in Preprocessor._kinds:
+            importlib.import_module(KIND_MODULES[kind])
         if kind not in Preprocessor._kinds or version != FORMAT:
             raise DataError(f"saved preprocessing of kind {kind!r}, format {version} is not one this version "
-                            f"of LayerLab reads (kinds: {', '.join(sorted(Preprocessor._kinds))}; format {FORMAT})")
+                            f"of LayerLab reads (kinds: {', '.join(sorted({*KIND_MODULES, *Preprocessor._kinds}))}; format {FORMAT})")
         return Preprocessor._kinds[kind](**fields)
 
 

@@ -1,12 +1,14 @@
 """What a data source is: a registered function that reads raw examples.
 
-A source is one file under ``layerlab/data/sources/`` with one function registered in ``SOURCES``,
-with the class of its recipe options (a ``DataConfig`` subclass, ``layerlab.data.config``):
+A source is one file under ``layerlab/data/sources/`` with one function registered in ``SOURCES``;
+the class of its recipe options (a ``DataConfig`` subclass) is declared with its name, without torch, in
+``layerlab.data.source_configs``:
 
-    class CsvConfig(ColumnsConfig):
+    class CsvConfig(ColumnsConfig):                                    # data/source_configs.py
         categorical: list[str] | None = Field(None, description="...")
+    SOURCES.declare("csv", "layerlab.data.sources.csv_table", config=CsvConfig, description="a CSV table")
 
-    @SOURCES.register("csv", config=CsvConfig, description="a CSV table (data.path)")
+    @SOURCES.register("csv")                                           # data/sources/csv_table.py
     def load_csv(cfg: CsvConfig, ctx: SourceContext) -> RawData: ...
 
 It returns the examples as read (pixels, table cells) with their targets and, when the data set has
@@ -22,24 +24,15 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from layerlab.data.registry import DATASETS, SOURCES
 from layerlab.data.targets import TargetSpec
-from layerlab.registry import Registry
 from layerlab.settings import Settings
 
 if TYPE_CHECKING:
     from layerlab.data.preprocessor import Preprocessor
 
-SOURCES: Registry = Registry("data set", name_owners=True)
 CLASS_TARGETS = TargetSpec("class", stratify=True)  # classification's
-DATASETS = SOURCES  # the registry's first name, still imported by code written before the sources had configs
-
-
-def fixed_classes(name: str) -> list[str] | None:
-    """The classes of source ``name`` when they are known without reading its data (a source sets
-    ``classes`` on its function: digits, MNIST, CIFAR-10), so a recipe can be checked against them
-    before any work; None for sources whose classes come from the data (CSV, folders)."""
-    classes = getattr(SOURCES.get(name), "classes", None) if name in SOURCES else None
-    return list(classes) if classes is not None else None
+__all__ = ["CLASS_TARGETS", "DATASETS", "SOURCES", "RawData", "SourceContext"]
 
 
 @dataclass(frozen=True)

@@ -15,24 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
 from layerlab.data.audio import LogMel, read_wav, resample, to_mono
 from layerlab.data.audio_preprocessor import AudioPreprocessor
-from layerlab.data.config import AudioConfig
+from layerlab.data.config import SpeechConfig, Tokens
 from layerlab.data.source import RawData, SourceContext
-from layerlab.data.transcripts import Tokens, build_vocabulary, encode
+from layerlab.data.transcripts import build_vocabulary, encode
 from layerlab.errors import DataError
 
 SYNTHESIS_TASK = "speech_synthesis"  # the task that needs aligned targets (words, pauses and their frames)
 PAUSE = "<pause>"
-
-
-class SpeechConfig(AudioConfig):
-    """Sources of spoken utterances with transcripts (speech recognition)."""
-
-    clip_seconds: float = Field(5.0, gt=0, description="speech: the longest utterance in seconds; shorter ones are zero-padded (silence) to it")
-    tokens: Tokens = Field("chars", description="speech: the transcripts' tokens for CTC: chars (letters and the space) or words (one token per word)")
 
 
 @dataclass

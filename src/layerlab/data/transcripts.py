@@ -13,14 +13,12 @@ Transcripts are normalised before tokenising: lower case, runs of white space to
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
+from layerlab.data.config import Tokens
 from layerlab.errors import DataError
 
 BLANK = "<blank>"
-Tokens = Literal["chars", "words"]
 
 
 def normalise(text: str) -> str:

@@ -3,34 +3,15 @@
     model = create_model({"name": "cnn", "width": 32}, input_shape=(1, 28, 28), num_outputs=10)
     summarize(model, (1, 28, 28)).flops   # per example
 
-A new family is one file that registers its builder with ``@MODELS.register(...)``, imported below.
+A family's options are a config class in ``configs_image`` or ``configs_sequence``, declared with its
+name in ``families`` (no torch there, so checking a recipe and listing the models import none); its
+builder is one file that registers under the same name with ``@MODELS.register(name)`` and loads on
+first use. The functions below load on first use too.
 """
 
-from layerlab.models import (  # noqa: F401  (importing a family registers it)  # noqa: F401  (sequence families)  # noqa: F401  (generative families)
-    acoustic,
-    autoencoder,
-    cnn,
-    detection_tv,
-    fasttext,
-    gan,
-    mlp,
-    pretrained,
-    pretrained_text,
-    python_module,
-    resnet,
-    rnn,
-    segmentation_tv,
-    seq2seq,
-    synthesis,
-    textcnn,
-    transformer,
-    unet,
-    vgg,
-)
+from layerlab.lazy import lazy_exports
+from layerlab.models import families  # noqa: F401  (it declares every family)
 from layerlab.models.base import MODELS, ModelConfig
-from layerlab.models.factory import create_model
-from layerlab.models.init import init_weights
-from layerlab.models.summary import LayerRow, ModelSummary, parse_input_shape, summarize
 
 # ``@layerlab.models.register("name", config=Cfg)``: a model family of the user's own, from their module (see layerlab.plugins)
 register = MODELS.register
@@ -46,3 +27,12 @@ __all__ = [
     "LayerRow",
     "parse_input_shape",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "create_model": "layerlab.models.factory",
+    "init_weights": "layerlab.models.init",
+    "summarize": "layerlab.models.summary",
+    "ModelSummary": "layerlab.models.summary",
+    "LayerRow": "layerlab.models.summary",
+    "parse_input_shape": "layerlab.models.summary",
+})

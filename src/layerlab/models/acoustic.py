@@ -14,29 +14,13 @@ target token (and one more between two equal tokens), which bounds ``subsample``
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import AcousticConfig
 from layerlab.models.layers import image_shape
-
-Encoder = Literal["gru", "lstm", "transformer"]
-
-
-class AcousticConfig(ModelConfig):
-    name: Literal["acoustic"] = Field("acoustic", description="conv front end over log-mel frames + bidirectional GRU/LSTM or transformer encoder, per-frame logits for CTC")
-    channels: int = Field(32, ge=1, description="channels of the convolutional front end")
-    subsample: Literal[1, 2, 4] = Field(4, description="time (and frequency) subsampling of the front end: 1, 2 or 4")
-    encoder: Encoder = Field("gru", description="the sequence encoder: gru or lstm (bidirectional), or transformer")
-    hidden: int = Field(128, ge=1, description="size of the encoder's states (each direction of a GRU/LSTM; the transformer's width)")
-    layers: int = Field(2, ge=1, description="encoder layers")
-    heads: int = Field(4, ge=1, description="transformer encoder: attention heads (must divide hidden)")
-    dropout: float = Field(0.1, ge=0, lt=1, description="dropout between the encoder's layers and before the output layer")
-    max_frames: int = Field(2048, ge=1, description="transformer encoder: the most frames (after subsampling) its learned positions cover")
 
 
 class AcousticModel(nn.Module):
@@ -82,6 +66,6 @@ def _transformer(cfg: AcousticConfig) -> nn.TransformerEncoder:
     return nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
 
 
-@MODELS.register("acoustic", config=AcousticConfig, description="acoustic model for CTC: conv front end over log-mel frames, bidirectional GRU/LSTM or transformer encoder", group="acoustic")
+@MODELS.register("acoustic")
 def build_acoustic(cfg: AcousticConfig, input_shape: tuple[int, ...], num_outputs: int) -> AcousticModel:
     return AcousticModel(cfg, input_shape, num_outputs)

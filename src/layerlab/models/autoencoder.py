@@ -19,24 +19,14 @@ state dict, the count survives a checkpoint and a resume.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
-from layerlab.models.layers import Activation, activation, image_shape
-
-
-class AutoencoderConfig(ModelConfig):
-    name: Literal["autoencoder", "vae"] = Field("autoencoder", description="autoencoder, or vae (Gaussian latent)")
-    kind: Literal["conv", "dense"] = Field("conv", description="conv (images with sides divisible by 4) or dense (any input)")
-    latent: int = Field(16, ge=1, description="dimensions of the code (the bottleneck)")
-    width: int = Field(32, ge=1, description="conv: channels of the first convolution (the second has twice as many)")
-    hidden: int = Field(256, ge=1, description="dense: units of the hidden layer on each side of the code")
-    activation: Activation = Field("relu", description="between layers: relu, gelu, tanh, sigmoid or leaky_relu")
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import AutoencoderConfig
+from layerlab.models.layers import activation, image_shape
 
 
 class Autoencoder(nn.Module):
@@ -96,15 +86,13 @@ def _build(cfg: AutoencoderConfig, input_shape: tuple[int, ...], *, variational:
     return Autoencoder(encoder, decoder, cfg.latent, variational=variational)
 
 
-@MODELS.register("autoencoder", config=AutoencoderConfig, group="autoencoder",
-                 description="autoencoder (conv or dense) to a small code; for reconstruction and denoising")
+@MODELS.register("autoencoder")
 def build_autoencoder(cfg: AutoencoderConfig, input_shape: tuple[int, ...], num_outputs: int) -> Autoencoder:
     """An autoencoder for inputs of ``input_shape``; ``num_outputs`` (the classes) is not used."""
     return _build(cfg, input_shape, variational=False)
 
 
-@MODELS.register("vae", config=AutoencoderConfig, group="autoencoder",
-                 description="variational autoencoder (beta-VAE) with a Gaussian latent")
+@MODELS.register("vae")
 def build_vae(cfg: AutoencoderConfig, input_shape: tuple[int, ...], num_outputs: int) -> Autoencoder:
     """A VAE for inputs of ``input_shape``; ``num_outputs`` (the classes) is not used."""
     return _build(cfg, input_shape, variational=True)

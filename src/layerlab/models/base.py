@@ -9,6 +9,7 @@ from pydantic import Field
 from layerlab.config import Section
 from layerlab.registry import Registry
 
+Activation = Literal["relu", "gelu", "tanh", "sigmoid", "leaky_relu"]
 Init = Literal["default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"]
 
 MODELS: Registry = Registry("model")

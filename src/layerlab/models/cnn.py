@@ -12,35 +12,15 @@ ReLU; 288k parameters, 58 MFLOPs per 28x28 image) reached 93.4% on Fashion-MNIST
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Literal
 
-from pydantic import Field, field_validator
 from torch import nn
 
-from layerlab.models.base import MODELS, ModelConfig
-from layerlab.models.layers import Activation, GlobalAvgPool, activation, channels_last, image_shape
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import CNNConfig
+from layerlab.models.layers import GlobalAvgPool, activation, channels_last, image_shape
 
 
-class CNNConfig(ModelConfig):
-    name: Literal["cnn"] = Field("cnn", description="a small convolutional network")
-    width: int = Field(32, ge=1, description="channels of the first block; each later block doubles them")
-    blocks: int = Field(3, ge=1, description="convolution blocks, with a 2x2 max-pool between them")
-    convs_per_block: int = Field(2, ge=1, description="convolutions in each block")
-    kernel_size: int = Field(3, ge=1, description="side of the square convolution kernels (odd, so the map keeps its size)")
-    batch_norm: bool = Field(True, description="batch normalisation after each convolution")
-    activation: Activation = Field("relu", description="after each convolution: relu, gelu, tanh, sigmoid or leaky_relu")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability before each linear layer of the head")
-    head_hidden: int | None = Field(None, ge=1, description="width of a hidden layer in the head (None = one linear layer)")
-
-    @field_validator("kernel_size")
-    @classmethod
-    def _odd(cls, size: int) -> int:
-        if size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd (3, 5, ...) so that padding keeps the map's size, got {size}")
-        return size
-
-
-@MODELS.register("cnn", config=CNNConfig, description="small fast CNN: conv-BN-ReLU blocks, max-pool, global average pool", group="cnn")
+@MODELS.register("cnn")
 def build_cnn(cfg: CNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Sequential:
     """The network of the module docstring, as ``features`` -> ``pool`` -> ``head``."""
     channels, height, width = image_shape("cnn", input_shape)

@@ -17,37 +17,15 @@ Images come standardised by the data's preprocessing, so torchvision's own norma
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, field_validator
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import TVDetectionConfig
 from layerlab.models.layers import image_shape
-
-DetectionArch = Literal["fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn",
-                        "fasterrcnn_resnet50_fpn", "retinanet_resnet50_fpn", "fcos_resnet50_fpn",
-                        "ssdlite320_mobilenet_v3_large", "maskrcnn_resnet50_fpn"]
-
-
-class TVDetectionConfig(ModelConfig):
-    name: Literal["tv-detection"] = Field("tv-detection", description="a torchvision detection model")
-    arch: DetectionArch = Field("fasterrcnn_mobilenet_v3_large_fpn", description="which torchvision detector")
-    weights: str | None = Field(None, description="tv-detection: torchvision weights to start from (DEFAULT, COCO_V1, ...; downloaded once, online only)")
-    weights_path: str | None = Field(None, description="tv-detection: read the starting weights from this local file (.pth state dict or .safetensors)")
-    min_size: int | None = Field(None, ge=16, description="tv-detection: images are resized so their shorter side is this (None: their own size)")
-    detections: int = Field(100, ge=1, description="tv-detection: most detections kept per image")
-    proposals: int | None = Field(None, ge=1, description="tv-detection: Faster/Mask R-CNN: region proposals kept per image before and after NMS, in training and evaluation (None: torchvision's 2000/1000); fewer is faster on small scenes")
-
-    @field_validator("weights", mode="before")
-    @classmethod
-    def _none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and value.lower() in {"none", "null", ""} else value
-
-    def architecture_only(self) -> TVDetectionConfig:
-        return self.model_copy(update={"weights": None, "weights_path": None})
 
 
 class Detector(nn.Module):
@@ -75,8 +53,7 @@ class Detector(nn.Module):
         return [{**d, "labels": d["labels"] - 1} for d in found]
 
 
-@MODELS.register("tv-detection", config=TVDetectionConfig, group="detection",
-                 description="torchvision's Faster R-CNN / RetinaNet / FCOS / SSDlite / Mask R-CNN; loss inside the model")
+@MODELS.register("tv-detection")
 def build_tv_detection(cfg: TVDetectionConfig, input_shape: tuple[int, ...], num_outputs: int) -> Detector:
     from torchvision.models import detection
 

@@ -12,27 +12,14 @@ so fewer ``buckets`` or a smaller ``embed_dim`` make a step cheaper.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_sequence import FastTextConfig
 
 PAD = 0
-
-
-class FastTextConfig(ModelConfig):
-    name: Literal["fasttext"] = Field("fasttext", description="a bag of word and n-gram embeddings, averaged (fastText)")
-    vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer)")
-    embed_dim: int = Field(32, ge=1, description="size of the word and n-gram embeddings")
-    ngrams: int = Field(2, ge=1, le=5, description="the longest word n-gram in the bag (1: words only, 2: words and bigrams)")
-    buckets: int = Field(131072, ge=1, description="hash buckets shared by the n-grams of order 2 and up (an embedding row each)")
-    dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output layer")
-    gram_dropout: float = Field(0.3, ge=0, lt=1, description="in training, the probability that a word or n-gram is left out of the average")
-    embed_init: float = Field(0.1, gt=0, description="initial embeddings uniform in [-a, a]")
 
 
 class FastText(nn.Module):
@@ -72,7 +59,6 @@ class FastText(nn.Module):
         return self.head(self.drop(pooled))
 
 
-@MODELS.register("fasttext", config=FastTextConfig, group="fasttext",
-                 description="fastText: the mean of word and hashed word n-gram embeddings, then linear (text classification)")
+@MODELS.register("fasttext")
 def build_fasttext(cfg: FastTextConfig, input_shape: tuple[int, ...], num_outputs: int) -> FastText:
     return FastText(cfg, input_shape, num_outputs)

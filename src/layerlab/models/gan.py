@@ -17,27 +17,18 @@ state dict (one safetensors file) holds both. ``GAN.forward(x, y)`` is the discr
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import GANConfig
 from layerlab.models.layers import image_shape
 
 LEAK = 0.2  # LeakyReLU slope in the discriminator (DCGAN)
 EMBED = 32  # width of the generator's class embedding
-
-
-class GANConfig(ModelConfig):
-    name: Literal["dcgan", "cgan"] = Field("dcgan", description="dcgan (unconditional) or cgan (class-conditional)")
-    latent: int = Field(64, ge=1, description="dimensions of the generator's Gaussian noise input")
-    width: int = Field(64, ge=1, description="generator: channels before its last layer (twice as many before that)")
-    d_width: int = Field(64, ge=1, description="discriminator: channels of its first convolution (twice as many in the second)")
-    spectral_norm: bool = Field(False, description="spectral normalisation of every discriminator layer")
 
 
 class Generator(nn.Module):
@@ -113,14 +104,13 @@ class GAN(nn.Module):
         return self.generator(z.to(device), y)
 
 
-@MODELS.register("dcgan", config=GANConfig, group="gan", description="DCGAN generator and discriminator")
+@MODELS.register("dcgan")
 def build_dcgan(cfg: GANConfig, input_shape: tuple[int, ...], num_outputs: int) -> GAN:
     """An unconditional DCGAN for images of ``input_shape``; ``num_outputs`` is not used."""
     return _build(cfg, input_shape, None)
 
 
-@MODELS.register("cgan", config=GANConfig, group="gan",
-                 description="class-conditional DCGAN (concatenated class embedding, projection discriminator)")
+@MODELS.register("cgan")
 def build_cgan(cfg: GANConfig, input_shape: tuple[int, ...], num_outputs: int) -> GAN:
     """A conditional DCGAN for images of ``input_shape`` and ``num_outputs`` classes."""
     return _build(cfg, input_shape, num_outputs)

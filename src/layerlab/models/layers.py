@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Literal
 
 import torch
 from torch import nn
 
 from layerlab.errors import LayerLabError, did_you_mean
-
-Activation = Literal["relu", "gelu", "tanh", "sigmoid", "leaky_relu"]
+from layerlab.models.base import Activation  # noqa: F401  (the names _ACTIVATIONS covers; declared with the configs)
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

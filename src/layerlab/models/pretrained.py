@@ -28,15 +28,15 @@ import urllib.error
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, PrivateAttr, field_validator, model_validator
 from torch import nn
 
 from layerlab.errors import LayerLabError, did_you_mean
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import TimmConfig, TorchvisionConfig
 from layerlab.models.layers import image_shape
 
 log = logging.getLogger(__name__)
@@ -45,59 +45,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class PretrainedImageConfig(ModelConfig):
-    """Options shared by the pretrained image families."""
-
-    takes_pixels: ClassVar[bool] = True  # inputs are pixels in [0, 1]: the model standardises them itself
-
-    weights: str | None = Field("DEFAULT", description="pretrained: the weights to start from (torchvision: a weights enum member such as IMAGENET1K_V2, or DEFAULT); none = random")
-    weights_path: str | None = Field(None, description="pretrained: read the weights from this local file (.pth state dict or .safetensors) instead of downloading them")
-    image_size: int | None = Field(None, ge=8, description="pretrained: side inputs are resized to (default: the weights' own, e.g. 224)")
-
-    @field_validator("weights", mode="before")
-    @classmethod
-    def _none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and value.lower() in {"none", "null", ""} else value
-
-    _load_weights: bool = PrivateAttr(True)  # False: the architecture only (weights come from a run)
-
-    def architecture_only(self) -> PretrainedImageConfig:
-        copy = super().architecture_only()
-        copy._load_weights = False
-        return copy
-
-    @model_validator(mode="after")
-    def _keep_weights(self) -> PretrainedImageConfig:
-        if self.init != "default" and (self.weights or self.weights_path):
-            raise ValueError("@init@a pretrained model keeps its weights; use init with weights: none")
-        return self
-
-    def arch(self) -> str:
-        return self.name.partition(":")[2]
-
-
 # ------------------------------------------------------------------------------------- torchvision
-class TorchvisionConfig(PretrainedImageConfig):
-    name: str = Field("tv:resnet18", description="tv:<name>: a torchvision classification model (tv:resnet50, tv:vgg16, tv:efficientnet_b0, ...)")
-
-    @model_validator(mode="after")
-    def _known(self) -> TorchvisionConfig:
-        import torchvision.models as tvm
-
-        names = tvm.list_models(module=tvm)
-        if self.arch() not in names:
-            raise ValueError(f"@name@'{self.arch()}' is not a torchvision classification model"
-                             f"{did_you_mean(self.arch(), names, prefix='tv:')} (see torchvision.models.list_models())")
-        if self.weights is not None:
-            members = list(tvm.get_model_weights(self.arch()).__members__)
-            if self.weights not in members:
-                raise ValueError(f"@weights@'{self.weights}' is not a weights of {self.arch()}"
-                                 f"{did_you_mean(self.weights, members)} (known: {', '.join(members)}, none)")
-        return self
-
-
-@MODELS.register("tv:", config=TorchvisionConfig, group="pretrained",
-                 description="tv:<name>: any torchvision classifier with its pretrained weights, new head, input transform")
+@MODELS.register("tv:")
 def build_torchvision(cfg: TorchvisionConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     import torchvision.models as tvm
 
@@ -137,13 +86,7 @@ def _download(enum: Any, cfg: TorchvisionConfig) -> dict[str, torch.Tensor]:
 
 
 # ---------------------------------------------------------------------------------------------- timm
-class TimmConfig(PretrainedImageConfig):
-    name: str = Field("timm:resnet18", description="timm:<name>: a timm model (needs `pip install timm`)")
-    weights: str | None = Field("DEFAULT", description="pretrained: DEFAULT (timm's pretrained weights for the name) or none")
-
-
-@MODELS.register("timm:", config=TimmConfig, group="pretrained",
-                 description="timm:<name>: a timm model with its pretrained weights (when timm is installed)")
+@MODELS.register("timm:")
 def build_timm(cfg: TimmConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     try:
         import timm

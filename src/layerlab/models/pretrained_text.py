@@ -22,50 +22,15 @@ attention mask comes from the padding: a token id equal to ``pad_id`` is padding
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, PrivateAttr, field_validator
 from torch import nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_sequence import HFConfig
 from layerlab.models.layers import masked_mean, trim_padding
-
-
-class HFConfig(ModelConfig):
-    name: str = Field("hf:sentence-transformers/all-MiniLM-L6-v2", description="hf:<hub id or local directory>: a Hugging Face transformers encoder")
-    pool: Literal["mean", "first"] = Field("mean", description="hf: sentence vector: mean of the token vectors (sentence-transformers), or the first token's ([CLS])")
-    pad_id: int = Field(0, ge=0, description="hf: the token id that pads sentences (masked from attention)")
-    dropout: float = Field(0.1, ge=0, lt=1, description="hf: dropout before the head")
-    layers: list[int] | Literal["all"] = Field(
-        [-1], description="hf: the hidden states whose sentence vectors are concatenated into the head: "
-                          "0 = the embeddings', 1..L the layers' (-1 the last), or all")
-
-    @field_validator("name")
-    @classmethod
-    def _names_a_model(cls, name: str) -> str:
-        if not name.partition(":")[2].strip():
-            raise ValueError("hf: names a model after the colon: a hub id (hf:bert-base-uncased) or a local directory")
-        return name
-
-    @field_validator("layers")
-    @classmethod
-    def _at_least_one_layer(cls, layers: list[int] | str) -> list[int] | str:
-        if isinstance(layers, list) and not layers:
-            raise ValueError("name at least one hidden state (-1 = the last layer's), or all")
-        return layers
-
-    tokenizer_source: ClassVar[bool] = True  # the data tokenises with this model's own tokenizer
-    _load_weights: bool = PrivateAttr(True)
-
-    def source(self) -> str:
-        return self.name.partition(":")[2]
-
-    def architecture_only(self) -> HFConfig:
-        copy = super().architecture_only()
-        copy._load_weights = False
-        return copy
 
 
 class SentenceClassifier(nn.Module):
@@ -111,8 +76,7 @@ def _without_pooler(module: nn.Module, state: dict[str, Any], prefix: str, *args
         del state[key]
 
 
-@MODELS.register("hf:", config=HFConfig, group="pretrained",
-                 description="hf:<hub id or dir>: a Hugging Face transformers encoder as a sentence classifier, new head")
+@MODELS.register("hf:")
 def build_hf(cfg: HFConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     if len(input_shape) != 1:
         raise LayerLabError(f"model '{cfg.name}' takes token ids (sentences), not inputs of shape {input_shape}")

@@ -18,33 +18,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic import Field, field_validator
 from torch import nn
 
 from layerlab.errors import LayerLabError, short
-from layerlab.models.base import MODELS, ModelConfig
-
-PREFIX = "python:"
+from layerlab.models.base import MODELS
+from layerlab.models.configs_python import PREFIX, PythonModuleConfig
 
 # The instance ``layerlab.fit`` trains: the family returns it instead of building a new one.
 _SUPPLIED: ContextVar[nn.Module | None] = ContextVar("supplied_module", default=None)
-
-
-class PythonModuleConfig(ModelConfig):
-    name: str = Field("python:module:Class", description="python:<module>:<class>: your own nn.Module class, imported by this path")
-    args: dict[str, Any] | None = Field(None, description="python: the class's constructor arguments (None: not recorded; the class is called with none, if it needs none)")
-
-    @field_validator("name")
-    @classmethod
-    def _import_path(cls, name: str) -> str:
-        module, sep, qualname = name.removeprefix(PREFIX).partition(":")
-        if not (name.startswith(PREFIX) and module and sep and qualname):
-            raise ValueError(f"@@{short(name)} is not python:<module>:<class> (e.g. python:my_nets:SmallCNN)")
-        return name
-
-    def import_path(self) -> tuple[str, str]:
-        module, _, qualname = self.name.removeprefix(PREFIX).partition(":")
-        return module, qualname
 
 
 def class_path(module: nn.Module) -> str:
@@ -69,8 +50,7 @@ def supplied(module: nn.Module) -> Iterator[None]:
         _SUPPLIED.reset(token)
 
 
-@MODELS.register(PREFIX, config=PythonModuleConfig, group="python",
-                 description="python:<module>:<class>: your own nn.Module class (layerlab.fit records it)")
+@MODELS.register(PREFIX)
 def build_python_module(cfg: PythonModuleConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     given = _SUPPLIED.get()
     if given is not None:

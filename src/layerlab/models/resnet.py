@@ -16,40 +16,29 @@ The module keeps torchvision's names (``conv1``, ``layer1`` ... ``layer4``, ``fc
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import ResNetConfig
 from layerlab.models.layers import GlobalAvgPool, channels_last, image_shape, torchvision_init_
 
 SMALL_BELOW = 64  # pixels: inputs smaller than this get the small stem under ``stem: auto``
 
 
-class ResNetConfig(ModelConfig):
-    name: Literal["resnet18", "resnet34", "resnet50"] = Field("resnet18", description="the depth: resnet18, resnet34 or resnet50")
-    stem: Literal["auto", "small", "imagenet"] = Field(
-        "auto", description="small: 3x3 stride-1 conv, no max-pool; imagenet: 7x7 stride-2 conv and max-pool; auto: small below 64 pixels"
-    )
-    width: int = Field(64, ge=1, description="channels of the first stage (torchvision: 64); each later stage doubles them")
-    zero_init_residual: bool = Field(True, description="start each residual branch's last batch norm at 0, so blocks begin as identities")
-
-
-@MODELS.register("resnet18", config=ResNetConfig, description="ResNet-18 (torchvision), small-image stem", group="resnet")
+@MODELS.register("resnet18")
 def build_resnet18(cfg: ResNetConfig, input_shape: tuple[int, ...], num_outputs: int) -> ResNet:
     """ResNet-18: basic blocks, stages of 2, 2, 2, 2."""
     return _resnet(BasicBlock, [2, 2, 2, 2], cfg, input_shape, num_outputs)
 
 
-@MODELS.register("resnet34", config=ResNetConfig, description="ResNet-34 (torchvision), small-image stem", group="resnet")
+@MODELS.register("resnet34")
 def build_resnet34(cfg: ResNetConfig, input_shape: tuple[int, ...], num_outputs: int) -> ResNet:
     """ResNet-34: basic blocks, stages of 3, 4, 6, 3."""
     return _resnet(BasicBlock, [3, 4, 6, 3], cfg, input_shape, num_outputs)
 
 
-@MODELS.register("resnet50", config=ResNetConfig, description="ResNet-50 (torchvision), bottleneck blocks, small-image stem", group="resnet")
+@MODELS.register("resnet50")
 def build_resnet50(cfg: ResNetConfig, input_shape: tuple[int, ...], num_outputs: int) -> ResNet:
     """ResNet-50: bottleneck blocks (4x expansion), stages of 3, 4, 6, 3."""
     return _resnet(Bottleneck, [3, 4, 6, 3], cfg, input_shape, num_outputs)

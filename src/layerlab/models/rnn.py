@@ -16,44 +16,18 @@ input: the vanishing gradient of a plain RNN, and the LSTM's and GRU's remedy.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import AdditiveAttention
-from layerlab.models.base import MODELS, TokenEmbeddingConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_sequence import RecurrentConfig
 from layerlab.models.layers import TokenEmbedding, masked_max, masked_mean, no_token_options, trim_padding
 
-Pooling = Literal["last", "mean", "max", "attention", "none"]
 PAD = 0  # the padding token id of LayerLab's tokenizers
-
-
-class RecurrentConfig(TokenEmbeddingConfig):
-    vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer; None = float features)")
-    embed_dim: int = Field(128, ge=1, description="token input: size of the token embeddings")
-    hidden: int = Field(256, ge=1, description="size of the hidden state of each layer (and direction)")
-    layers: int = Field(2, ge=1, description="stacked recurrent layers")
-    bidirectional: bool = Field(False, description="also read each sequence backwards (not for language models)")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the embeddings, between layers and before the output layer")
-    pooling: Pooling = Field("last", description="one vector per sequence from the last step, mean, max or attention; none = an output per step (language models)")
-
-
-class RNNConfig(RecurrentConfig):
-    name: Literal["rnn"] = Field("rnn", description="a plain (Elman) recurrent network with tanh")
-
-
-class LSTMConfig(RecurrentConfig):
-    name: Literal["lstm"] = Field("lstm", description="a long short-term memory network")
-    forget_bias: float | None = Field(1.0, description="lstm: the forget gates' initial bias (1: keep the cell state until learnt otherwise, as Keras' unit_forget_bias; Jozefowicz et al. 2015); None = PyTorch's uniform init")
-
-
-class GRUConfig(RecurrentConfig):
-    name: Literal["gru"] = Field("gru", description="a gated recurrent unit network")
 
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -152,12 +126,8 @@ def _build(cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outputs: int)
     return RecurrentNet(cfg, input_shape, num_outputs)
 
 
-for _name, _config, _text in (
-    ("rnn", RNNConfig, "plain recurrent network (tanh), on tokens or float sequences"),
-    ("lstm", LSTMConfig, "LSTM, on tokens or float sequences"),
-    ("gru", GRUConfig, "GRU, on tokens or float sequences"),
-):
-    MODELS.register(_name, config=_config, description=_text, group="recurrent")(_build)
+for _name in ("rnn", "lstm", "gru"):
+    MODELS.register(_name)(_build)
 
 
 # ------------------------------------------------------------------------ gradient through time

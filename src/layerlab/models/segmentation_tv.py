@@ -7,22 +7,12 @@ these backbones take. The output is the model's ``"out"`` logits (B, classes, H,
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import TVSegmentationConfig
 from layerlab.models.layers import image_shape
-
-SegmentationArch = Literal["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "deeplabv3_resnet50",
-                           "fcn_resnet50"]
-
-
-class TVSegmentationConfig(ModelConfig):
-    name: Literal["tv-segmentation"] = Field("tv-segmentation", description="a torchvision segmentation model")
-    arch: SegmentationArch = Field("lraspp_mobilenet_v3_large", description="which torchvision segmentation model")
 
 
 class ThreeChannelSegmenter(nn.Module):
@@ -38,8 +28,7 @@ class ThreeChannelSegmenter(nn.Module):
         return self.net(x)["out"]
 
 
-@MODELS.register("tv-segmentation", config=TVSegmentationConfig, group="segmentation",
-                 description="torchvision's FCN / DeepLabV3 / LR-ASPP for segmentation, from scratch")
+@MODELS.register("tv-segmentation")
 def build_tv_segmentation(cfg: TVSegmentationConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     from torchvision.models import segmentation
 

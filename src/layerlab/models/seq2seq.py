@@ -14,18 +14,16 @@ Token ids follow LayerLab's tokenizers: ``<pad>`` is 0.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import AdditiveAttention
-from layerlab.models.base import MODELS, ModelConfig
-from layerlab.models.transformer import Block, PositionalEncoding, TransformerConfigBase, _check_width
+from layerlab.models.base import MODELS
+from layerlab.models.configs_sequence import RNNSeq2SeqConfig, TransformerSeq2SeqConfig
+from layerlab.models.transformer import Block, PositionalEncoding, _check_width
 
 PAD = 0
 State = tuple[Tensor, ...]
@@ -38,14 +36,6 @@ def _need_vocabularies(name: str, vocab_size: int | None, target_vocab_size: int
 
 
 # --------------------------------------------------------------------------------- transformer
-class TransformerSeq2SeqConfig(TransformerConfigBase):
-    name: Literal["transformer-seq2seq"] = Field("transformer-seq2seq", description="a transformer encoder-decoder (translation)")
-    target_vocab_size: int | None = Field(None, ge=2, description="the target language's vocabulary size (filled in from the data)")
-    decoder_layers: int | None = Field(None, ge=1, description="decoder blocks (default: as many as model.layers)")
-    max_target_length: int = Field(256, ge=2, description="the longest target (in tokens) the decoder's positions cover")
-    tie_weights: bool = Field(True, description="the decoder's output layer shares its weights with the target embedding")
-
-
 class TransformerSeq2Seq(nn.Module):
     def __init__(self, cfg: TransformerSeq2SeqConfig, input_shape: tuple[int, ...], num_outputs: int):
         super().__init__()
@@ -121,25 +111,13 @@ def _attend(mha: nn.Module, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None
     return mha.out(y.transpose(1, 2).reshape(B, Tq, C))
 
 
-@MODELS.register("transformer-seq2seq", config=TransformerSeq2SeqConfig, group="seq2seq",
-                 description="transformer encoder-decoder for translation (teacher forcing, beam search)")
+@MODELS.register("transformer-seq2seq")
 def build_transformer_seq2seq(cfg: TransformerSeq2SeqConfig, input_shape: tuple[int, ...],
                               num_outputs: int) -> TransformerSeq2Seq:
     return TransformerSeq2Seq(cfg, input_shape, num_outputs)
 
 
 # ------------------------------------------------------------------------ RNN with attention
-class RNNSeq2SeqConfig(ModelConfig):
-    name: Literal["rnn-seq2seq"] = Field("rnn-seq2seq", description="a recurrent encoder-decoder with additive attention (Bahdanau)")
-    cell: Literal["gru", "lstm"] = Field("gru", description="the recurrent cell of encoder and decoder")
-    vocab_size: int | None = Field(None, ge=2, description="the source vocabulary size (filled in from the data)")
-    target_vocab_size: int | None = Field(None, ge=2, description="the target vocabulary size (filled in from the data)")
-    embed_dim: int = Field(256, ge=1, description="size of the token embeddings")
-    hidden: int = Field(512, ge=1, description="decoder state size; the encoder has hidden/2 per direction")
-    layers: int = Field(1, ge=1, description="stacked bidirectional encoder layers")
-    dropout: float = Field(0.3, ge=0, lt=1, description="dropout on embeddings and before the output layer")
-
-
 class RNNSeq2Seq(nn.Module):
     """Bahdanau et al. (2015): a bidirectional encoder; a decoder that attends over it at every step.
 
@@ -201,7 +179,6 @@ class RNNSeq2Seq(nn.Module):
         return self.head(self.drop(torch.stack(features, dim=1)))  # (B, T, V)
 
 
-@MODELS.register("rnn-seq2seq", config=RNNSeq2SeqConfig, group="seq2seq",
-                 description="GRU/LSTM encoder-decoder with additive (Bahdanau) attention, for translation")
+@MODELS.register("rnn-seq2seq")
 def build_rnn_seq2seq(cfg: RNNSeq2SeqConfig, input_shape: tuple[int, ...], num_outputs: int) -> RNNSeq2Seq:
     return RNNSeq2Seq(cfg, input_shape, num_outputs)

@@ -14,31 +14,12 @@ frame's log-mel bands. Frames past the last token's are silence to be learnt lik
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field, field_validator
 from torch import Tensor, nn
 
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import SynthesisConfig
 from layerlab.models.layers import image_shape
-
-
-class SynthesisConfig(ModelConfig):
-    name: Literal["tts"] = Field("tts", description="text to log-mel frames: token encoder, duration predictor, length regulator, frame decoder")
-    embed_dim: int = Field(64, ge=1, description="size of the token embeddings")
-    hidden: int = Field(64, ge=1, description="size of each direction of the token encoder's GRU")
-    channels: int = Field(128, ge=1, description="channels of the frame decoder's convolutions")
-    decoder_layers: int = Field(3, ge=1, description="convolutions of the frame decoder")
-    kernel: int = Field(5, ge=1, description="frames each decoder convolution spans (odd)")
-    dropout: float = Field(0.1, ge=0, lt=1, description="dropout on the token states and before the output layer")
-
-    @field_validator("kernel")
-    @classmethod
-    def _odd(cls, size: int) -> int:
-        if size % 2 == 0:
-            raise ValueError(f"kernel must be odd (3, 5, ...) so that the decoder keeps the number of frames, got {size}")
-        return size
 
 
 class Synthesizer(nn.Module):
@@ -86,6 +67,6 @@ def regulate(states: Tensor, frames: Tensor, length: int) -> Tensor:
     return out
 
 
-@MODELS.register("tts", config=SynthesisConfig, description="text to log-mel frames: token encoder, duration predictor, length regulator, frame decoder", group="synthesis")
+@MODELS.register("tts")
 def build_synthesizer(cfg: SynthesisConfig, input_shape: tuple[int, ...], num_outputs: int) -> Synthesizer:
     return Synthesizer(cfg, input_shape, num_outputs)

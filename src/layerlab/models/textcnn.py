@@ -12,28 +12,16 @@ windows need) are dropped first, so a batch costs its longest sentence.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
-from layerlab.models.base import MODELS, TokenEmbeddingConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_sequence import TextCNNConfig
 from layerlab.models.layers import TokenEmbedding, trim_padding
 
 PAD = 0
-
-
-class TextCNNConfig(TokenEmbeddingConfig):
-    name: Literal["textcnn"] = Field("textcnn", description="Kim's 1-D CNN sentence classifier")
-    vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer)")
-    embed_dim: int = Field(128, ge=1, description="size of the token embeddings")
-    kernel_sizes: list[Annotated[int, Field(ge=1)]] = Field([3, 4, 5], min_length=1, description="widths (in tokens) of the convolution filters")
-    filters: int = Field(100, ge=1, description="filters per width")
-    dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the output layer")
-    pooling: list[Literal["max", "mean"]] = Field(["max"], min_length=1, description="over time, per filter: the max (Kim), the mean over the real windows, or both concatenated")
 
 
 class TextCNN(nn.Module):
@@ -76,7 +64,6 @@ class TextCNN(nn.Module):
         return self.head(self.drop(torch.cat(pooled, 1)))  # (B, out)
 
 
-@MODELS.register("textcnn", config=TextCNNConfig, group="textcnn",
-                 description="Kim's 1-D CNN over word embeddings, max-pooled over time (sentence classification)")
+@MODELS.register("textcnn")
 def build_textcnn(cfg: TextCNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> TextCNN:
     return TextCNN(cfg, input_shape, num_outputs)

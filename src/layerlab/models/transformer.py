@@ -12,18 +12,16 @@ the GPT's output layer shares its weights with the token embedding (``tie_weight
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from layerlab.errors import LayerLabError
 from layerlab.models.attention import MultiHeadAttention, padding_mask
-from layerlab.models.base import MODELS, ModelConfig, TokenEmbeddingConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_sequence import GPTConfig, Positions, TransformerConfig, TransformerConfigBase
 from layerlab.models.layers import TokenEmbedding, masked_max, masked_mean, no_token_options, trim_padding
 
-Positions = Literal["learned", "sinusoidal"]
 PAD = 0
 
 
@@ -83,33 +81,12 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
-class TransformerConfigBase(ModelConfig):
-    vocab_size: int | None = Field(None, ge=2, description="token input: vocabulary size (filled in from the data's tokenizer; None = float features)")
-    dim: int = Field(128, ge=8, description="model width (embedding size), a multiple of heads")
-    heads: int = Field(4, ge=1, description="attention heads per layer")
-    layers: int = Field(2, ge=1, description="transformer blocks")
-    mlp_ratio: int = Field(4, ge=1, description="hidden width of each block's MLP, as a multiple of dim")
-    dropout: float = Field(0.1, ge=0, lt=1, description="dropout on embeddings, attention weights and block outputs")
-    positions: Positions = Field("learned", description="position information: learned embeddings or fixed sinusoids")
-
-    @model_validator(mode="after")
-    def _heads_divide_dim(self) -> TransformerConfigBase:
-        if self.dim % self.heads:
-            raise ValueError(f"@dim@{self.dim} must be a multiple of model.heads ({self.heads}): each head gets dim/heads")
-        return self
-
-
 def _check_width(cfg: TransformerConfigBase) -> None:
     if cfg.dim % cfg.heads:
         raise LayerLabError(f"model.dim ({cfg.dim}) must be a multiple of model.heads ({cfg.heads})")
 
 
 # ------------------------------------------------------------------------- encoder classifier
-class TransformerConfig(TransformerConfigBase, TokenEmbeddingConfig):
-    name: Literal["transformer"] = Field("transformer", description="a transformer encoder that classifies sequences")
-    pooling: Literal["mean", "max", "first"] = Field("mean", description="one vector per sequence: mean or max over real tokens, or the first token's")
-
-
 class TransformerClassifier(nn.Module):
     """(B, T) tokens or (B, T, F) features -> embed + positions -> blocks (padding masked) -> pool -> linear."""
 
@@ -151,21 +128,12 @@ class TransformerClassifier(nn.Module):
         return self.head(pooled)  # (B, out)
 
 
-@MODELS.register("transformer", config=TransformerConfig, group="transformer",
-                 description="transformer encoder classifier (padding-masked self-attention, pooled)")
+@MODELS.register("transformer")
 def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int) -> TransformerClassifier:
     return TransformerClassifier(cfg, input_shape, num_outputs)
 
 
 # ---------------------------------------------------------------------------- decoder-only LM
-class GPTConfig(TransformerConfigBase):
-    name: Literal["gpt"] = Field("gpt", description="a decoder-only transformer language model (causal)")
-    dim: int = Field(192, ge=8, description="model width (embedding size), a multiple of heads")
-    heads: int = Field(6, ge=1, description="attention heads per layer")
-    layers: int = Field(4, ge=1, description="transformer blocks")
-    tie_weights: bool = Field(True, description="the output layer shares its weights with the token embedding")
-
-
 class GPT(nn.Module):
     """tokens (B, T) -> embed + positions -> causal blocks -> LayerNorm -> logits (B, T, V).
 
@@ -208,7 +176,6 @@ def _gpt_init(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-@MODELS.register("gpt", config=GPTConfig, group="transformer",
-                 description="decoder-only transformer language model (GPT-style, causal, tied weights)")
+@MODELS.register("gpt")
 def build_gpt(cfg: GPTConfig, input_shape: tuple[int, ...], num_outputs: int) -> GPT:
     return GPT(cfg, input_shape, num_outputs)

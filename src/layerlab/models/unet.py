@@ -12,22 +12,13 @@ way out, so any image size works. With ``width: 16, depth: 3`` it has about 0.47
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import UNetConfig
 from layerlab.models.layers import image_shape
-
-
-class UNetConfig(ModelConfig):
-    name: Literal["unet"] = Field("unet", description="a U-Net for segmentation")
-    width: int = Field(16, ge=1, description="channels of the first level; each deeper level doubles them")
-    depth: int = Field(3, ge=1, le=6, description="poolings between the top level and the bottom one")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout at the bottom of the U")
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -64,7 +55,7 @@ class UNet(nn.Module):
         return self.head(x)[..., :height, :width]  # (B, classes, H, W)
 
 
-@MODELS.register("unet", config=UNetConfig, description="U-Net for segmentation: per-pixel class logits", group="segmentation")
+@MODELS.register("unet")
 def build_unet(cfg: UNetConfig, input_shape: tuple[int, ...], num_outputs: int) -> UNet:
     channels, _, _ = image_shape("unet", input_shape)
     return UNet(channels, num_outputs, width=cfg.width, depth=cfg.depth, dropout=cfg.dropout)

@@ -15,37 +15,25 @@ The module keeps torchvision's names (``features``, ``avgpool``, ``classifier``)
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Literal
 
-from pydantic import Field
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from layerlab.models.base import MODELS, ModelConfig
+from layerlab.models.base import MODELS
+from layerlab.models.configs_image import VGGConfig
 from layerlab.models.layers import GlobalAvgPool, channels_last, image_shape, torchvision_init_
 
 SMALL_BELOW = 64  # pixels: inputs smaller than this get the small head under ``head: auto``
 LAYERS = {"vgg11": cfgs["A"], "vgg16": cfgs["D"]}  # channel counts, "M" for a 2x2 max-pool
 
 
-class VGGConfig(ModelConfig):
-    name: Literal["vgg11", "vgg16"] = Field("vgg11", description="the depth: vgg11 or vgg16")
-    width: float = Field(1.0, gt=0, description="multiplier of torchvision's channel counts (64 ... 512)")
-    batch_norm: bool = Field(True, description="batch normalisation after each convolution (torchvision's vgg*_bn)")
-    head: Literal["auto", "small", "imagenet"] = Field(
-        "auto", description="small: global average pool, one hidden layer; imagenet: 7x7 pool, two 4096 layers; auto: small below 64 pixels"
-    )
-    head_hidden: int = Field(512, ge=1, description="width of the small head's hidden layer")
-    dropout: float = Field(0.5, ge=0, lt=1, description="dropout probability after each hidden layer of the head")
-
-
-@MODELS.register("vgg11", config=VGGConfig, description="VGG-11 (torchvision layers), batch norm, small-image head", group="vgg")
+@MODELS.register("vgg11")
 def build_vgg11(cfg: VGGConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Sequential:
     """VGG-11: 8 convolutions in 5 stages."""
     return _vgg(cfg, input_shape, num_outputs)
 
 
-@MODELS.register("vgg16", config=VGGConfig, description="VGG-16 (torchvision layers), batch norm, small-image head", group="vgg")
+@MODELS.register("vgg16")
 def build_vgg16(cfg: VGGConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Sequential:
     """VGG-16: 13 convolutions in 5 stages."""
     return _vgg(cfg, input_shape, num_outputs)

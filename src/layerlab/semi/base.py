@@ -1,7 +1,8 @@
-"""What every semi-supervised method shares: its recipe section, the registry, the interface.
+"""What every semi-supervised method shares: the interface (its recipe section and the registry are in
+``semi.config``, which imports no torch).
 
-    SEMI.register("fixmatch", config=FixMatchConfig, description="...")(FixMatch)
-    semi = semi_section({"method": "fixmatch", "threshold": 0.95})   # the recipe's check of train.semi
+    @SEMI.register("fixmatch")   # its config, FixMatchConfig, declared in semi.config
+    class FixMatch(SemiMethod): ...
 
 A method turns one labelled batch and one batch of unlabelled inputs into the labelled logits and an
 unlabelled loss (``SemiMethod.losses``); the trainer adds that loss, weighted and ramped up, to the
@@ -13,32 +14,18 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field, ValidationError
 from torch import Tensor, nn
 
-from layerlab.config import Section
-from layerlab.errors import short
-from layerlab.recipe_errors import NestedErrors, problems
-from layerlab.registry import Registry
+from layerlab.semi.config import SEMI, SemiConfig, semi_section
 
-SEMI: Registry[type[SemiMethod]] = Registry("semi-supervised method")
+__all__ = ["SEMI", "SemiBatch", "SemiConfig", "SemiMethod", "Views", "confident", "masked_cross_entropy", "ramp_up", "semi_section"]
 
 Augment = Callable[[Tensor, torch.Generator], Tensor]
-
-
-class SemiConfig(Section):
-    """``train.semi``: what every method takes; ``method`` picks one (each adds its own fields)."""
-
-    method: str = Field("fixmatch", description="semi-supervised learning from data.labels_per_class's unlabelled examples: pseudo_label, mean_teacher or fixmatch")
-    mu: int = Field(7, ge=1, description="semi: unlabelled examples per labelled one in a step (the unlabelled batch is mu x train.batch_size)")
-    weight: float = Field(1.0, ge=0, description="semi: weight of the unlabelled loss (default 1; mean_teacher's 50, its loss being a squared difference of probabilities)")
-    ramp_up_epochs: float = Field(0.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start; pseudo_label's and mean_teacher's default 5)")
-    threshold: float = Field(0.95, ge=0, le=1, description="semi: the confidence an unlabelled example's prediction needs to count as its pseudo-label (the history's unlabeled_above_threshold and pseudo_label_accuracy)")
 
 
 @dataclass
@@ -105,19 +92,3 @@ def ramp_up(progress: float) -> float:
     """Mean Teacher's sigmoid ramp-up: exp(-5 (1 - t)^2) for t in [0, 1), then 1."""
     t = min(max(progress, 0.0), 1.0)
     return math.exp(-5.0 * (1.0 - t) ** 2) if t < 1 else 1.0
-
-
-def semi_section(section: Any) -> SemiConfig | None:
-    """``train.semi`` as its method's config object (None: off). Raises ValueError with the key path."""
-    if section is None or isinstance(section, SemiConfig):
-        return section
-    if not isinstance(section, Mapping):
-        raise ValueError(f"@@expected a mapping with at least 'method', given {short(section)}")
-    method = section.get("method", SemiConfig.model_fields["method"].default)
-    if not isinstance(method, str) or method not in SEMI:
-        raise ValueError(f"@method@{SEMI.unknown_message(method)}")
-    config_cls = SEMI.entry(method).config
-    try:
-        return config_cls.model_validate({**section, "method": method})
-    except ValidationError as exc:
-        raise NestedErrors(problems(exc, "train.semi", config_cls)) from None

@@ -11,15 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from layerlab.semi.base import SEMI, SemiBatch, SemiConfig, SemiMethod, confident, masked_cross_entropy
+from layerlab.semi.base import SEMI, SemiBatch, SemiMethod, confident, masked_cross_entropy
 
 
-class FixMatchConfig(SemiConfig):
-    pass
-
-
-@SEMI.register("fixmatch", config=FixMatchConfig,
-               description="FixMatch: a weak view's confident prediction as the target of a strong view")
+@SEMI.register("fixmatch")
 class FixMatch(SemiMethod):
     needs_strong = True
 

@@ -14,20 +14,13 @@ import copy
 from typing import Any
 
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
-from layerlab.semi.base import SEMI, SemiBatch, SemiConfig, SemiMethod, Views
+from layerlab.semi.base import SEMI, SemiBatch, SemiMethod, Views
+from layerlab.semi.config import MeanTeacherConfig
 
 
-class MeanTeacherConfig(SemiConfig):
-    weight: float = Field(50.0, ge=0, description="semi: weight of the unlabelled loss")
-    ramp_up_epochs: float = Field(5.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start)")
-    ema_decay: float = Field(0.999, gt=0, lt=1, description="mean_teacher: the teacher's weights move towards the student's by 1 - ema_decay each optimiser step")
-
-
-@SEMI.register("mean_teacher", config=MeanTeacherConfig,
-               description="Mean Teacher: consistency with a teacher whose weights average the student's")
+@SEMI.register("mean_teacher")
 class MeanTeacher(SemiMethod):
     cfg: MeanTeacherConfig
 

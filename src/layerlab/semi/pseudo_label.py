@@ -8,18 +8,12 @@ the choice). Its weight usually ramps up, so that the first, poor predictions te
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
-from layerlab.semi.base import SEMI, SemiBatch, SemiConfig, SemiMethod, confident, masked_cross_entropy
+from layerlab.semi.base import SEMI, SemiBatch, SemiMethod, confident, masked_cross_entropy
 
 
-class PseudoLabelConfig(SemiConfig):
-    ramp_up_epochs: float = Field(5.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start)")
-
-
-@SEMI.register("pseudo_label", config=PseudoLabelConfig,
-               description="pseudo-labels: the model's own confident predictions on unlabelled inputs as their targets")
+@SEMI.register("pseudo_label")
 class PseudoLabel(SemiMethod):
     def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator]
                ) -> SemiBatch:

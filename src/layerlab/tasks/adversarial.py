@@ -23,14 +23,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import GenerativeConfig
+from layerlab.tasks.config import AdversarialConfig
 from layerlab.tasks.imaging import frechet_distance, save_grid
 from layerlab.tasks.step import MakeOptimizer, TrainingStep
 
@@ -43,21 +42,12 @@ FIXED_SAMPLES = 64
 EVAL_SEED = 0
 
 
-class AdversarialConfig(GenerativeConfig):
-    n_critic: int = Field(1, ge=1, description="adversarial: discriminator steps per generator step")
-    d_lr: float | None = Field(None, gt=0, description="adversarial: the discriminator's learning rate (default train.lr)")
-    g_lr: float | None = Field(None, gt=0, description="adversarial: the generator's learning rate (default train.lr)")
-    gp_weight: float = Field(10.0, ge=0, description="adversarial: weight of the gradient penalty (loss wgan-gp)")
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="adversarial (bce): the real images' target is 1 - this (one-sided label smoothing)")
-
-
-@TASKS.register("adversarial", config=AdversarialConfig, description="GAN training: alternating discriminator and generator steps (bce, hinge, wgan-gp)")
+@TASKS.register("adversarial")
 class AdversarialTask(Task):
     name = "adversarial"
-    losses = ("auto", "bce", "hinge", "wgan-gp")
     target = TargetSpec("class", unsupervised=True, stratify=True)
     monitor = ("val_pixel_fd", "min")
-    pixel_space = True
+    pixel_space = AdversarialConfig.pixel_space  # inputs are pixels in [0, 1]: the recipe refuses data.normalize
 
     def __init__(self, *, loss: str = "bce", n_critic: int = 1, d_lr: float | None = None,
                  g_lr: float | None = None, gp_weight: float = 10.0, label_smoothing: float = 0.0,

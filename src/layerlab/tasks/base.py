@@ -1,13 +1,16 @@
 """What every task shares: the interface the trainer and the commands call, the registry, ``create_task``.
 
 A task owns what is learned: the loss of a batch, the metrics and the detailed report of a whole
-split, and the predictions a user sees. Each concrete task lives in its own file, with the class of its
-recipe options and what it needs of the data (``TargetSpec``), and registers itself:
+split, and the predictions a user sees. Each concrete task lives in its own file with what it needs of
+the data (``TargetSpec``), and registers itself; the class of its recipe options is declared with its
+name, without torch, in ``tasks.config``:
 
-    class RegressionConfig(TaskConfig):
+    class RegressionConfig(TaskConfig):                                 # tasks/config.py
+        losses: ClassVar[tuple[str, ...] | None] = ("auto", "mse", "mae", "huber")
         huber_delta: float = Field(1.0, gt=0, description="...")
+    TASKS.declare("regression", "layerlab.tasks.regress", config=RegressionConfig, description="...")
 
-    @TASKS.register("regression", config=RegressionConfig, description="...")
+    @TASKS.register("regression")                                      # tasks/regress.py
     class RegressionTask(Task):
         target = TargetSpec("real", modalities=("table", "text", "audio"))
 
@@ -42,7 +45,7 @@ class Task(ABC):
 
     name: ClassVar[str]
     monitor: ClassVar[tuple[str, str]]  # the default metric to monitor and its mode ("min" or "max")
-    losses: ClassVar[tuple[str, ...]]  # the values task.loss may take ("auto" first)
+    losses: ClassVar[tuple[str, ...]]  # a plug-in task: the values task.loss may take ("auto" first); built-in tasks declare them on their config
     target: ClassVar[TargetSpec]  # what it needs of the data: the kind of target, stratified splits, ...
 
     @classmethod

@@ -7,45 +7,26 @@ accuracy, macro F1, all from one confusion matrix built with ``bincount``.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 from torch import Tensor
 
 from layerlab.data.targets import TargetSpec
-from layerlab.errors import LayerLabError, RecipeError, short
+from layerlab.errors import LayerLabError, RecipeError
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import SmoothingConfig
+from layerlab.tasks.config import ClassificationConfig
 
 log = logging.getLogger(__name__)
 
 TOP_PREDICTIONS = 3  # classes listed under "top" by predict
 
 
-class ClassificationConfig(SmoothingConfig):
-    class_weights: Literal["none", "balanced"] | list[float] = Field(
-        "none", description="classification: per-class loss weights, or 'balanced' (inverse class frequency)"
-    )
-    top_k: int = Field(5, ge=1, description="classification: k of the top-k accuracy")
-    rdrop: float = Field(0.0, ge=0, description="classification: R-Drop (Liang et al., 2021): each training batch goes through the model twice, under two dropout masks, and the loss adds this times the symmetric KL divergence of the two predictions (0 = off; 0.1-1 in the paper; twice the training compute)")
-    calibrate: Literal["none", "temperature"] = Field("none", description="classification: temperature scaling fitted on the validation split after training, used by evaluate and predict")
-
-    @field_validator("class_weights")
-    @classmethod
-    def _usable_weights(cls, value: str | list[float]) -> str | list[float]:
-        if isinstance(value, list) and not (all(math.isfinite(w) and w >= 0 for w in value) and any(w > 0 for w in value)):
-            raise ValueError(f"@@weights must be finite, non-negative and not all zero, given {short(value)}")
-        return value
-
-
-@TASKS.register("classification", config=ClassificationConfig, description="one label per example, from a fixed set of classes")
+@TASKS.register("classification")
 class ClassificationTask(Task):
     name = "classification"
-    losses = ("auto", "cross_entropy")
     target = TargetSpec("class", stratify=True)
     monitor = ("val_accuracy", "max")
 

@@ -14,28 +14,22 @@ import math
 from typing import Any
 
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.config import DetectionConfig
 
 METRICS = ("loss", "map", "map_50", "map_75")
 
 
-class DetectionConfig(TaskConfig):
-    score_threshold: float = Field(0.5, ge=0, le=1, description="detection: predictions below this score are left out of predict's output (not of mAP)")
-
-
-@TASKS.register("detection", config=DetectionConfig, description="object detection: boxes and classes (and masks) in images")
+@TASKS.register("detection")
 class DetectionTask(Task):
     name = "detection"
-    losses = ("auto", "model")
+    monitor = ("val_map", "max")
     target = TargetSpec("structured", modalities=("image",), on_pixels=True,
                         needs="images with boxes (data.name: scenes, pennfudan, coco, yolo)")
-    monitor = ("val_map", "max")
 
     def __init__(self, class_names: list[str], *, score_threshold: float = 0.5):
         self.class_names, self.score_threshold = list(class_names), float(score_threshold)

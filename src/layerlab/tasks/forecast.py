@@ -19,27 +19,22 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import predict_outputs
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.regress import RegressionConfig, real_loss
+from layerlab.tasks.config import ForecastConfig
+from layerlab.tasks.regress import real_loss
 
 ForecastLoss = Literal["mse", "mae", "huber"]
 MAPE_FLOOR = 1e-8  # targets closer to 0 than this are left out of the MAPE (it is undefined there)
 
 
-class ForecastConfig(RegressionConfig):
-    relative: bool = Field(False, description="forecast: the model sees each window relative to its last step and forecasts the change from the last value (NLinear), so a trend may leave the training range")
-
-
-@TASKS.register("forecast", config=ForecastConfig, description="predict the next data.horizon values of a time series (data: series, co2, sunspots)")
+@TASKS.register("forecast")
 class ForecastTask(Task):
     name = "forecast"
-    losses = ("auto", "mse", "mae", "huber")
     target = TargetSpec("real", modalities=("series",), needs="a time series (data.name: series, co2 or sunspots)")
     monitor = ("val_loss", "min")
 

@@ -20,19 +20,15 @@ from layerlab.data.text.tokenizers import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, vo
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
 from layerlab.tasks.base import TASKS, Task, check_token_targets
-from layerlab.tasks.config import SmoothingConfig
+from layerlab.tasks.config import LanguageModelConfig
 
 
-class LanguageModelConfig(SmoothingConfig):
-    """A language model takes the options every cross-entropy task does (label smoothing)."""
-
-@TASKS.register("language_model", config=LanguageModelConfig, description="predict each next token of a text (perplexity, bits per character)")
+@TASKS.register("language_model")
 class LanguageModelTask(Task):
     """Model outputs (B, T, V): the next token's logits at every position of a window; targets (B, T), the
     window shifted by one token; the classes are the vocabulary."""
 
     name = "language_model"
-    losses = ("auto", "cross_entropy")
     target = TargetSpec("tokens", modalities=("text",))
     monitor = ("val_loss", "min")
 

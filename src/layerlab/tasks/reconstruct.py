@@ -11,18 +11,17 @@ input and the gain over it. Validation noise is drawn from a fixed seed, so epoc
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.config import ReconstructionConfig
 from layerlab.tasks.imaging import corrupt, psnr, ssim
 
 EVAL_NOISE_SEED = 0  # the noise of every evaluation, so that epochs and runs compare on the same inputs
@@ -35,18 +34,12 @@ class Reconstruction(NamedTuple):
     noisy: Tensor | None = None  # (B, *shape): the corrupted input the model saw, when there is noise
 
 
-class ReconstructionConfig(TaskConfig):
-    noise: Literal["none", "gaussian", "salt_pepper", "mask"] = Field("none", description="reconstruction: noise added to the inputs, which the model learns to remove (a denoising autoencoder)")
-    noise_level: float = Field(0.3, ge=0, le=1, description="reconstruction: the noise's standard deviation (gaussian) or the fraction of pixels hit (salt_pepper, mask)")
-
-
-@TASKS.register("reconstruction", config=ReconstructionConfig, description="give back the input through a bottleneck (autoencoders; denoising with task.noise)")
+@TASKS.register("reconstruction")
 class ReconstructionTask(Task):
     name = "reconstruction"
-    losses = ("auto", "mse", "bce")
     target = TargetSpec("class", unsupervised=True, stratify=True)
     monitor = ("val_loss", "min")
-    pixel_space = True  # inputs must be pixels in [0, 1]: the recipe refuses data.normalize with this task
+    pixel_space = ReconstructionConfig.pixel_space  # inputs are pixels in [0, 1]: the recipe refuses data.normalize
 
     def __init__(self, *, loss: str = "mse", noise: str = "none", noise_level: float = 0.3,
                  num_classes: int | None = None, class_names: list[str] | None = None):

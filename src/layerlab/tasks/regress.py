@@ -13,20 +13,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor
 
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.config import RegressionConfig
 
 RegressionLoss = Literal["mse", "mae", "huber"]
 RESIDUAL_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-class RegressionConfig(TaskConfig):
-    huber_delta: float = Field(1.0, gt=0, description="regression, forecast: where the Huber loss turns linear")
 
 
 def real_loss(loss: str, huber_delta: float, *, task: str) -> Callable[[Tensor, Tensor], Tensor]:
@@ -41,10 +36,9 @@ def real_loss(loss: str, huber_delta: float, *, task: str) -> Callable[[Tensor, 
     return losses[loss]
 
 
-@TASKS.register("regression", config=RegressionConfig, description="predict one number (or a vector of numbers) per example")
+@TASKS.register("regression")
 class RegressionTask(Task):
     name = "regression"
-    losses = ("auto", "mse", "mae", "huber")
     target = TargetSpec("real", modalities=("table", "text", "audio"), needs="a csv table with a numeric target")
     monitor = ("val_loss", "min")
 

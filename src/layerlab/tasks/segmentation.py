@@ -14,28 +14,21 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError
 from layerlab.models.inference import predict_outputs
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.config import SegmentationConfig
 
 SegmentationLoss = Literal["cross_entropy", "dice", "cross_entropy+dice"]
 METRICS = ("loss", "miou", "fg_miou", "dice", "pixel_accuracy")
 
 
-class SegmentationConfig(TaskConfig):
-    class_weights: list[float] | None = Field(None, description="segmentation: a weight per class for the cross-entropy (None = equal)")
-    ignore_index: int = Field(255, description="segmentation: target pixels of this value count in no loss or metric")
-
-
-@TASKS.register("segmentation", config=SegmentationConfig, description="semantic segmentation: a class for every pixel")
+@TASKS.register("segmentation")
 class SegmentationTask(Task):
     name = "segmentation"
-    losses = ("auto", "cross_entropy", "dice", "cross_entropy+dice")
     target = TargetSpec("class", modalities=("image",), on_pixels=True,
                         needs="images with a class per pixel (data.name: scenes, pennfudan, mask-folder)")
     monitor = ("val_miou", "max")

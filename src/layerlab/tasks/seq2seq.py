@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
@@ -27,24 +26,17 @@ from layerlab.errors import LayerLabError
 from layerlab.models.inference import autocast
 from layerlab.models.layers import trim_padding
 from layerlab.tasks.base import TASKS, Task, check_token_targets
-from layerlab.tasks.config import SmoothingConfig
+from layerlab.tasks.config import Seq2SeqConfig
 
 SAMPLES = 5  # translations shown in the report
 
 
-class Seq2SeqConfig(SmoothingConfig):
-    beam_size: int = Field(1, ge=1, description="seq2seq: beam width when decoding test translations and `translate` (1 = greedy)")
-    length_penalty: float = Field(1.0, ge=0, description="seq2seq: beam search ranks by log-probability / length**this (0 = no normalisation)")
-    val_bleu: bool = Field(False, description="seq2seq: also decode the validation split (greedy) at every epoch end and record val_bleu and val_chrf: BLEU against training time, for a decoding pass per epoch")
-
-
-@TASKS.register("seq2seq", config=Seq2SeqConfig, description="translate token sequences (teacher forcing; greedy or beam search; BLEU, chrF)")
+@TASKS.register("seq2seq")
 class Seq2SeqTask(Task):
     """Model outputs (B, t, V): the next target token's logits, given the source and the target so far;
     targets (N, T+1) ``<bos> ids <eos> <pad>...``, whose classes are the target vocabulary."""
 
     name = "seq2seq"
-    losses = ("auto", "cross_entropy")
     target = TargetSpec("tokens", modalities=("text",))
     monitor = ("val_loss", "min")
 

@@ -9,36 +9,26 @@ the beam search's and lists the utterances with the most word errors.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.data.transcripts import BLANK, decode
 from layerlab.errors import LayerLabError
 from layerlab.tasks.base import TASKS, Task, check_token_targets
-from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.config import Decoder, SpeechRecognitionConfig
 from layerlab.tasks.ctc_decode import beam_search, greedy
 
-Decoder = Literal["beam", "greedy"]
 
-
-class SpeechRecognitionConfig(TaskConfig):
-    decoder: Decoder = Field("beam", description="speech_recognition: how predictions and the report decode: beam (prefix beam search) or greedy (best path)")
-    beam_width: int = Field(8, ge=1, description="speech_recognition: prefixes the beam search keeps per frame")
-    worst: int = Field(10, ge=0, description="speech_recognition: utterances with the most word errors listed in the report")
-
-
-@TASKS.register("speech_recognition", config=SpeechRecognitionConfig, description="speech to text with CTC: transcripts of characters or words (WER, CER)")
+@TASKS.register("speech_recognition")
 class SpeechRecognitionTask(Task):
     """Model outputs (B, T, V) per-frame logits; targets (B, L) token ids, 0-padded; classes: the vocabulary."""
 
     name = "speech_recognition"
-    losses = ("auto", "ctc")
     target = TargetSpec("tokens", modalities=("audio",), needs="spoken utterances with transcripts (data.name: digit-strings or speech-manifest)")
     monitor = ("val_wer", "min")
 

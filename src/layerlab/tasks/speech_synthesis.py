@@ -16,21 +16,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.speech import PAUSE
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import DataError, LayerLabError, UsageError
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import TaskConfig
+from layerlab.tasks.config import SpeechSynthesisConfig
 
 TAIL_SECONDS = 0.15  # the longest pause kept after the last word (in training it lasts to the clip's end)
-
-
-class SpeechSynthesisConfig(TaskConfig):
-    duration_weight: float = Field(1.0, ge=0, description="speech_synthesis: weight of the duration predictor's squared error of log(1 + frames)")
-    iterations: int = Field(60, ge=1, description="speech_synthesis: Griffin-Lim iterations when a spectrogram becomes a waveform")
 
 
 class Synthesis(NamedTuple):
@@ -39,10 +33,9 @@ class Synthesis(NamedTuple):
     target: Tensor  # (B, 1, M, T) the utterances' log-mels
 
 
-@TASKS.register("speech_synthesis", config=SpeechSynthesisConfig, description="text to speech: words to log-mel frames with durations, Griffin-Lim to a waveform")
+@TASKS.register("speech_synthesis")
 class SpeechSynthesisTask(Task):
     name = "speech_synthesis"
-    losses = ("auto", "l1")
     target = TargetSpec("tokens", modalities=("audio",), needs="utterances with the place of every word (data.name: digit-strings)")
     monitor = ("val_loss", "min")
 

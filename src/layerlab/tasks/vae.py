@@ -19,14 +19,13 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import Tensor, nn
 
 from layerlab.data.targets import TargetSpec
 from layerlab.errors import LayerLabError, UsageError
 from layerlab.models.inference import autocast
 from layerlab.tasks.base import TASKS, Task
-from layerlab.tasks.config import GenerativeConfig
+from layerlab.tasks.config import VAEConfig
 from layerlab.tasks.imaging import psnr, save_grid, ssim
 
 EVAL_SEED = 0  # the posterior samples of every evaluation
@@ -52,18 +51,12 @@ def bernoulli_nll(logits: Tensor, target: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none").flatten(1).sum(1)
 
 
-class VAEConfig(GenerativeConfig):
-    beta: float = Field(1.0, gt=0, description="vae: weight of the KL term (1: the ELBO; above 1: a beta-VAE)")
-    kl_warmup: int = Field(0, ge=0, description="vae: training batches over which the KL weight rises linearly from 0 to beta")
-
-
-@TASKS.register("vae", config=VAEConfig, description="variational autoencoder: the ELBO (reconstruction + beta * KL), with KL warm-up")
+@TASKS.register("vae")
 class VAETask(Task):
     name = "vae"
-    losses = ("auto", "bce")
     target = TargetSpec("class", unsupervised=True, stratify=True)
     monitor = ("val_loss", "min")
-    pixel_space = True
+    pixel_space = VAEConfig.pixel_space  # inputs are pixels in [0, 1]: the recipe refuses data.normalize
 
     def __init__(self, *, beta: float = 1.0, kl_warmup: int = 0, samples_seed: int = 1234,
                  num_classes: int | None = None):

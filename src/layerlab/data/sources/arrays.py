@@ -28,7 +28,7 @@ from layerlab.errors import DataError
 KEYS = ("x", "y", "test_x", "test_y", "columns", "categorical", "classes")
 
 
-@SOURCES.register("arrays", config=DataConfig, description="arrays in a .npz file (x, y, optional test_x, test_y): what layerlab.fit writes")
+@SOURCES.register("arrays")
 def load_arrays(cfg: DataConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "arrays", ".npz file")
     found = read_npz(path)

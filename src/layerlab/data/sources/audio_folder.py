@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
 from layerlab.data.audio import load_waveforms, read_wav, wav_files
 from layerlab.data.audio_preprocessor import AudioPreprocessor
 from layerlab.data.config import AudioConfig
 from layerlab.data.files import resolve_path
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import AudioFolderConfig
 from layerlab.data.sources.csv_table import sort_classes
 from layerlab.errors import DataError
 
@@ -42,11 +42,7 @@ class Recording:
     index: int | None = None
 
 
-class AudioFolderConfig(AudioConfig):
-    label_pattern: str | None = Field(None, description="audio-folder: a regular expression searched in each file name; its group 'label' (or first group) is the class, its group 'speaker' the speaker (default: the class is the file's subfolder)")
-
-
-@SOURCES.register("audio-folder", config=AudioFolderConfig, description="your WAV recordings, labelled by subfolder or by data.label_pattern")
+@SOURCES.register("audio-folder")
 def load_audio_folder(cfg: AudioFolderConfig, ctx: SourceContext) -> RawData:
     if cfg.path is None:
         raise DataError("data.path: audio-folder needs the folder of WAV files (one subfolder per class, "
@@ -67,7 +63,7 @@ def load_audio_folder(cfg: AudioFolderConfig, ctx: SourceContext) -> RawData:
     return _raw_data(cfg, ctx, train, test, root)
 
 
-@SOURCES.register("fsdd", config=AudioConfig, description="Free Spoken Digit Dataset: 3,000 WAV recordings of 10 digits by 6 speakers (8 kHz)")
+@SOURCES.register("fsdd")
 def load_fsdd(cfg: AudioConfig, ctx: SourceContext) -> RawData:
     folder, train, test = fsdd_recordings(cfg, ctx)
     return _raw_data(cfg, ctx, train, test, folder)

@@ -21,13 +21,13 @@ from layerlab.data.files import FileSet, RemoteFile, find_files, locate, resolve
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.safe_pickle import load_pickle
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import CIFAR10_CLASSES as CLASS_NAMES
 from layerlab.errors import DataError
 from layerlab.settings import Settings
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 BATCH_FILES = (*TRAIN_BATCHES, "test_batch", "batches.meta")
-CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 BATCHES = FileSet("cifar10", "CIFAR-10", tuple(RemoteFile(name) for name in BATCH_FILES),
                   folders=(f"cifar10/{FOLDER}", FOLDER))
@@ -40,7 +40,7 @@ ARCHIVE = FileSet(
 )
 
 
-@SOURCES.register("cifar10", config=DataConfig, description="32x32 colour images of 10 classes (50,000 train, 10,000 test; python version)")
+@SOURCES.register("cifar10")
 def load_cifar10(cfg: DataConfig, ctx: SourceContext) -> RawData:
     folder = find_batches(cfg, ctx.settings)
     train = [_read_batch(folder / name) for name in TRAIN_BATCHES]
@@ -54,9 +54,6 @@ def load_cifar10(cfg: DataConfig, ctx: SourceContext) -> RawData:
         test_x=test_x,
         test_y=test_y,
     )
-
-
-load_cifar10.classes = CLASS_NAMES  # how many, known before reading (data.source.fixed_classes); the names may differ
 
 
 def find_batches(cfg: DataConfig, settings: Settings) -> Path:

@@ -18,22 +18,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from layerlab.data.config import DataConfig
 from layerlab.data.files import recipe_file, resolve_folder
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import read_images
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import CocoConfig
 from layerlab.errors import DataError
 
 
-class CocoConfig(DataConfig):
-    images: str | None = Field(None, description="coco: the folder of the images the file names (default: beside the file)")
-    size: int = Field(128, ge=8, le=2048, description="coco: side of the square the images are resized to")
-
-
-@SOURCES.register("coco", config=CocoConfig, description="a COCO instances JSON file and its image folder, for detection")
+@SOURCES.register("coco")
 def load_coco(cfg: CocoConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "coco", "COCO instances JSON file")
     folder = resolve_folder(cfg.images, ctx.settings, needs="data.images: the image folder") if cfg.images else path.parent

@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from pydantic import Field
 
-from layerlab.data.config import ColumnsConfig
 from layerlab.data.files import recipe_file
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import CsvConfig
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.data.tables import (
     NotANumber,
@@ -33,11 +32,7 @@ from layerlab.errors import DataError
 log = logging.getLogger(__name__)
 
 
-class CsvConfig(ColumnsConfig):
-    categorical: list[str] | None = Field(None, description="csv: columns to one-hot encode; default every non-numeric column")
-
-
-@SOURCES.register("csv", config=CsvConfig, description="a CSV table (data.path): numbers standardised, categories one-hot encoded")
+@SOURCES.register("csv")
 def load_csv(cfg: CsvConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "csv", "CSV file")
     table = read_table(path, delimiter=cfg.delimiter, header=cfg.header)

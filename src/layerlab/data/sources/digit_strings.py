@@ -14,40 +14,19 @@ training utterances, so they reuse training recordings in new strings: the test 
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from layerlab.data.audio import read_wav, resample, to_mono
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import DigitStringsConfig
 from layerlab.data.sources.audio_folder import Recording, fsdd_recordings
-from layerlab.data.speech import SpeechConfig, SpeechFormat, Utterances, speech_format, speech_raw_data
-from layerlab.data.transcripts import Tokens
+from layerlab.data.speech import SpeechFormat, Utterances, speech_format, speech_raw_data
 from layerlab.errors import DataError
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 FSDD_RATE = 8000
 
 
-class DigitStringsConfig(SpeechConfig):
-    tokens: Tokens = Field("words", description="speech: the transcripts' tokens for CTC: words (one per digit) or chars (letters and the space)")
-    utterances: int = Field(2000, ge=1, description="digit-strings: training (and validation) utterances to make")
-    test_utterances: int = Field(500, ge=1, description="digit-strings: test utterances to make")
-    min_digits: int = Field(1, ge=1, description="digit-strings: fewest digits in an utterance")
-    max_digits: int = Field(7, ge=1, description="digit-strings: most digits in an utterance")
-    pause_ms: tuple[float, float] = Field((30.0, 250.0), description="digit-strings: the shortest and longest pause of silence before and between digits, in ms")
-    speakers: list[str] | None = Field(None, description="digit-strings: only these speakers' recordings (default: all)")
-    utterance_seed: int = Field(0, description="digit-strings: seed of the draw of digits, recordings and pauses")
-
-    @model_validator(mode="after")
-    def _ranges(self) -> DigitStringsConfig:
-        if self.min_digits > self.max_digits:
-            raise ValueError(f"@min_digits@({self.min_digits}) is above data.max_digits ({self.max_digits})")
-        low, high = self.pause_ms
-        if not 0 <= low <= high:
-            raise ValueError(f"@pause_ms@needs 0 <= shortest <= longest, got [{low}, {high}]")
-        return self
-
-
-@SOURCES.register("digit-strings", config=DigitStringsConfig, description="spoken digit strings (1-7 digits, one speaker each) joined from FSDD's recordings, with transcripts")
+@SOURCES.register("digit-strings")
 def load_digit_strings(cfg: DigitStringsConfig, ctx: SourceContext) -> RawData:
     _, train, test = fsdd_recordings(cfg, ctx)
     if cfg.speakers:

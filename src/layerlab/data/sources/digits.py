@@ -11,11 +11,10 @@ import numpy as np
 from layerlab.data.config import DataConfig
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import DIGIT_CLASSES as CLASS_NAMES
 
-CLASS_NAMES = [str(d) for d in range(10)]
 
-
-@SOURCES.register("digits", config=DataConfig, description="scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes; no download)")
+@SOURCES.register("digits")
 def load_digits(cfg: DataConfig, ctx: SourceContext) -> RawData:
     from sklearn.datasets import load_digits as sklearn_digits
 
@@ -28,6 +27,3 @@ def load_digits(cfg: DataConfig, ctx: SourceContext) -> RawData:
         y=y,
         fit=lambda train: ImagePreprocessor.fit(train, scale=16.0, normalize=cfg.normalize, classes=CLASS_NAMES),
     )
-
-
-load_digits.classes = CLASS_NAMES  # known before reading (data.source.fixed_classes)

@@ -12,22 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from layerlab.data.config import DataConfig
 from layerlab.data.files import resolve_folder
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import image_files, image_size, read_images
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import ImageFolderConfig
 from layerlab.errors import DataError
 
 
-class ImageFolderConfig(DataConfig):
-    image_size: int | None = Field(None, gt=0, description="image-folder: resize images to this square size (default: the first image's size)")
-    grayscale: bool = Field(False, description="image-folder: convert images to one channel")
-
-
-@SOURCES.register("image-folder", config=ImageFolderConfig, description="your images in one subfolder per class (optionally under train/ and test/)")
+@SOURCES.register("image-folder")
 def load_image_folder(cfg: ImageFolderConfig, ctx: SourceContext) -> RawData:
     root = resolve_folder(cfg.path, ctx.settings, needs="image-folder needs the folder of images (one subfolder per class)")
     train_root, test_root = root, None

@@ -14,26 +14,16 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydantic import Field
 
-from layerlab.data.config import DataConfig
 from layerlab.data.files import resolve_folder
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import image_files, read_images
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import MaskFolderConfig
 from layerlab.errors import DataError
 
 
-class MaskFolderConfig(DataConfig):
-    masks: str | None = Field(None, description="mask-folder: the folder of mask PNGs (class index per pixel)")
-    mask_suffix: str = Field("", description="mask-folder: what follows the image's name in its mask's (e.g. _mask)")
-    classes: list[str] | None = Field(None, description="mask-folder: the class names, in the order of the mask values (default class0, class1, ...)")
-    size: int = Field(128, ge=8, le=2048, description="mask-folder: side of the square images and masks are resized to")
-    grey: bool = Field(False, description="mask-folder: read the images as grey (1 channel) instead of RGB")
-
-
-@SOURCES.register("mask-folder", config=MaskFolderConfig,
-                  description="an image folder and a folder of mask PNGs (a class index per pixel), for segmentation")
+@SOURCES.register("mask-folder")
 def load_mask_folder(cfg: MaskFolderConfig, ctx: SourceContext) -> RawData:
     images_dir = resolve_folder(cfg.path, ctx.settings, needs="the mask-folder source needs the folder of images")
     masks_dir = resolve_folder(cfg.masks, ctx.settings, needs="data.masks: the folder of mask PNGs")

@@ -15,6 +15,7 @@ from layerlab.data.files import FileSet, RemoteFile, find_files
 from layerlab.data.idx import read_idx
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import DIGIT_CLASSES, FASHION_CLASSES
 from layerlab.errors import DataError
 
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
@@ -57,23 +58,15 @@ MNIST = FileSet(
     folders=("MNIST/raw",),
 )
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-DIGIT_CLASSES = [str(d) for d in range(10)]
 
-
-@SOURCES.register("fashion-mnist", config=DataConfig, description="Zalando's 28x28 clothing images (60,000 train, 10,000 test, 10 classes)")
+@SOURCES.register("fashion-mnist")
 def load_fashion_mnist(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return load_idx_set(FASHION_MNIST, FASHION_CLASSES, cfg, ctx)
 
 
-@SOURCES.register("mnist", config=DataConfig, description="handwritten digits, 28x28 (60,000 train, 10,000 test, 10 classes)")
+@SOURCES.register("mnist")
 def load_mnist(cfg: DataConfig, ctx: SourceContext) -> RawData:
     return load_idx_set(MNIST, DIGIT_CLASSES, cfg, ctx)
-
-
-load_fashion_mnist.classes = FASHION_CLASSES  # known before reading (data.source.fixed_classes)
-load_mnist.classes = DIGIT_CLASSES
 
 
 def load_idx_set(fileset: FileSet, classes: list[str], cfg: DataConfig, ctx: SourceContext) -> RawData:

@@ -14,11 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from layerlab.data.config import TextConfig
 from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_folder
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import ParallelConfig
 from layerlab.data.text.preprocessor import text_fitter
 from layerlab.data.text.reading import read_lines
 from layerlab.errors import DataError
@@ -39,13 +38,7 @@ MULTI30K = FileSet(
 )
 
 
-class ParallelConfig(TextConfig):
-    source_lang: str = Field("de", description="parallel: the source side's file suffix (train.de or train.de.gz)")
-    target_lang: str = Field("en", description="parallel: the target side's file suffix (train.en or train.en.gz)")
-    test_split: str | None = Field(None, description="parallel: the stem of the test files (default test; multi30k: test_2016_flickr)")
-
-
-@SOURCES.register("multi30k", config=ParallelConfig, description="Multi30k: 29,000 German-English sentence pairs (test_2016_flickr)")
+@SOURCES.register("multi30k")
 def load_multi30k(cfg: ParallelConfig, ctx: SourceContext) -> RawData:
     if (cfg.source_lang, cfg.target_lang) not in {("de", "en"), ("en", "de")}:
         raise DataError(f"multi30k has German (de) and English (en); data.source_lang={cfg.source_lang!r}, "
@@ -55,7 +48,7 @@ def load_multi30k(cfg: ParallelConfig, ctx: SourceContext) -> RawData:
     return parallel(folder, cfg, ctx, test_split=cfg.test_split or "test_2016_flickr")
 
 
-@SOURCES.register("parallel", config=ParallelConfig, description="a line-aligned parallel corpus (data.path: train.de, train.en, ...)")
+@SOURCES.register("parallel")
 def load_parallel(cfg: ParallelConfig, ctx: SourceContext) -> RawData:
     folder = resolve_folder(cfg.path, ctx.settings, needs="the parallel source needs the folder holding "
                             f"train.{cfg.source_lang} and train.{cfg.target_lang}")

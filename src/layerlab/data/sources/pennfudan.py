@@ -23,13 +23,13 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 from PIL import Image
-from pydantic import Field
 
 from layerlab.data.config import DataConfig
 from layerlab.data.files import FileSet, download, resolve_path, search_dirs
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import read_images
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import PennFudanConfig
 from layerlab.errors import DataError
 from layerlab.settings import Settings
 
@@ -43,14 +43,7 @@ LOOKUP = FileSet("pennfudan", "Penn-Fudan", ())
 PERSON = "person"
 
 
-class PennFudanConfig(DataConfig):
-    size: int = Field(128, ge=32, le=1024, description="pennfudan: side of the square the photographs are resized to")
-    test_images: int = Field(50, ge=1, le=160, description="pennfudan: photographs held out for testing (a fixed seeded draw)")
-    grey: bool = Field(False, description="pennfudan: read the photographs as grey (1 channel) instead of RGB")
-
-
-@SOURCES.register("pennfudan", config=PennFudanConfig,
-                  description="Penn-Fudan pedestrians: 170 photographs with person boxes and masks (50 held out)")
+@SOURCES.register("pennfudan")
 def load_pennfudan(cfg: PennFudanConfig, ctx: SourceContext) -> RawData:
     folder = find_pennfudan(cfg, ctx.settings)
     images = sorted((folder / "PNGImages").glob("*.png"))

@@ -18,12 +18,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
 
-from layerlab.data.config import DataConfig
 from layerlab.data.files import find_files
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import ScenesConfig
 from layerlab.data.sources.mnist import (
     FASHION_CLASSES,
     FASHION_MNIST,
@@ -37,40 +36,7 @@ from layerlab.data.sources.mnist import (
 BACKGROUND = "background"
 
 
-class ScenesConfig(DataConfig):
-    # how many scenes, and how large
-    canvas: int = Field(64, ge=32, le=512, description="scenes: side of the square scene in pixels")
-    train_scenes: int = Field(2000, ge=1, description="scenes: scenes made from the training images")
-    test_scenes: int = Field(500, ge=1, description="scenes: scenes made from the test images")
-
-    # what each scene holds
-    objects: tuple[int, int] = Field((1, 3), description="scenes: the fewest and the most objects in a scene")
-    scale: tuple[float, float] = Field((0.8, 1.5), description="scenes: the smallest and the largest scale of a 28x28 image")
-
-    # how hard the scenes are
-    max_overlap: float = Field(0.3, ge=0, le=1, description="scenes: largest IoU of an object's box with an earlier one's")
-    noise: float = Field(0.1, ge=0, le=1, description="scenes: standard deviation of the background noise, a fraction of full intensity")
-    mask_threshold: float = Field(0.1, gt=0, lt=1, description="scenes: an object's pixels brighter than this fraction of full intensity are its mask")
-    classes: list[int] | None = Field(None, description="scenes: only these Fashion-MNIST classes (0-9), renumbered in this order (None = all ten)")
-    scene_seed: int = Field(0, description="scenes: seed of the scenes (the training and test scenes are drawn from their own streams)")
-
-    @model_validator(mode="after")
-    def _ranges(self) -> ScenesConfig:
-        if not 1 <= self.objects[0] <= self.objects[1]:
-            raise ValueError(f"@objects@must be [fewest, most] with 1 <= fewest <= most, got {list(self.objects)}")
-        if not 0 < self.scale[0] <= self.scale[1]:
-            raise ValueError(f"@scale@must be [smallest, largest] with 0 < smallest <= largest, got {list(self.scale)}")
-        if round(28 * self.scale[1]) > self.canvas:
-            raise ValueError(f"@scale@{self.scale[1]} makes objects of {round(28 * self.scale[1])} pixels, "
-                             f"larger than the canvas ({self.canvas})")
-        if self.classes is not None and (not self.classes or len(set(self.classes)) != len(self.classes)
-                                         or not all(0 <= c < len(FASHION_CLASSES) for c in self.classes)):
-            raise ValueError(f"@classes@must be distinct Fashion-MNIST class indices 0 to 9, got {self.classes}")
-        return self
-
-
-@SOURCES.register("scenes", config=ScenesConfig,
-                  description="Fashion-MNIST garments placed on a noisy canvas, with exact boxes, classes and masks")
+@SOURCES.register("scenes")
 def load_scenes(cfg: ScenesConfig, ctx: SourceContext) -> RawData:
     paths = find_files(FASHION_MNIST, path=cfg.path, settings=ctx.settings, download=cfg.download)
     train_images, train_labels = _read_pair(paths[TRAIN_IMAGES], paths[TRAIN_LABELS], len(FASHION_CLASSES))

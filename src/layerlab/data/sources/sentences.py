@@ -17,11 +17,10 @@ import io
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from layerlab.data.config import ColumnsConfig, TextConfig
 from layerlab.data.files import FileSet, RemoteFile, find_files, resolve_path
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import SentencesConfig
 from layerlab.data.text.preprocessor import TextPreprocessor, text_fitter
 from layerlab.data.text.reading import read_lines, read_text
 from layerlab.errors import DataError
@@ -37,11 +36,7 @@ RT_POLARITY = FileSet(
 )
 
 
-class SentencesConfig(TextConfig, ColumnsConfig):
-    text_column: str | None = Field(None, description="sentences: in a CSV/TSV file, the text column (name, or 0-based index); the label is data.target")
-
-
-@SOURCES.register("rt-polarity", config=SentencesConfig, description="10,662 movie-review sentences, positive or negative (Pang & Lee)")
+@SOURCES.register("rt-polarity")
 def load_rt_polarity(cfg: SentencesConfig, ctx: SourceContext) -> RawData:
     files = list(find_files(RT_POLARITY, path=cfg.path, settings=ctx.settings, download=cfg.download).values())
     encoding = cfg.encoding
@@ -53,7 +48,7 @@ def load_rt_polarity(cfg: SentencesConfig, ctx: SourceContext) -> RawData:
     return labelled(per_class_files(files, encoding), cfg, ctx, encoding)
 
 
-@SOURCES.register("sentences", config=SentencesConfig, description="labelled sentences (data.path): one file per class, or a CSV/TSV file")
+@SOURCES.register("sentences")
 def load_sentences(cfg: SentencesConfig, ctx: SourceContext) -> RawData:
     if cfg.path is None:
         raise DataError("data.path: the sentences source needs a folder (one file per class) or a CSV/TSV file")

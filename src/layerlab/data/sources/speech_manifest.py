@@ -18,23 +18,19 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
 from layerlab.data.audio import read_wav, resample, to_mono
 from layerlab.data.files import resolve_path
 from layerlab.data.source import SOURCES, RawData, SourceContext
-from layerlab.data.speech import SpeechConfig, SpeechFormat, Utterances, place, speech_format, speech_raw_data
+from layerlab.data.source_configs import SpeechManifestConfig
+from layerlab.data.speech import SpeechFormat, Utterances, place, speech_format, speech_raw_data
 from layerlab.errors import DataError
 
 PATH_COLUMNS = ("path", "file", "filename", "wav")
 TEXT_COLUMNS = ("transcript", "text", "sentence")
 
 
-class SpeechManifestConfig(SpeechConfig):
-    test_manifest: str | None = Field(None, description="speech-manifest: a manifest of the test utterances (default: data.test_fraction of data.path's held out)")
-
-
-@SOURCES.register("speech-manifest", config=SpeechManifestConfig, description="your WAV recordings with transcripts, listed in a CSV/TSV manifest (path,transcript)")
+@SOURCES.register("speech-manifest")
 def load_speech_manifest(cfg: SpeechManifestConfig, ctx: SourceContext) -> RawData:
     if cfg.path is None:
         raise DataError("data.path: speech-manifest needs the manifest, a CSV or TSV file of path,transcript")

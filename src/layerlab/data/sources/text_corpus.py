@@ -31,13 +31,13 @@ TINY_SHAKESPEARE = FileSet(
 )
 
 
-@SOURCES.register("tinyshakespeare", config=TextConfig, description="1.1 MB of Shakespeare's plays, for character-level language models")
+@SOURCES.register("tinyshakespeare")
 def load_tinyshakespeare(cfg: TextConfig, ctx: SourceContext) -> RawData:
     files = find_files(TINY_SHAKESPEARE, path=cfg.path, settings=ctx.settings, download=cfg.download)
     return corpus(files["input.txt"], cfg, ctx)
 
 
-@SOURCES.register("text", config=TextConfig, description="a plain text file (data.path) for language modelling, split by position")
+@SOURCES.register("text")
 def load_text(cfg: TextConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "text", "text file")
     return corpus(path, cfg, ctx)

@@ -16,24 +16,16 @@ target, which precedes every test target.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
 
-from layerlab.data.config import ColumnsConfig
 from layerlab.data.files import recipe_file
 from layerlab.data.series_preprocessor import SeriesPreprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import SeriesConfig
 from layerlab.data.tables import NotANumber, is_numeric, parse_numbers, read_table
 from layerlab.errors import DataError
 
 
-class SeriesConfig(ColumnsConfig):
-    columns: list[str] | None = Field(None, description="series: the columns read as model inputs (default: every numeric column); data.target is the one forecast")
-    window: int = Field(24, ge=1, description="series: look-back window: the time steps the model sees")
-    horizon: int = Field(1, ge=1, description="series: how many steps ahead are forecast (one model output per step)")
-    season: int | None = Field(None, ge=1, description="series: the season's length in steps, for the seasonal-naive baseline (default: the data set's own, co2 12, sunspots 11; none for a csv)")
-
-
-@SOURCES.register("series", config=SeriesConfig, description="a time series in a CSV file (data.path), one row per step, in time order")
+@SOURCES.register("series")
 def load_series_csv(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
     path = recipe_file(cfg.path, ctx.settings, "series", "CSV file")
     table = read_table(path, delimiter=cfg.delimiter, header=cfg.header)
@@ -63,7 +55,7 @@ def load_series_csv(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
                        delimiter=cfg.delimiter)
 
 
-@SOURCES.register("co2", config=SeriesConfig, description="Mauna Loa CO2 in ppm, monthly 1958-2001 (526 steps; bundled with statsmodels)")
+@SOURCES.register("co2")
 def load_co2(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
     from statsmodels.datasets import co2
 
@@ -72,7 +64,7 @@ def load_co2(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
     return series_data(monthly.to_numpy()[:, None], ["co2"], cfg, ctx, season=cfg.season or 12)
 
 
-@SOURCES.register("sunspots", config=SeriesConfig, description="yearly sunspot numbers 1700-2008 (309 steps; bundled with statsmodels)")
+@SOURCES.register("sunspots")
 def load_sunspots(cfg: SeriesConfig, ctx: SourceContext) -> RawData:
     from statsmodels.datasets import sunspots
 

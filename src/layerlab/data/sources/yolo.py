@@ -16,26 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from layerlab.data.config import DataConfig
 from layerlab.data.files import recipe_file, resolve_folder
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import image_files, read_images
 from layerlab.data.source import SOURCES, RawData, SourceContext
+from layerlab.data.source_configs import YoloConfig
 from layerlab.errors import DataError
 
 EPS = 1e-6  # rounding in files written with six decimals
 
 
-class YoloConfig(DataConfig):
-    labels: str | None = Field(None, description="yolo: the folder of label .txt files (one per image)")
-    classes_file: str | None = Field(None, description="yolo: the file naming one class a line, in the order of the ids")
-    size: int = Field(128, ge=8, le=2048, description="yolo: side of the square the images are resized to")
-    grey: bool = Field(False, description="yolo: read the images as grey (1 channel) instead of RGB")
-
-
-@SOURCES.register("yolo", config=YoloConfig, description="images with YOLO txt box labels and a classes file, for detection")
+@SOURCES.register("yolo")
 def load_yolo(cfg: YoloConfig, ctx: SourceContext) -> RawData:
     images_dir = resolve_folder(cfg.path, ctx.settings, needs="the yolo source needs the folder of images")
     labels_dir = resolve_folder(cfg.labels, ctx.settings, needs="data.labels: the folder of YOLO label files")

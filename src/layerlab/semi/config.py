@@ -1,0 +1,70 @@
+"""``train.semi``: the options of every semi-supervised method, declared in ``SEMI`` without importing torch.
+
+    semi = semi_section({"method": "fixmatch", "threshold": 0.95})   # the recipe's check of train.semi
+
+Each method's class, in ``layerlab.semi.<method>``, registers under the same name
+(``@SEMI.register("fixmatch")``) and loads on first use, when training starts; checking and explaining
+a recipe read only this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from layerlab.config import Section
+from layerlab.errors import short
+from layerlab.recipe_errors import NestedErrors, problems
+from layerlab.registry import Registry
+
+SEMI: Registry = Registry("semi-supervised method")  # of SemiMethod classes (layerlab.semi.base)
+
+
+class SemiConfig(Section):
+    """``train.semi``: what every method takes; ``method`` picks one (each adds its own fields)."""
+
+    method: str = Field("fixmatch", description="semi-supervised learning from data.labels_per_class's unlabelled examples: pseudo_label, mean_teacher or fixmatch")
+    mu: int = Field(7, ge=1, description="semi: unlabelled examples per labelled one in a step (the unlabelled batch is mu x train.batch_size)")
+    weight: float = Field(1.0, ge=0, description="semi: weight of the unlabelled loss (default 1; mean_teacher's 50, its loss being a squared difference of probabilities)")
+    ramp_up_epochs: float = Field(0.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start; pseudo_label's and mean_teacher's default 5)")
+    threshold: float = Field(0.95, ge=0, le=1, description="semi: the confidence an unlabelled example's prediction needs to count as its pseudo-label (the history's unlabeled_above_threshold and pseudo_label_accuracy)")
+
+
+class FixMatchConfig(SemiConfig):
+    pass
+
+
+class MeanTeacherConfig(SemiConfig):
+    weight: float = Field(50.0, ge=0, description="semi: weight of the unlabelled loss")
+    ramp_up_epochs: float = Field(5.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start)")
+    ema_decay: float = Field(0.999, gt=0, lt=1, description="mean_teacher: the teacher's weights move towards the student's by 1 - ema_decay each optimiser step")
+
+
+class PseudoLabelConfig(SemiConfig):
+    ramp_up_epochs: float = Field(5.0, ge=0, description="semi: the unlabelled loss's weight rises from 0 to semi.weight over this many epochs (exp(-5 (1 - t)^2), as Mean Teacher's ramp-up; 0: full weight from the start)")
+
+
+SEMI.declare("fixmatch", "layerlab.semi.fixmatch", config=FixMatchConfig,
+             description="FixMatch: a weak view's confident prediction as the target of a strong view")
+SEMI.declare("mean_teacher", "layerlab.semi.mean_teacher", config=MeanTeacherConfig,
+             description="Mean Teacher: consistency with a teacher whose weights average the student's")
+SEMI.declare("pseudo_label", "layerlab.semi.pseudo_label", config=PseudoLabelConfig,
+             description="pseudo-labels: the model's own confident predictions on unlabelled inputs as their targets")
+
+
+def semi_section(section: Any) -> SemiConfig | None:
+    """``train.semi`` as its method's config object (None: off). Raises ValueError with the key path."""
+    if section is None or isinstance(section, SemiConfig):
+        return section
+    if not isinstance(section, Mapping):
+        raise ValueError(f"@@expected a mapping with at least 'method', given {short(section)}")
+    method = section.get("method", SemiConfig.model_fields["method"].default)
+    if not isinstance(method, str) or method not in SEMI:
+        raise ValueError(f"@method@{SEMI.unknown_message(method)}")
+    config_cls = SEMI.entry(method).config
+    try:
+        return config_cls.model_validate({**section, "method": method})
+    except ValidationError as exc:
+        raise NestedErrors(problems(exc, "train.semi", config_cls)) from None
