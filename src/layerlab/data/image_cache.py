@@ -113,7 +113,8 @@ class ImageCache:
                 mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError) as exc:
             raise paths.corrupt(str(exc)) from None
-        return cls(paths, np.ndarray(shape, dtype=np.uint8, buffer=mapping, offset=offset), mapping)
+        array = np.frombuffer(mapping, dtype=np.uint8, count=int(np.prod(shape)), offset=offset).reshape(shape)
+        return cls(paths, array, mapping)  # read-only: rows are copied out by read()
 
     def __len__(self) -> int:
         return len(self.array)
