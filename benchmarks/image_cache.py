@@ -96,10 +96,11 @@ def _status_mb(field: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=1_000, help="images of the small folder run first: the fixed cost")
     parser.add_argument("--size", type=int, default=64, help="side of the square images, pixels")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--folder", type=Path, help="work folder (default: a new temporary one, removed at the end)")
-    parser.add_argument("--keep", action="store_true", help="keep the images, the cache and the run")
+    parser.add_argument("--keep", action="store_true", help="keep the images, the caches and the runs")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -108,23 +109,33 @@ def main() -> None:
         return
     work = args.folder or Path(tempfile.mkdtemp(prefix="image-cache-"))
     try:
-        figures = {"images": args.images, "size": args.size,
-                   "generate_seconds": generate(work / "images", args.images, args.size)}
-        env = {**os.environ, "LAYERLAB_CACHE": str(work / "cache")}
-        cmd = [sys.executable, __file__, "--child", str(work), "--batch-size", str(args.batch_size)]
-        figures |= json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout.splitlines()[-1])
+        figures = {name: _measure(work / name, n, args) for name, n in (("small", args.small), ("large", args.images))}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    decoded = figures["cache_bytes"] / 2**20
     print(json.dumps(figures, indent=1))
-    print(f"{args.images} images of {args.size}x{args.size}: generated in {figures['generate_seconds']:.0f} s; cache built in "
-          f"{figures['build_seconds']:.1f} s ({decoded:.0f} MiB), reused in {figures['reuse_seconds']:.1f} s; one epoch "
-          f"{figures['train_seconds']:.0f} s, test accuracy {figures['test_accuracy']:.3f}")
-    print(f"peak RSS {figures['peak_rss_mb']:.0f} MiB (after imports {figures['rss_after_imports_mb']:.0f} MiB) against "
-          f"{decoded:.0f} MiB of decoded uint8 images ({4 * decoded:.0f} MiB as float32)")
+    small, large = figures["small"], figures["large"]
+    decoded = large["cache_bytes"] / 2**20
+    print(f"{args.images} images of {args.size}x{args.size}: generated in {large['generate_seconds']:.0f} s; cache built in "
+          f"{large['build_seconds']:.1f} s ({decoded:.0f} MiB), reused in {large['reuse_seconds']:.1f} s; one epoch "
+          f"{large['train_seconds']:.0f} s, test accuracy {large['test_accuracy']:.3f}")
+    print(f"peak RSS {large['peak_rss_mb']:.0f} MiB, against {small['peak_rss_mb']:.0f} MiB for {args.small} images "
+          f"(after imports {large['rss_after_imports_mb']:.0f} MiB): the {args.images - args.small} more images cost "
+          f"{large['peak_rss_mb'] - small['peak_rss_mb']:.0f} MiB of resident memory; decoded they are {decoded:.0f} MiB "
+          f"of uint8 ({4 * decoded:.0f} MiB as float32)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
+
+
+def _measure(work: Path, n: int, args: argparse.Namespace) -> dict:
+    """Generate ``n`` images under ``work/images``, then build, reuse and train in a child process."""
+    figures = {"images": n, "size": args.size, "generate_seconds": generate(work / "images", n, args.size)}
+    env = {**os.environ, "LAYERLAB_CACHE": str(work / "cache")}
+    cmd = [sys.executable, __file__, "--child", str(work), "--batch-size", str(args.batch_size)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"the child failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return figures | json.loads(done.stdout.splitlines()[-1])
 
 
 if __name__ == "__main__":
