@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from layerlab import api
+from layerlab.cli import main
 from layerlab.data import image_cache as image_cache_module
 from layerlab.data import load_data
 from layerlab.data.image_cache import CacheFiles, ImageCache, use_mmap
@@ -150,3 +151,17 @@ def test_memory_and_mmap_train_identical_weights_and_a_mapped_run_resumes_exactl
     a, b, c = (load_weights(run.run_dir / "model.safetensors") for run in (memory, mapped, resumed))
     assert all(torch.equal(a[k], b[k]) and torch.equal(b[k], c[k]) for k in a)
     assert mapped.summary["test"]["accuracy"] >= 0.9  # it learns: red from blue (chance 0.5)
+
+
+def test_the_cli_refuses_a_corrupt_cache_in_one_line(image_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAYERLAB_CACHE", str(tmp_path / "cache"))
+    root = image_folder()
+    recipe = tmp_path / "folder.yaml"
+    recipe.write_text(f"data:\n  name: image-folder\n  path: {root}\nmodel:\n  name: mlp\ntrain:\n  epochs: 1\n")
+    assert main(["run", str(recipe), "data.cache=mmap", "train.report=false", "--out", str(tmp_path / "a")]) == 0
+    (array,) = (tmp_path / "cache" / "images").glob("*.npy")
+    array.write_bytes(array.read_bytes()[:200])
+    capsys.readouterr()
+    assert main(["run", str(recipe), "data.cache=mmap", "--out", str(tmp_path / "b")]) == DataError.exit_code  # a data error: 1
+    err = capsys.readouterr().err.strip()
+    assert f"{array}: this image cache is corrupt" in err and "Traceback" not in err and len(err.splitlines()) == 1
