@@ -32,10 +32,13 @@ import numpy as np
 CLASSES = 10
 
 
-def generate(folder: Path, n: int, size: int, seed: int = 0) -> float:
-    """Write ``n`` PNGs (``n // 10`` per class folder); returns the seconds it took."""
+def generate(folder: Path, n: int, size: int, seed: int = 0) -> float | None:
+    """Write ``n`` PNGs (``n // 10`` per class folder); returns the seconds it took (None: a folder of
+    ``--folder`` that already holds them, kept from an earlier ``--keep`` run)."""
     from PIL import Image
 
+    if folder.is_dir() and sum(1 for _ in folder.rglob("*.png")) == n:
+        return None
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -116,7 +119,7 @@ def main() -> None:
     print(json.dumps(figures, indent=1))
     small, large = figures["small"], figures["large"]
     decoded = large["cache_bytes"] / 2**20
-    print(f"{args.images} images of {args.size}x{args.size}: generated in {large['generate_seconds']:.0f} s; cache built in "
+    print(f"{args.images} images of {args.size}x{args.size}: generated in {large['generate_seconds']} s; cache built in "
           f"{large['build_seconds']:.1f} s ({decoded:.0f} MiB), reused in {large['reuse_seconds']:.1f} s; one epoch "
           f"{large['train_seconds']:.0f} s, test accuracy {large['test_accuracy']:.3f}")
     print(f"peak RSS {large['peak_rss_mb']:.0f} MiB, against {small['peak_rss_mb']:.0f} MiB for {args.small} images "

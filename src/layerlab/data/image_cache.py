@@ -1,8 +1,8 @@
-"""A memory-mapped cache of decoded images, for image folders larger than memory (issue 34).
+"""A cache of decoded images on disk (a uint8 .npy, memory-mappable), for image folders larger than memory (issue 34).
 
 With ``data.cache: mmap`` the image-folder source decodes every image once into a uint8 ``.npy``
 file of shape (N, C, H, W), beside a small JSON manifest: the folder, each file's relative path, size
-and modification time, and the image shape. A later run maps that file instead of decoding again
+and modification time, and the image shape. A later run reads that file instead of decoding again
 while the manifest still matches the folder; a folder that changed (a file added, removed or
 rewritten) is decoded anew; a cache whose files are unreadable or disagree with each other is refused
 with a message naming them (deleting both is always safe: the folder is decoded again).
@@ -10,10 +10,9 @@ with a message naming them (deleting both is always safe: the folder is decoded 
 Where: ``$LAYERLAB_CACHE/images/`` (default ``~/.cache/layerlab/images/``), one ``<folder>-<key>.npy``
 and ``.json`` per folder, ``key`` a hash of the folder's full path and the image shape.
 
-Rows are read from the map by position (``ImageCache.read``); after every ``RELEASE_BYTES`` read the
-mapped pages are handed back (``madvise(MADV_DONTNEED)``: they stay in the kernel's page cache, so a
-next epoch finds them there while memory allows), and the process's resident memory stays far below
-the file's size however many epochs read it.
+Rows are read by position (``ImageCache.read``: positioned reads, not a mapping of the file, whose
+pages the kernel would count as the process's), so the process's resident memory stays far below the
+file's size however many epochs read it; the page cache keeps the file for the next epoch where memory allows.
 """
 
 from __future__ import annotations
@@ -21,9 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import mmap
 import os
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,6 @@ from layerlab.settings import Settings
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # the manifest's layout; a cache written by another format is decoded anew
-RELEASE_BYTES = 32 * 2**20  # rows read between two hand-backs of the mapped pages
 FIT_BYTES = 32 * 2**20  # float64 bytes per chunk when the preprocessing's statistics are fitted on cached images
 _DECODE_CHUNK = 1024  # images decoded, then written, at a time while the cache is built
 
@@ -93,15 +91,22 @@ def cached_images(files: list[Path], *, folder: Path, shape: tuple[int, int, int
 
 
 class ImageCache:
-    """A cache file's images, (N, C, H, W) uint8, mapped read-only and read by row."""
+    """A cache file's images, (N, C, H, W) uint8, read by row with positioned reads (``os.pread``).
 
-    def __init__(self, paths: CacheFiles, array: np.ndarray, mapping: mmap.mmap):
-        self.paths, self.array, self._mapping = paths, array, mapping
-        self._read_since_release = 0
+    Not through a mapping of the file: on a kernel that caches files in large folios, touching one 12 KB
+    row of a mapped file maps its whole folio into the process, and 256 random rows of a 1.2 GB cache made
+    380 MB resident (``benchmarks/image_cache.py``). Positioned reads copy just the rows; the kernel's page
+    cache still keeps the file's pages for the next epoch while memory allows, outside the process.
+    """
+
+    def __init__(self, paths: CacheFiles, shape: tuple[int, ...], fd: int, offset: int):
+        self.paths, self.shape, self._fd, self._offset = paths, shape, fd, offset
+        self._row_bytes = int(np.prod(shape[1:]))
+        weakref.finalize(self, os.close, fd)
 
     @classmethod
     def open(cls, paths: CacheFiles, shape: tuple[int, ...]) -> ImageCache:
-        """The mapped cache of ``paths``, checked against the ``shape`` its manifest gives."""
+        """The cache of ``paths``, checked against the ``shape`` its manifest gives."""
         try:
             with open(paths.array, "rb") as f:
                 found, offset = _npy_header(f)
@@ -110,31 +115,39 @@ class ImageCache:
                     raise paths.corrupt(f"it holds images of shape {found}, its manifest says {shape}")
                 if size != offset + int(np.prod(shape)):
                     raise paths.corrupt(f"{size} bytes where the shape {shape} needs {offset + int(np.prod(shape))}")
-                mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                fd = os.dup(f.fileno())
         except (OSError, ValueError) as exc:
             raise paths.corrupt(str(exc)) from None
-        array = np.frombuffer(mapping, dtype=np.uint8, count=int(np.prod(shape)), offset=offset).reshape(shape)
-        return cls(paths, array, mapping)  # read-only: rows are copied out by read()
+        return cls(paths, tuple(shape), fd, offset)
 
     def __len__(self) -> int:
-        return len(self.array)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.array.shape)
+        return self.shape[0]
 
     def read(self, positions: np.ndarray) -> np.ndarray:
-        """The images at ``positions`` (an integer array), copied out of the map."""
-        rows = self.array[np.asarray(positions, dtype=np.int64)]
-        self._read_since_release += rows.nbytes
-        if self._read_since_release >= RELEASE_BYTES:
-            self._read_since_release = 0
-            if hasattr(mmap, "MADV_DONTNEED"):  # Linux, macOS: the pages stay cached, just not ours
-                self._mapping.madvise(mmap.MADV_DONTNEED)
-        return rows
+        """The images at ``positions`` (an integer array, each in 0..N-1), as a new array."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) and (positions.min() < 0 or positions.max() >= self.shape[0]):
+            raise IndexError(f"rows {positions.min()}..{positions.max()} of a cache of {self.shape[0]} images")
+        out = np.empty((len(positions), *self.shape[1:]), dtype=np.uint8)
+        flat, row = out.reshape(len(positions), self._row_bytes), self._row_bytes
+        for start, count in _runs(positions):  # consecutive rows in one read
+            data = os.pread(self._fd, row * count, self._offset + row * int(positions[start]))
+            if len(data) != row * count:
+                raise self.paths.corrupt(f"it ended {row * count - len(data)} bytes early; was it truncated while in use?")
+            flat[start : start + count] = np.frombuffer(data, dtype=np.uint8).reshape(count, row)
+        return out
 
-    def __reduce__(self) -> tuple[Any, ...]:  # a map is not picklable; its file is
+    def __reduce__(self) -> tuple[Any, ...]:  # a file descriptor is not picklable; the file is
         return ImageCache.open, (self.paths, self.shape)
+
+
+def _runs(positions: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of each run of consecutive values in ``positions`` (sorted or not)."""
+    if len(positions) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    return list(zip(starts.tolist(), np.diff(np.concatenate([starts, [len(positions)]])).tolist()))
 
 
 # ---------------------------------------------------------------------------------------- the files

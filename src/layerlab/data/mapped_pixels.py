@@ -5,7 +5,7 @@ Under ``data.cache: mmap`` the image-folder source's ``RawData.x`` is an ``Image
 and validation splits give new ``ImageRows``, no pixels read), fits the preprocessing on it chunk by
 chunk (``np.asarray`` of a slice reads those rows), and ``ImagePreprocessor.transform_split`` turns each
 split into ``MappedPixels``: ``Pixels`` whose uint8 rows stay in the file. Each batch's rows are read
-from the map, moved to the training device and standardised there with ``Pixels.standardise``, so the
+from the file, moved to the training device and standardised there with ``Pixels.standardise``, so the
 batches, and the runs trained on them, are bit-identical to those of images held in memory.
 """
 
