@@ -81,7 +81,7 @@ def child(folder: Path, out: Path, batch_size: int) -> dict:
     reuse = time.perf_counter() - start
     recipe = {"name": "image-cache", "data": {**data_section, "augment": {"crop_padding": 4, "hflip": True}},
               "model": {"name": "cnn", "width": 8, "blocks": 1, "convs_per_block": 1},  # cheap: the data path is measured
-              "train": {"epochs": 1, "batch_size": batch_size, "lr": 0.01, "report": False}}
+              "train": {"epochs": 1, "batch_size": batch_size, "eval_batch_size": batch_size, "lr": 0.01, "report": False}}
     result = api.run(recipe, out=out)
     return {"splits": splits, "build_seconds": build, "reuse_seconds": reuse, "cache_bytes": array.stat().st_size,
             "train_seconds": result.summary.get("train_seconds"), "test_accuracy": result.summary["test"]["accuracy"],
