@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from layerlab.data.images import image_files, read_images
+from layerlab.data.mapped_pixels import ImageRows
 from layerlab.data.pixels import Pixels
 from layerlab.data.preprocessor import Preprocessor, input_files
 from layerlab.errors import DataError
@@ -32,17 +33,20 @@ class ImagePreprocessor(Preprocessor):
     classes: list[str] | None = None
 
     @classmethod
-    def fit(cls, train: np.ndarray, *, scale: float, normalize: bool, classes: list[str] | None) -> ImagePreprocessor:
-        """Fit on raw training images (N, C, H, W) whose full intensity is ``scale``."""
+    def fit(cls, train: np.ndarray, *, scale: float, normalize: bool, classes: list[str] | None,
+            chunk: int | None = None) -> ImagePreprocessor:
+        """Fit on raw training images (N, C, H, W) whose full intensity is ``scale``, ``chunk`` images at a time
+        (default 8192)."""
         shape = [int(s) for s in train.shape[1:]]
         if not normalize or len(train) == 0:
             return cls(shape, float(scale), None, None, classes)
         total = np.zeros(shape[0])
         squares = np.zeros(shape[0])
-        for start in range(0, len(train), _CHUNK):
-            chunk = train[start : start + _CHUNK].astype(np.float64) / scale
-            total += chunk.sum(axis=(0, 2, 3))
-            squares += np.square(chunk).sum(axis=(0, 2, 3))
+        chunk = chunk or _CHUNK
+        for start in range(0, len(train), chunk):
+            part = train[start : start + chunk].astype(np.float64) / scale
+            total += part.sum(axis=(0, 2, 3))
+            squares += np.square(part).sum(axis=(0, 2, 3))
         count = len(train) * shape[1] * shape[2]
         mean = total / count
         std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
@@ -74,7 +78,9 @@ class ImagePreprocessor(Preprocessor):
             return super().transform_split(x, y, target_dtype=target_dtype)
         if tuple(x.shape[1:]) != self.input_shape:
             self.transform(x[:0])  # the shape's message
-        return Pixels.of(x, self.scale, self.mean, self.std), torch.tensor(np.asarray(y), dtype=target_dtype)
+        pixels = x.pixels(self.scale, self.mean, self.std) if isinstance(x, ImageRows) else (  # data.cache: mmap
+            Pixels.of(x, self.scale, self.mean, self.std))
+        return pixels, torch.tensor(np.asarray(y), dtype=target_dtype)
 
     def load_inputs(self, paths: list[Path]) -> tuple[torch.Tensor, list[str]]:
         files = input_files(paths, image_files, "image files", refuse={

@@ -28,10 +28,7 @@ class Pixels:
     @classmethod
     def of(cls, raw: np.ndarray, scale: float, mean: list[float] | None, std: list[float] | None) -> Pixels:
         """The uint8 images ``raw`` (N, C, H, W), to be standardised with ``mean`` and ``std`` (None: scaled only)."""
-        def channels(values: list[float] | None) -> torch.Tensor | None:
-            return None if values is None else torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1)
-
-        return cls(torch.from_numpy(np.array(raw, dtype=np.uint8, order="C")), scale, channels(mean), channels(std))
+        return cls(torch.from_numpy(np.array(raw, dtype=np.uint8, order="C")), scale, channel_stats(mean), channel_stats(std))
 
     # ------------------------------------------------------------------ what batching uses
     def __getitem__(self, index: Any) -> torch.Tensor:
@@ -108,6 +105,11 @@ class Pixels:
 
     def __iter__(self) -> Any:
         return iter(self.standardised())
+
+
+def channel_stats(values: list[float] | None) -> torch.Tensor | None:
+    """Per-channel statistics as float32 (1, C, 1, 1), to broadcast over a batch; None stays None."""
+    return None if values is None else torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1)
 
 
 def _unwrapped(value: Any) -> Any:

@@ -6,6 +6,8 @@ and loads on first use; ``layerlab recipe check`` and ``recipe explain`` read on
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from layerlab.data.config import AudioConfig, ColumnsConfig, DataConfig, SpeechConfig, TextConfig, Tokens
@@ -23,6 +25,7 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 class ImageFolderConfig(DataConfig):
     image_size: int | None = Field(None, gt=0, description="image-folder: resize images to this square size (default: the first image's size)")
     grayscale: bool = Field(False, description="image-folder: convert images to one channel")
+    cache: Literal["auto", "memory", "mmap"] = Field("auto", description="image-folder: where the decoded images are held: memory, or mmap (decoded once into a uint8 file under $LAYERLAB_CACHE/images, default ~/.cache/layerlab/images, reused while the folder is unchanged, read batch by batch: for folders larger than memory); auto: mmap when they exceed half the machine's memory")
 
 
 class MaskFolderConfig(DataConfig):

@@ -4,7 +4,9 @@
     photos/train/cat/... photos/test/cat/...               the folder's own test split
 
 Images are converted to RGB (or one channel with ``data.grayscale``) and resized to
-``data.image_size`` squared, or by default to the size of the first image.
+``data.image_size`` squared, or by default to the size of the first image. With ``data.cache: mmap``
+(or auto, for folders whose decoded images exceed half the memory) they are decoded once into a
+memory-mapped file (``layerlab.data.image_cache``) and read from it batch by batch.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from layerlab.data.files import resolve_folder
+from layerlab.data.image_cache import cached_images, fit_chunk, use_mmap
 from layerlab.data.image_preprocessor import ImagePreprocessor
 from layerlab.data.images import image_files, image_size, read_images
+from layerlab.data.mapped_pixels import ImageRows
 from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.source_configs import ImageFolderConfig
 from layerlab.errors import DataError
@@ -40,19 +44,24 @@ def load_image_folder(cfg: ImageFolderConfig, ctx: SourceContext) -> RawData:
         channels = 1 if cfg.grayscale else 3
         height, width = (cfg.image_size, cfg.image_size) if cfg.image_size else image_size(train_files[0])
 
-    def read(files: list[Path]) -> np.ndarray:
-        return read_images(files, size=(height, width), channels=channels)
-
-    test_x = test_y = None
     test_files: list[Path] = []
+    test_y = None
     if test_root is not None:
         test_files, test_y = _labelled_files(test_root, classes)
-        test_x = read(test_files)
+    mapped = use_mmap(cfg.cache, (len(train_files) + len(test_files)) * channels * height * width)
+
+    def read(files: list[Path], folder: Path) -> np.ndarray | ImageRows:
+        if mapped:
+            return ImageRows(cached_images(files, folder=folder, shape=(channels, height, width), settings=ctx.settings))
+        return read_images(files, size=(height, width), channels=channels)
+
+    test_x = read(test_files, test_root) if test_root is not None else None
+    chunk = fit_chunk((channels, height, width)) if mapped else None  # mapped: statistics in chunks of bounded size
     return RawData(
         modality="image",
-        x=read(train_files),
+        x=read(train_files, train_root),
         y=train_y,
-        fit=lambda train: ImagePreprocessor.fit(train, scale=255.0, normalize=cfg.normalize, classes=classes),
+        fit=lambda train: ImagePreprocessor.fit(train, scale=255.0, normalize=cfg.normalize, classes=classes, chunk=chunk),
         test_x=test_x,
         test_y=test_y,
         meta={"file": np.array([str(f.relative_to(root)) for f in train_files])},
