@@ -14,10 +14,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layerlab.errors import UsageError
+from layerlab.errors import RecipeError, UsageError
 from layerlab.settings import torchrun_env
+
+if TYPE_CHECKING:
+    from layerlab.recipe import TrainConfig
 
 
 def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
@@ -49,3 +52,32 @@ def launch(argv: Sequence[str], *, nproc: int) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+SEMI_REFUSAL = ("train.semi: semi-supervised training runs in one process only (the ranks other than 0 would train "
+                "without the unlabelled batches, so it would not be the one-process run); drop --nproc (or "
+                "torchrun's --nproc-per-node) or train.semi")
+
+
+def check_world(train: TrainConfig, world_size: int) -> None:
+    """Refuse, naming the key, what does not train exactly on ``world_size`` > 1 processes and is not
+    refused elsewhere: ``train.semi``. Called by ``run --nproc`` and ``tune --nproc`` before any process
+    starts, and by every rank (``Distributed.check``) when torchrun was started directly."""
+    if world_size > 1 and train.semi is not None:
+        raise RecipeError([SEMI_REFUSAL])
+
+
+def check_before_launch(recipe: str | None, overrides: Sequence[str], *, resume: str | None, nproc: int) -> None:
+    """``layerlab run --nproc N``: the recipe (a resumed run's own) read once here, before torchrun starts N
+    processes, so that a recipe they cannot train is refused in one line (exit 2) rather than by every rank."""
+    from layerlab.recipe import load_recipe
+
+    if resume is not None:
+        from layerlab.rundir import RunDir
+
+        cfg = load_recipe(RunDir.open(resume, need=("recipe",)).recipe, overrides)
+    else:
+        from layerlab.recipes import DEFAULT
+
+        cfg = load_recipe(DEFAULT if recipe is None else recipe, overrides)
+    check_world(cfg.train, nproc)
