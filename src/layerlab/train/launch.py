@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from layerlab.errors import RecipeError, UsageError
 from layerlab.settings import torchrun_env
@@ -29,16 +29,18 @@ def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
             "-m", "layerlab", *argv]
 
 
-def launch(argv: Sequence[str], *, nproc: int) -> int:
+def launch(argv: Sequence[str], *, nproc: int, log: IO[str] | None = None) -> int:
     """Run ``layerlab ARGV`` as ``nproc`` ranks through torchrun and wait; returns torchrun's exit status (0
     when every rank finished; 1 when one failed: torchrun's report, naming it, is on stderr; 130 after
-    Ctrl-C, which goes to torchrun, which passes it on to the ranks: they finish the step and checkpoint)."""
+    Ctrl-C, which goes to torchrun, which passes it on to the ranks: they finish the step and checkpoint).
+    ``log``: a file that takes the ranks' and torchrun's output (stdout and stderr) instead of ours."""
     if nproc < 1:
         raise UsageError(f"--nproc {nproc}: give 1 or more processes")
     if torchrun_env() is not None:
         raise UsageError("--nproc: this process was already started by torchrun; give --nproc to `layerlab run` "
                          "only, or the process count to torchrun only")
-    child = subprocess.Popen(torchrun_command(argv, nproc), start_new_session=True)  # signals: ours, once
+    output: dict[str, Any] = {} if log is None else {"stdout": log, "stderr": subprocess.STDOUT}
+    child = subprocess.Popen(torchrun_command(argv, nproc), start_new_session=True, **output)  # signals: ours, once
     received: list[int] = []
 
     def forward(signum: int, frame: Any) -> None:  # torchrun passes it to the ranks, which checkpoint and stop
