@@ -15,7 +15,6 @@ PROBE = """
 import json, sys
 import layerlab
 found = {"torch_after_import": "torch" in sys.modules}
-import layerlab  # noqa: a second import changes nothing
 found["api_tune"] = callable(layerlab.api.tune)
 found["fit_is_api_fit"] = layerlab.fit is layerlab.api.fit
 found["run_is_api_run"] = layerlab.run is layerlab.api.run
