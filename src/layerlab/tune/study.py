@@ -64,24 +64,21 @@ def tune(
     out: str | Path | None = None,
     runs_root: str | Path = "runs",
     console: Console | None = None,
-    callbacks: Sequence[Callback] = (),
-    nproc: int = 1,
+    callbacks: Sequence[Callback] = (), nproc: int = 1,
 ) -> TuneResult:
     """Search ``recipe.tune.space``; returns the best trial, the leaderboard and where all was written.
 
     ``strategy``, ``trials`` and ``timeout`` override ``tune.*``. ``workers`` local processes share the
     study (``callbacks``, extra trainer callbacks for every trial, need ``workers=1``). ``storage`` is a
     database URL shared by workers on many machines, with ``study`` its name in there (default: the
-    recipe's name); without it the study lives in ``out/study.db``. ``console`` shows a live table. ``nproc``:
-    each trial trains data-parallel on this many processes (torchrun, as ``run --nproc``; tune.ranks).
-    Raises RecipeError for a bad recipe or space, UsageError for bad arguments or an unreachable
-    storage, Interrupted (exit 130) after Ctrl-C, with the results so far written.
+    recipe's name); else it is ``out/study.db``. ``console`` shows a live table. ``nproc``: processes per trial
+    (torchrun; tune.ranks). Raises RecipeError for a bad recipe or space, UsageError for bad arguments or an
+    unreachable storage, Interrupted (exit 130) after Ctrl-C, with the results so far written.
     """
     started = time.perf_counter()
     extra = {k: v for k, v in (("tune.strategy", strategy), ("tune.trials", trials), ("tune.timeout", timeout))
              if v is not None}
-    cfg = _searchable(load_recipe(recipe, _merged(overrides, extra)), workers=workers, callbacks=callbacks)
-    check_ranks(cfg, nproc, callbacks=bool(callbacks))
+    cfg = _searchable(load_recipe(recipe, _merged(overrides, extra)), workers=workers, callbacks=callbacks, nproc=nproc)
     metric, direction = resolve_objective(cfg)
     study_name = study or cfg.name
     study_dir = Path(out) if out is not None else _new_study_dir(Path(runs_root), cfg.name, study)
@@ -116,8 +113,8 @@ def tune(
     return result
 
 
-def _searchable(cfg: Recipe, *, workers: int, callbacks: Sequence[Callback]) -> Recipe:
-    """``cfg``, once it has a space to search and the workers fit; UsageError otherwise."""
+def _searchable(cfg: Recipe, *, workers: int, callbacks: Sequence[Callback], nproc: int = 1) -> Recipe:
+    """``cfg``, once it has a space to search and the workers (and ``nproc`` per trial) fit; UsageError otherwise."""
     if not cfg.tune.space:
         raise UsageError("the recipe has no tune.space to search; add one, e.g.\n"
                          "  tune:\n    space:\n      train.lr: {log_uniform: [1.0e-4, 1.0e-1]}")
@@ -125,6 +122,7 @@ def _searchable(cfg: Recipe, *, workers: int, callbacks: Sequence[Callback]) -> 
         raise UsageError(f"--workers: needs at least 1, given {workers}")
     if workers > 1 and callbacks:
         raise UsageError("extra trainer callbacks run in this process only; use workers=1 with them")
+    check_ranks(cfg, nproc, callbacks=bool(callbacks))
     return cfg
 
 
