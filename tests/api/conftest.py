@@ -19,14 +19,19 @@ class Kernel:
     ``folder``, outputs stored in the cells; raises nbclient's CellExecutionError (the cell and its
     traceback) at the first error."""
 
-    def __init__(self, client: Any, nbformat: Any):
-        self.client, self.nbformat = client, nbformat
+    def __init__(self, client: Any, nbformat: Any, home: Path):
+        self.client, self.nbformat, self.home = client, nbformat, home
 
     def run(self, notebook: Any, folder: Path) -> Any:
         folder.mkdir(parents=True, exist_ok=True)
-        fresh = self.nbformat.v4.new_code_cell(f"%reset -f\nimport os\nos.chdir({str(folder)!r})")
-        self._cells(self.nbformat.v4.new_notebook(cells=[fresh]))
-        return self._cells(notebook)
+        self._do(f"import os\nos.chdir({str(folder)!r})\n%reset -f")  # a folder of its own, an empty namespace
+        try:
+            return self._cells(notebook)
+        finally:  # out of the folder, which pytest may delete before the next notebook
+            self._do(f"import os as _os\n_os.chdir({str(self.home)!r})")
+
+    def _do(self, code: str) -> None:
+        self._cells(self.nbformat.v4.new_notebook(cells=[self.nbformat.v4.new_code_cell(code)]))
 
     def _cells(self, notebook: Any) -> Any:
         self.client.nb = notebook
@@ -44,4 +49,4 @@ def kernel(tmp_path_factory) -> Iterator[Kernel]:
     client = nbclient.NotebookClient(nbformat.v4.new_notebook(), timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(home)}})
     with client.setup_kernel(env=env, cwd=str(home)):
-        yield Kernel(client, nbformat)
+        yield Kernel(client, nbformat, home)

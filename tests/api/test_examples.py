@@ -14,7 +14,7 @@ from tests.conftest import SHARED_DATA
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))
 # the small runs still learn: a test metric well past chance (01: 10 classes; 06: the majority class is 0.63)
-LEARNS = {"01": ("accuracy", 0.5), "06": ("accuracy", 0.85)}
+LEARNS = {"01": ("accuracy", 0.6), "06": ("accuracy", 0.85)}
 nbformat = pytest.importorskip("nbformat")
 
 
