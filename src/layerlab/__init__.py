@@ -1,7 +1,8 @@
 """LayerLab: a deep-learning workbench on PyTorch.
 
-The verbs (``run``, ``evaluate``, ``predict``, ...) load on first use, so importing ``layerlab`` (and
-``layerlab --help``) stays fast and does not import torch.
+The verbs (``run``, ``fit``, ``evaluate``, ``predict``, ...) and the modules a user reaches from here
+(``layerlab.api``, ``layerlab.models.register``, ``layerlab.data``, ``layerlab.tasks``, ``layerlab.notebook``)
+load on first use, so importing ``layerlab`` (and ``layerlab --help``) stays fast and does not import torch.
 """
 
 from __future__ import annotations
@@ -25,4 +26,13 @@ _LAZY = {
 }
 
 
-__getattr__ = lazy_exports(__name__, _LAZY)
+# the package's modules reached as attributes (``layerlab.api.tune``, ``@layerlab.models.register(...)``),
+# imported on first use as ``import layerlab.api`` would
+_SUBMODULES = ("api", "models", "data", "tasks", "notebook", "plugins", "recipe", "recipes", "runs", "tune", "serve",
+               "analyze", "errors")
+
+__getattr__ = lazy_exports(__name__, _LAZY, _SUBMODULES)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})

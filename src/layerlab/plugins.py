@@ -33,6 +33,9 @@ class PluginError(LayerLabError):
     exit_code = 2
 
 
+IMPORTED: list[str] = []  # the --import modules this process imported, in order (for the processes it starts)
+
+
 def import_modules(modules: Sequence[str]) -> None:
     """Import each ``--import`` module, from the current folder too (as ``python -m`` does). Raises
     PluginError (``--import NAME: Type: message``, one line) for the first that fails."""
@@ -41,6 +44,7 @@ def import_modules(modules: Sequence[str]) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
+            IMPORTED.append(name)
         except Exception as exc:  # noqa: BLE001 -- a user's module may fail in any way; name it, briefly
             raise PluginError(_one_line(f"--import {name}", exc)) from None
 

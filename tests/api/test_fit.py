@@ -174,8 +174,8 @@ def test_bad_data_is_refused_with_what_fit_takes(tmp_path: Path) -> None:
         layerlab.fit(SmallCNN(), (np.zeros((3, 5)), np.zeros(2)), out=tmp_path / "b")
     with pytest.raises(UsageError, match="no column 'bye' in the DataFrame; did you mean 'buy'"):
         layerlab.fit(TableNet(5), _shop_frame(10, seed=0), target="bye", out=tmp_path / "c")
-    with pytest.raises(UsageError, match="val is the fraction of the training data held out"):
-        layerlab.fit(SmallCNN(), (np.zeros((3, 5)), np.zeros(3)), val=(np.zeros((3, 5)), np.zeros(3)), out=tmp_path / "e")
+    with pytest.raises(UsageError, match="val: examples of shape \\(4,\\), but the training data's are \\(5,\\)"):
+        layerlab.fit(SmallCNN(), (np.zeros((3, 5)), np.zeros(3)), val=(np.zeros((3, 4)), np.zeros(3)), out=tmp_path / "e")
     with pytest.raises(UsageError, match="model must be a torch nn.Module"):
         layerlab.fit("cnn", (np.zeros((3, 5)), np.zeros(3)), out=tmp_path / "d")
 

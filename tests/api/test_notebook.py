@@ -4,7 +4,6 @@ its progress and learning curves in the cell."""
 from __future__ import annotations
 
 import base64
-import os
 import re
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from torch import nn
 import layerlab
 from layerlab import api
 from layerlab.notebook import in_notebook, live, run_html
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 class DigitsNet(nn.Module):
@@ -77,12 +74,10 @@ result
 
 
 @pytest.mark.slow
-def test_fit_in_a_real_kernel_shows_progress_and_curves_in_the_cell(tmp_path: Path, monkeypatch) -> None:
+def test_fit_in_a_real_kernel_shows_progress_and_curves_in_the_cell(tmp_path: Path, kernel) -> None:
     nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK_CELL)])
-    nbclient.NotebookClient(notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    kernel.run(notebook, tmp_path)  # the session's kernel (tests/api/conftest.py)
     outputs = notebook.cells[0].outputs
     shown = [o for o in outputs if o.output_type == "display_data"]
     # the progress line and the curves were shown with display ids (updated in place after each epoch)

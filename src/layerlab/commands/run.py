@@ -61,8 +61,9 @@ def cmd_run(args: argparse.Namespace, console: Any) -> int:
 
         raise UsageError("--resume continues a run with its own recipe; give only overrides (KEY=VALUE) with it")
     if args.nproc is not None:
-        from layerlab.train.launch import launch
+        from layerlab.train.launch import check_before_launch, launch
 
+        check_before_launch(recipe, overrides, resume=args.resume, nproc=args.nproc)  # one line, not one per rank
         return launch(_rerun_args(args), nproc=args.nproc)
     result = api.run(recipe, overrides, out=args.out, resume=args.resume,
                      console=None if args.quiet or args.json else console)

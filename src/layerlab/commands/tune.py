@@ -14,6 +14,7 @@ from layerlab.commands import shared_options
 TUNE_EPILOG = """examples:
   layerlab tune my.yaml                               search my.yaml's tune.space (SQLite in runs/<name>-tune-<time>)
   layerlab tune my.yaml --trials 40 --workers 4       four local worker processes share the study
+  layerlab tune my.yaml --nproc 2                     each trial trains data-parallel on 2 processes (torchrun)
   layerlab tune my.yaml --out runs/s1                 a second call on the same folder continues the study
   layerlab tune my.yaml --storage postgresql://user:pw@db/optuna --study s1   (the same on every machine)
 """
@@ -27,6 +28,8 @@ def register(sub: Any) -> None:
     p.add_argument("--trials", type=int, help="trials in the study in all (overrides tune.trials)")
     p.add_argument("--timeout", metavar="DURATION", help="no trial starts after this: 90s, 5m, 2h (overrides tune.timeout)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the study (default 1)")
+    p.add_argument("--nproc", type=int, default=1, metavar="N", help="each trial trains data-parallel on N processes "
+                   "(torchrun, as `run --nproc`; tune.pruner must be none) (default 1)")
     p.add_argument("--storage", metavar="URL", help="a database shared by workers on many machines: postgresql://...")
     p.add_argument("--study", metavar="NAME", help="the study's name in the storage (default: the recipe's name)")
     shared_options(p, out="the study's folder (default runs/<recipe>-tune-<time>, or runs/<study>)", out_metavar="DIR",
@@ -96,7 +99,7 @@ def cmd_tune(args: argparse.Namespace, console: Any) -> int:
 
     recipe, overrides = args.args[0], args.args[1:]
     result = api.tune(recipe, overrides, strategy=args.strategy, trials=args.trials, timeout=args.timeout,
-                  workers=args.workers, storage=args.storage, study=args.study, out=args.out,
+                  workers=args.workers, storage=args.storage, study=args.study, out=args.out, nproc=args.nproc,
                   console=None if args.quiet or args.json else console)
     if args.json:
         print(json.dumps({k: v for k, v in vars(result).items() if k != "leaderboard"}, indent=2, default=str))

@@ -12,7 +12,7 @@ Every split is a pure function of (data, recipe, seed), stratified where the tas
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,7 +56,7 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
     stratify = spec.stratify and not raw.ordered
     pool, test = _test_split(raw, cfg, seed, stratify)
     pool = _limited(pool, raw, cfg, seed, stratify)
-    if raw.ordered:
+    if raw.ordered or raw.val_size is not None:  # ordered, or the source's own validation split: the last examples
         train_idx, val_idx = split_tail(len(pool.y), raw.val_size if raw.val_size is not None
                                         else round(cfg.val_fraction * len(pool.y)), raw.gap)
     else:
@@ -103,6 +103,12 @@ class _Part:
 
 def _test_split(raw: RawData, cfg: DataConfig, seed: int, stratify: bool) -> tuple[_Part, _Part]:
     """The pool the training and validation splits are cut from, and the test split."""
+    if raw.val_size and not raw.ordered:  # an own validation split (layerlab.fit's val=): the last examples, kept whole
+        head = len(raw.y) - raw.val_size
+        pool, test = _test_split(replace(raw, x=raw.x[:head], y=raw.y[:head], val_size=None), cfg, seed, stratify)
+        own = np.arange(head, len(raw.y))
+        return _Part(np.concatenate([pool.x, raw.x[own]]), np.concatenate([pool.y, raw.y[own]]),
+                     np.concatenate([pool.at, own])), test
     whole = _Part(raw.x, raw.y, np.arange(len(raw.y)))
     if cfg.folds is not None:
         _check_folds(raw, cfg)
@@ -117,12 +123,15 @@ def _test_split(raw: RawData, cfg: DataConfig, seed: int, stratify: bool) -> tup
 
 
 def _limited(pool: _Part, raw: RawData, cfg: DataConfig, seed: int, stratify: bool) -> _Part:
-    """At most ``data.limit`` training and validation examples (and an ordered source's own validation split)."""
-    own_val = raw.val_size or 0  # an ordered source's own validation split: the last examples, kept whole
+    """At most ``data.limit`` training and validation examples (and a source's own validation split, kept whole)."""
+    own_val = raw.val_size or 0  # a source's own validation split: the last examples, kept whole
     if cfg.limit is None or cfg.limit >= len(pool.y) - own_val:
         return pool
     if raw.ordered:  # the first examples, and the source's own validation split
         kept = np.concatenate([np.arange(cfg.limit), np.arange(len(pool.y) - own_val, len(pool.y))])
+    elif own_val:  # the training examples limited as below, the source's own validation split kept whole
+        _, kept = split_indices(pool.y[:-own_val], cfg.limit, generator=rng(seed, "limit"), stratify=stratify)
+        kept = np.concatenate([kept, np.arange(len(pool.y) - own_val, len(pool.y))])
     else:
         _, kept = split_indices(pool.y, cfg.limit, generator=rng(seed, "limit"), stratify=stratify)
     return pool.pick(kept)

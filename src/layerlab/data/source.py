@@ -70,7 +70,8 @@ class RawData:
     # Examples in an order that matters (the characters of a text, the steps of a time series): the
     # held-out splits are cut from the end by position, never shuffled or stratified, and ``limit``
     # keeps the first examples. With ``val_size`` the last ``val_size`` examples of ``x`` are the data
-    # set's own validation split (Multi30k's val).
+    # set's own validation split (Multi30k's val); an unordered source may set it too (layerlab.fit's val
+    # data): its test split and limit then apply to the examples before those, and the validation split is them.
     ordered: bool = False
     val_size: int | None = None
     # Ordered examples dropped before each held-out split, so that no target lies in two splits

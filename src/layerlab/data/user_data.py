@@ -5,7 +5,8 @@
                                        ones (text, category, bool) are one-hot encoded, as the csv source does
     arrays_of(dataset)                 a torch Dataset of (input, target) pairs, read once
 
-``write_npz`` saves them (with an optional test split) as the file the ``arrays`` source reads.
+``write_npz`` saves them (with an optional test split, and validation data as given) as the file the
+``arrays`` source reads; ``check_like`` refuses held-out data unlike the training data.
 """
 
 from __future__ import annotations
@@ -39,18 +40,40 @@ def arrays_of(data: Any, *, target: str | None = None, what: str = "data") -> Ar
                      f"Dataset of (input, target) pairs or a folder of images, not {type(data).__name__}")
 
 
-def write_npz(path: Path, train: Arrays, test: Arrays | None = None, *, classes: list[str] | None = None) -> None:
-    """Save ``train`` (and ``test``) as the ``arrays`` source's file."""
+def write_npz(path: Path, train: Arrays, test: Arrays | None = None, *, classes: list[str] | None = None,
+              val: Arrays | None = None) -> None:
+    """Save ``train`` (and ``test``, and ``val``: the validation split as given) as the ``arrays`` source's file."""
     out = dict(train)
-    if test is not None:
-        if test["x"].shape[1:] != train["x"].shape[1:]:
-            raise UsageError(f"test: examples of shape {test['x'].shape[1:]}, but the training data's are {train['x'].shape[1:]}")
-        if "columns" in train and test.get("columns", train["columns"]).tolist() != train["columns"].tolist():
-            raise UsageError("test: its columns differ from the training data's")
-        out.update(test_x=test["x"], test_y=test["y"])
+    for prefix, held in (("test_", test), ("val_", val)):
+        if held is not None:
+            check_like(held, train, prefix.rstrip("_"))
+            out.update({f"{prefix}x": held["x"], f"{prefix}y": held["y"]})
     if classes is not None:
         out["classes"] = np.array([str(c) for c in classes])
     np.savez(path, **out)
+
+
+def check_like(held: Arrays, train: Arrays, what: str) -> Arrays:
+    """``held`` (test or validation data), once its examples are of the training data's kind: the same
+    example shape, the same columns in the same order (a DataFrame), 8-bit pixels where the training
+    images are (their scale is taken from the training data). UsageError naming ``what`` otherwise."""
+    if len(held["x"]) == 0:
+        raise UsageError(f"{what}: no examples")
+    if ("columns" in held) != ("columns" in train):
+        kinds = ("a DataFrame", "arrays") if "columns" in held else ("arrays", "a DataFrame")
+        raise UsageError(f"{what}: {kinds[0]}, but the training data is {kinds[1]}; give both the same way")
+    if "columns" in train and held["columns"].tolist() != train["columns"].tolist():
+        mine, theirs = held["columns"].tolist(), train["columns"].tolist()
+        missing, extra = [c for c in theirs if c not in mine], [c for c in mine if c not in theirs]
+        detail = (f"missing {missing}" if missing else "") + ("; " if missing and extra else "") + (f"extra {extra}" if extra else "")
+        raise UsageError(f"{what}: its columns differ from the training data's ({detail or 'in another order'}: "
+                         f"expected {theirs})")
+    if held["x"].shape[1:] != train["x"].shape[1:]:
+        raise UsageError(f"{what}: examples of shape {held['x'].shape[1:]}, but the training data's are {train['x'].shape[1:]}")
+    if train["x"].ndim > 2 and (held["x"].dtype == np.uint8) != (train["x"].dtype == np.uint8):
+        raise UsageError(f"{what}: images of dtype {held['x'].dtype}, but the training images are {train['x'].dtype} "
+                         "(8-bit pixels are scaled by 255, other values taken as they are): give both the same way")
+    return held
 
 
 def _numpy(value: Any, what: str, *, scalar: bool = False) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from torch import nn
 
-from layerlab.data.user_data import arrays_of, write_npz
+from layerlab.data.user_data import arrays_of, check_like, write_npz
 from layerlab.errors import UsageError
 from layerlab.models.python_module import class_path, needs_arguments, supplied
 from layerlab.notebook import live
@@ -35,7 +35,7 @@ DATA_FILE = "data.npz"
 
 
 def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | Mapping[str, Any] = "classification",
-        val: float = 0.1, test: Any = 0.2, classes: Sequence[str] | None = None,
+        val: Any = 0.1, test: Any = 0.2, classes: Sequence[str] | None = None,
         model_args: Mapping[str, Any] | None = None, name: str = "fit", out: str | Path | None = None,
         runs_root: str | Path = "runs", data_options: Mapping[str, Any] | None = None,
         progress: bool = True, console: Console | None = None, callbacks: Sequence[Callback] = (),
@@ -45,7 +45,8 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
     ``data``: ``(x, y)`` tensors or NumPy arrays (x a table (N, features) or images (N, [C,] H, W)), a
     pandas DataFrame with ``target`` naming its target column, a torch ``Dataset`` of (input, target)
     pairs, or the path of a folder of images (one subfolder per class). ``task``: a task's name or its
-    recipe section. ``val``: the fraction held out for validation; ``test``: a fraction, or test data of
+    recipe section. ``val``: the fraction held out for validation, or validation data of the same kind as
+    ``data`` (in memory), used as the validation split as it is; ``test``: a fraction, or test data of
     the same kind as ``data`` (None: no test split). ``classes``: the class names of integer targets. ``model_args``: the
     module's constructor arguments, recorded so that the run can be loaded back (a class that takes
     none needs none). ``data_options``: further ``data`` keys (``normalize``, ``augment``, ``limit``).
@@ -56,13 +57,15 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
     """
     if not isinstance(model, nn.Module):
         raise UsageError(f"fit: model must be a torch nn.Module, not {type(model).__name__}")
-    if not isinstance(val, float | int) or isinstance(val, bool):
-        raise UsageError(f"fit: val is the fraction of the training data held out for validation (e.g. 0.1), not a "
-                         f"{type(val).__name__}; separate validation data is not taken (pass test= for a test split)")
+    if isinstance(val, bool) or val is None:
+        raise UsageError(f"fit: val is a fraction of the training data (e.g. 0.1) or validation data, not {val!r}")
     folder = _folder(data)
+    if folder is not None and not _is_fraction(val):
+        raise UsageError("fit: val as data goes with data in memory (arrays, a DataFrame, a Dataset); with a folder "
+                         "of images give val a fraction")
     cfg = load_recipe({
         "name": name,
-        "data": {**(folder or {"name": "arrays", "path": DATA_FILE}), "val_fraction": val,
+        "data": {**(folder or {"name": "arrays", "path": DATA_FILE}), **({"val_fraction": val} if _is_fraction(val) else {}),
                  **_test_fraction(test), **(data_options or {})},
         "model": model_section(model, model_args),
         "task": {"name": task} if isinstance(task, str) else dict(task),
@@ -70,11 +73,12 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
     })
     if folder is None:  # read before anything is written, so that data fit refuses leaves nothing behind
         train_arrays = arrays_of(data, target=target, what="data")
-        held = None if _test_fraction(test) else arrays_of(test, target=target, what="test")
+        held = None if _test_fraction(test) else check_like(arrays_of(test, target=target, what="test"), train_arrays, "test")
+        given_val = None if _is_fraction(val) else check_like(arrays_of(val, target=target, what="val"), train_arrays, "val")
     rundir = RunDir.new_at(out if out is not None else stamped_path(Path(runs_root), cfg.name))
     if folder is None:
         path = rundir.path / DATA_FILE
-        write_npz(path, train_arrays, held, classes=list(classes) if classes is not None else None)
+        write_npz(path, train_arrays, held, classes=list(classes) if classes is not None else None, val=given_val)
         cfg = load_recipe(cfg, {"data.path": str(path.resolve())})
     shown = live() if progress else []
     if progress and not shown and console is None:
@@ -112,9 +116,13 @@ def _folder(data: Any) -> dict[str, Any] | None:
     return {"name": "image-folder", "path": str(Path(data).resolve())}
 
 
+def _is_fraction(value: Any) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool)
+
+
 def _test_fraction(test: Any) -> dict[str, Any]:
     if test is None:
         return {"test_fraction": 0.0}
-    if isinstance(test, float | int) and not isinstance(test, bool):
+    if _is_fraction(test):
         return {"test_fraction": test}
     return {}

@@ -30,6 +30,7 @@ from torch import nn
 
 from layerlab.errors import LayerLabError
 from layerlab.settings import torchrun_env
+from layerlab.train.launch import check_world
 
 if TYPE_CHECKING:
     from layerlab.recipe import DistributedConfig, TrainConfig
@@ -118,6 +119,7 @@ class Distributed:
         """Refuse what cannot train data-parallel yet, naming the key."""
         if not self.launched:
             return
+        check_world(cfg, self.world_size)  # train.semi
         if own_step:
             raise LayerLabError("train.distributed: this task trains by a step of its own (a GAN's alternating "
                                 "updates), which does not run data-parallel; train it in one process")

@@ -36,6 +36,13 @@ class TrialReporter(Callback):
         self.pruned_at: int | None = None
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, float]) -> None:
+        value, epoch = self.report(row)
+        if self.trial.should_prune():
+            self.pruned_at = epoch
+            trainer.stop(f"pruned by the search after epoch {epoch} ({self.metric} {value:.4g})")
+
+    def report(self, row: Mapping[str, float]) -> tuple[float, int]:
+        """Report one epoch's ``metric`` to the trial (UsageError when the run has no such metric)."""
         if self.metric not in row:
             known = [k for k in row if k.startswith(("val_", "train_"))]
             raise UsageError(f"tune.metric: '{self.metric}' is not a per-epoch metric of this run"
@@ -44,9 +51,7 @@ class TrialReporter(Callback):
         self.trial.report(value, epoch)
         if self.on_epoch is not None:
             self.on_epoch()
-        if self.trial.should_prune():
-            self.pruned_at = epoch
-            trainer.stop(f"pruned by the search after epoch {epoch} ({self.metric} {value:.4g})")
+        return value, epoch
 
 
 @dataclass
@@ -61,6 +66,7 @@ class Objective:
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     callbacks: Sequence[Callback] = ()
     on_epoch: Callable[[], None] | None = None
+    nproc: int = 1  # processes each trial trains on (``tune --nproc``: through torchrun, tune.ranks)
 
     def __post_init__(self) -> None:
         self.space: SearchSpace = parse_space(self.space_raw)
@@ -75,7 +81,7 @@ class Objective:
         trial.set_user_attr("worker", self.worker)
         reporter = TrialReporter(trial, self.metric, self.on_epoch)
         try:
-            result = runs.run(apply_values(self.base, values), out=run_dir, callbacks=[reporter, *self.callbacks])
+            result = self._train(apply_values(self.base, values), run_dir, reporter)
         except TrainingError as exc:  # a diverging setting is an outcome of the search, not its end
             trial.set_user_attr("error", str(exc).split(". Training stopped")[0])
             raise
@@ -91,6 +97,18 @@ class Objective:
         except TrainingError as exc:
             trial.set_user_attr("error", str(exc))
             raise
+
+    def _train(self, recipe: dict[str, Any], run_dir: Path, reporter: TrialReporter) -> runs.RunResult:
+        """The trial's run: in this process (each epoch reported as it ends, the pruner asked), or on
+        ``nproc`` processes (tune.ranks: the epochs reported once the run has finished)."""
+        if self.nproc == 1:
+            return runs.run(recipe, out=run_dir, callbacks=[reporter, *self.callbacks])
+        from layerlab.tune.ranks import train_on_ranks
+
+        result = train_on_ranks(recipe, run_dir, self.nproc)
+        for row in result.history:
+            reporter.report(row)
+        return result
 
 
 def best_value(history: Sequence[Mapping[str, float]], metric: str, direction: str) -> float:

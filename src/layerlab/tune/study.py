@@ -33,6 +33,7 @@ from layerlab.errors import LayerLabError, TrainingError, UsageError
 from layerlab.recipe import Recipe, load_recipe
 from layerlab.runs import Interrupted
 from layerlab.tune.objective import Objective
+from layerlab.tune.ranks import check_ranks
 from layerlab.tune.results import TuneResult, write_results
 from layerlab.tune.space import parse_space
 from layerlab.tune.strategies import make_pruner, make_sampler, make_storage, redact
@@ -63,21 +64,21 @@ def tune(
     out: str | Path | None = None,
     runs_root: str | Path = "runs",
     console: Console | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback] = (), nproc: int = 1,
 ) -> TuneResult:
     """Search ``recipe.tune.space``; returns the best trial, the leaderboard and where all was written.
 
     ``strategy``, ``trials`` and ``timeout`` override ``tune.*``. ``workers`` local processes share the
     study (``callbacks``, extra trainer callbacks for every trial, need ``workers=1``). ``storage`` is a
     database URL shared by workers on many machines, with ``study`` its name in there (default: the
-    recipe's name); without it the study lives in ``out/study.db``. ``console`` shows a live table.
-    Raises RecipeError for a bad recipe or space, UsageError for bad arguments or an unreachable
-    storage, Interrupted (exit 130) after Ctrl-C, with the results so far written.
+    recipe's name); else it is ``out/study.db``. ``console`` shows a live table. ``nproc``: processes per trial
+    (torchrun; tune.ranks). Raises RecipeError for a bad recipe or space, UsageError for bad arguments or an
+    unreachable storage, Interrupted (exit 130) after Ctrl-C, with the results so far written.
     """
     started = time.perf_counter()
     extra = {k: v for k, v in (("tune.strategy", strategy), ("tune.trials", trials), ("tune.timeout", timeout))
              if v is not None}
-    cfg = _searchable(load_recipe(recipe, _merged(overrides, extra)), workers=workers, callbacks=callbacks)
+    cfg = _searchable(load_recipe(recipe, _merged(overrides, extra)), workers=workers, callbacks=callbacks, nproc=nproc)
     metric, direction = resolve_objective(cfg)
     study_name = study or cfg.name
     study_dir = Path(out) if out is not None else _new_study_dir(Path(runs_root), cfg.name, study)
@@ -88,7 +89,7 @@ def tune(
     target, grid = _target(cfg)
     spec = WorkerSpec(recipe=cfg.to_dict(), url=url, study=study_name, study_dir=str(study_dir), target=target,
                       deadline=None, grid=grid, metric=metric, direction=direction, workers=workers,
-                      shared_storage=storage is not None)
+                      shared_storage=storage is not None, nproc=nproc)
     with _quiet_optuna():
         optuna_study = open_study(cfg, spec, worker_index=0)
         # the time budget starts once the study is open, when the first trial can start
@@ -112,8 +113,8 @@ def tune(
     return result
 
 
-def _searchable(cfg: Recipe, *, workers: int, callbacks: Sequence[Callback]) -> Recipe:
-    """``cfg``, once it has a space to search and the workers fit; UsageError otherwise."""
+def _searchable(cfg: Recipe, *, workers: int, callbacks: Sequence[Callback], nproc: int = 1) -> Recipe:
+    """``cfg``, once it has a space to search and the workers (and ``nproc`` per trial) fit; UsageError otherwise."""
     if not cfg.tune.space:
         raise UsageError("the recipe has no tune.space to search; add one, e.g.\n"
                          "  tune:\n    space:\n      train.lr: {log_uniform: [1.0e-4, 1.0e-1]}")
@@ -121,6 +122,7 @@ def _searchable(cfg: Recipe, *, workers: int, callbacks: Sequence[Callback]) -> 
         raise UsageError(f"--workers: needs at least 1, given {workers}")
     if workers > 1 and callbacks:
         raise UsageError("extra trainer callbacks run in this process only; use workers=1 with them")
+    check_ranks(cfg, nproc, callbacks=bool(callbacks))
     return cfg
 
 
@@ -157,6 +159,7 @@ class WorkerSpec:
     direction: str
     workers: int
     shared_storage: bool
+    nproc: int = 1  # processes per trial (tune --nproc)
 
     def seed(self, worker_index: int, base: int) -> int:
         """Workers must not draw the same random trials: each gets its own seed (machines: by host and pid)."""
@@ -169,14 +172,14 @@ class WorkerSpec:
         base = {k: v for k, v in self.recipe.items() if k != "tune"}
         train = dict(base["train"])
         train["report"] = False  # trials skip the HTML report; `layerlab run best.yaml` makes one
-        if self.workers > 1 and train.get("threads") is None:
-            train["threads"] = max(1, (os.cpu_count() or 1) // self.workers)
+        if (self.workers > 1 or self.nproc > 1) and train.get("threads") is None:  # the cores shared out
+            train["threads"] = max(1, (os.cpu_count() or 1) // (self.workers * self.nproc))
         if train.get("monitor", "auto") == "auto":
             train["monitor"] = self.metric  # the kept weights are those of the epoch the trial is scored by
         base["train"] = train
         return Objective(base=base, space_raw=self.recipe["tune"]["space"], metric=self.metric,
                          direction=self.direction, trials_dir=Path(self.study_dir) / "trials",
-                         callbacks=callbacks, on_epoch=on_epoch)
+                         callbacks=callbacks, on_epoch=on_epoch, nproc=self.nproc)
 
 
 def open_study(cfg: Recipe, spec: WorkerSpec, *, worker_index: int) -> optuna.Study:

@@ -2,6 +2,7 @@
 
     x, y                   the examples and their targets (class indices or names, or numbers)
     test_x, test_y         optional: the data's own test split
+    val_x, val_y           optional: the validation split as given (then data.val_fraction is not used)
     columns, categorical   tables: the column names, and which columns are one-hot encoded
     classes                optional: the class names, in the order of the class indices
 
@@ -25,7 +26,7 @@ from layerlab.data.sources.csv_table import sort_classes
 from layerlab.data.table_preprocessor import TablePreprocessor
 from layerlab.errors import DataError
 
-KEYS = ("x", "y", "test_x", "test_y", "columns", "categorical", "classes")
+KEYS = ("x", "y", "test_x", "test_y", "val_x", "val_y", "columns", "categorical", "classes")
 
 
 @SOURCES.register("arrays")
@@ -41,6 +42,7 @@ def load_arrays(cfg: DataConfig, ctx: SourceContext) -> RawData:
     y, classes = targets(y, ctx.target.kind, known, path)
     if test_y is not None:
         test_y, _ = targets(test_y, ctx.target.kind, classes, path)
+    x, y, own_val = _with_val(found, x, y, ctx.target.kind, classes, path)
     if fitted is not None:
         fit = lambda train: fitted  # noqa: E731
     elif x.ndim == 2:
@@ -48,7 +50,25 @@ def load_arrays(cfg: DataConfig, ctx: SourceContext) -> RawData:
     else:
         scale = 255.0 if x.dtype == np.uint8 else 1.0
         fit = lambda train: ImagePreprocessor.fit(train, scale=scale, normalize=cfg.normalize, classes=classes)  # noqa: E731
-    return RawData(modality="table" if x.ndim == 2 else "image", x=x, y=y, fit=fit, test_x=test_x, test_y=test_y)
+    raw = RawData(modality="table" if x.ndim == 2 else "image", x=x, y=y, fit=fit, test_x=test_x, test_y=test_y)
+    if own_val:  # the given validation examples follow x's, the split as it is (ids val:0, val:1, ...)
+        raw.val_size = own_val
+        train_ids = np.char.add("train:" if test_x is not None else "", np.arange(len(x) - own_val).astype(str))
+        raw.meta = {"id": np.concatenate([train_ids, np.char.add("val:", np.arange(own_val).astype(str))])}
+    return raw
+
+
+def _with_val(found: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, kind: str, classes: list[str] | None,
+              path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """``x`` and ``y`` followed by the validation examples as given (``val_x``, ``val_y``: targets read
+    with the training data's classes), and how many those are (0: none given)."""
+    if "val_x" not in found:
+        return x, y, 0
+    val_x, val_y = found["val_x"], found["val_y"]
+    if val_x.ndim == 3:
+        val_x = val_x[:, None]
+    val_y, _ = targets(val_y, kind, classes, path)
+    return np.concatenate([x, val_x]), np.concatenate([y, val_y]), len(val_y)
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -61,7 +81,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     for key in ("x", "y"):
         if key not in found:
             raise DataError(f"{path}: no array '{key}' (an arrays file holds x and y, optionally test_x and test_y)")
-    for prefix in ("", "test_"):
+    for prefix in ("", "test_", "val_"):
         x, y = found.get(f"{prefix}x"), found.get(f"{prefix}y")
         if (x is None) != (y is None):
             raise DataError(f"{path}: {prefix}x and {prefix}y go together; one of them is missing")
@@ -72,8 +92,9 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                             "(N, H, W) or (N, C, H, W)")
         if y.ndim != 1 or len(y) != len(x):
             raise DataError(f"{path}: {prefix}y has shape {y.shape}; expected one target per example of {prefix}x ({len(x)})")
-    if "test_x" in found and found["test_x"].shape[1:] != found["x"].shape[1:]:
-        raise DataError(f"{path}: test_x has examples of shape {found['test_x'].shape[1:]}, x of {found['x'].shape[1:]}")
+    for key in ("test_x", "val_x"):
+        if key in found and found[key].shape[1:] != found["x"].shape[1:]:
+            raise DataError(f"{path}: {key} has examples of shape {found[key].shape[1:]}, x of {found['x'].shape[1:]}")
     return found
 
 
