@@ -97,3 +97,13 @@ def test_a_compiled_run_matches_within_noise_reports_compile_time_and_resumes_ex
     resumed = api.run(resume=tmp_path / "cut")
     c = load_weights(resumed.run_dir / "model.safetensors")
     assert all(torch.allclose(b[k].float(), c[k].float(), atol=1e-5) for k in b)
+
+
+def test_uint8_pixels_answer_every_index_as_the_float32_split_would():
+    from layerlab.data.pixels import Pixels
+
+    raw = torch.randint(0, 256, (5, 3, 4, 4), dtype=torch.uint8)
+    pixels = Pixels(raw, 255.0, torch.rand(1, 3, 1, 1), torch.rand(1, 3, 1, 1) + 0.5)
+    full = pixels.standardised()
+    for index in (2, -1, slice(1, 3), (2, 0), (slice(None), 1), (1, slice(None), 2), torch.tensor([4, 0])):
+        assert torch.equal(pixels[index], full[index]), index

@@ -32,7 +32,13 @@ class Pixels:
 
     # ------------------------------------------------------------------ what batching uses
     def __getitem__(self, index: Any) -> torch.Tensor:
-        return self.standardise(self.pixels[index])
+        """As the float32 split would answer: rows are picked and standardised, then the rest of the index
+        applies (``x[i, 0]``: image i's first channel)."""
+        rows, rest = (index[0], index[1:]) if isinstance(index, tuple) and index else (index, ())
+        picked = self.pixels[rows]
+        single = picked.dim() == self.pixels.dim() - 1  # an integer row: its images' axis is gone
+        x = self.standardise(picked[None] if single else picked)
+        return x[0][rest] if single else x[(slice(None), *rest)]
 
     def __len__(self) -> int:
         return len(self.pixels)
