@@ -100,6 +100,8 @@ class TrainConfig(Section):
     def _semi_method(cls, section: Any) -> SemiConfig | None:
         return semi_section(section)
 
+    _budget_off = field_validator("budget", mode="before")(lambda v: "off" if v is False else v)  # YAML: off = false
+
     @field_validator("device")
     @classmethod
     def _a_device(cls, device: str) -> str:

@@ -68,6 +68,21 @@ def test_multi_head_attention_matches_nn_multihead_attention(causal):
         assert torch.all(ours.weights[..., 0, 1:] == 0)  # the first position sees only itself
 
 
+def test_attention_under_cpu_bf16_autocast_runs_its_kernel_in_fp32_and_answers_in_bf16():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4)
+    x = torch.randn(2, 9, 16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = mha(x, x, x, causal=True)
+        q, k, v = (layer(x).view(2, 9, 4, 4).transpose(1, 2) for layer in (mha.q, mha.k, mha.v))  # bf16
+    expected = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = mha.out(expected.transpose(1, 2).reshape(2, 9, 16))
+    assert got.dtype == torch.bfloat16 and torch.equal(got, expected)
+    got.float().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and mha.q.weight.grad.abs().sum() > 0
+
+
 def test_additive_attention_ignores_padded_keys():
     torch.manual_seed(0)
     attend = AdditiveAttention(5, 6)

@@ -23,7 +23,7 @@ from layerlab.runs.assemble import Assembled, assemble
 from layerlab.runs.monitor import resolve_monitor
 from layerlab.runs.outputs import model_meta, write_outputs
 from layerlab.track.tracking import open_tracking
-from layerlab.train.budget import sized_recipe
+from layerlab.train.budget import shorter_context, sized_recipe
 from layerlab.train.callbacks import Callback, EarlyStopping, KeepBest, PeriodicCheckpoint
 from layerlab.train.device import resolve_device, set_deterministic
 from layerlab.train.diagnostics import Diagnostics, diagnostics_every
@@ -91,16 +91,25 @@ def run(
     return result
 
 
-def _sized(cfg: Recipe, built: Assembled, ranks: Distributed, device: torch.device, console: Console | None) -> Recipe:
-    """The recipe sized to its budget (``train.budget: auto``); refused with several ranks, whose probes would
-    time differently and choose differently."""
+def _sized(cfg: Recipe, built: Assembled, ranks: Distributed, device: torch.device,
+           console: Console | None) -> tuple[Recipe, Assembled]:
+    """The recipe sized to its budget (``train.budget: auto``), and what it trains (assembled again when the
+    budget shortened a language model's context); refused with several ranks, whose probes would time
+    differently and choose differently."""
     if ranks.world_size > 1 and cfg.train.budget == "auto" and cfg.train.max_seconds:
         raise RecipeError(["train.budget: auto sizes a run by timing one process; a data-parallel run needs "
                            "train.budget: off (and its own train.batch_size and train.lr)"])
-    cfg, budget = sized_recipe(cfg, built.model, built.task, built.data.train, device)
+    started = time.perf_counter()
+    sized, budget = sized_recipe(cfg, built.model, built.task, built.data.train, device)
+    while (context := shorter_context(cfg, budget)) is not None:  # rule 7: a language model's context halved
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"max_length": context})})
+        built = assemble(cfg)
+        sized, budget = sized_recipe(cfg, built.model, built.task, built.data.train, device,
+                                     spent=time.perf_counter() - started)
+        budget["context"] = context
     if budget and console is not None:
         console.print(f"budget: {budget}", highlight=False)
-    return cfg
+    return sized, built
 
 
 def _train(cfg: Recipe, rundir: RunDir, ranks: Distributed, device: torch.device, started: float, *, resumed: bool,
@@ -109,7 +118,7 @@ def _train(cfg: Recipe, rundir: RunDir, ranks: Distributed, device: torch.device
     rundir = RunDir(ranks.share(rundir.path))  # a new run's directory is rank 0's
     built = assemble(cfg, resumed=rundir.path if resumed else None)
     if not resumed:
-        cfg = _sized(cfg, built, ranks, device, console)  # train.budget: auto
+        cfg, built = _sized(cfg, built, ranks, device, console)  # train.budget: auto
     if not resumed and ranks.is_main:
         atomic_write_text(rundir.recipe, cfg.to_yaml())
         rundir.write_json(rundir.model_meta, model_meta(cfg, built.data, built.task))

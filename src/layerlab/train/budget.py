@@ -9,11 +9,19 @@ own speed first and sizes itself to the budget by one rule:
    s(B) = a + b * B. The probe's time is taken off the budget.
 2. Batch size: the largest of B0, B0/2, B0/4, ... (not below ``MIN_BATCH``) whose steps in the budget,
    0.9 * seconds / s(B), reach ``TARGET_STEPS``; if none does, the smallest.
-3. Learning rate: ``lr * sqrt(B / B0)`` (the square-root rule for Adam-type optimisers).
+3. Learning rate: the recipe's ``lr``, kept at the smaller batch. (The square-root rule, ``lr * sqrt(B / B0)``,
+   was measured worse for short budgets: the shakespeare GPT at 60 s and batch 8 reached a held-out loss of
+   2.05 with it and 1.90-1.91 with the recipe's rate; BENCHMARKS.md, issue 34.)
 4. Warm-up: ``WARMUP`` of the planned steps (not with onecycle, which has its own rise).
 5. Schedule: over the clock (``schedule_clock: time``), so it ends when the budget does; a constant,
    step or plateau schedule becomes cosine; ``epochs`` is raised so that the budget, not the epochs,
    ends the run.
+6. Optimiser kernels: ``optimizer_impl: default`` becomes ``foreach`` (one kernel per group of tensors;
+   torch's CPU default loops over the tensors, which small batches feel: the GPT at batch 8 took 13 %
+   more tokens a second). Results match within rounding.
+7. Context (language models): when even the smallest batch falls short of ``TARGET_STEPS``, the context
+   (``data.max_length``) is halved, not below ``MIN_CONTEXT``, and the run is assembled and probed again
+   (``shorter_context``; the runs layer does it, the time spent counted against the budget).
 
 The recipe's batch size, rate, warm-up and schedule are then the budget's: set ``budget: off`` to keep
 your own. ``plan`` is the pure rule (unit-tested); ``budgeted`` probes and applies it.
@@ -39,6 +47,7 @@ if TYPE_CHECKING:
 
 TARGET_STEPS = 2000  # optimiser steps a budget should buy (nanoGPT's 65 s CPU run: 2,000 steps)
 MIN_BATCH = 8
+MIN_CONTEXT = 64  # tokens: a language model's context is not halved below this (nanoGPT's CPU run: 64)
 WARMUP = 0.05  # of the planned steps
 PROBE_STEPS = 3  # timed steps per probed batch size
 
@@ -66,7 +75,17 @@ def plan(cfg: TrainConfig, *, seconds: float, per_step: tuple[float, float], exa
     per_epoch = max(1, math.ceil(examples / batch))
     warmup = 0.0 if cfg.schedule == "onecycle" else WARMUP * steps(batch) / per_epoch
     epochs = max(cfg.epochs, math.ceil(4 * steps(batch) / per_epoch) + 1)  # 4x the estimate: the clock ends it
-    return Plan(batch, cfg.lr * math.sqrt(batch / cfg.batch_size), steps(batch), round(warmup, 4), epochs)
+    return Plan(batch, cfg.lr, steps(batch), round(warmup, 4), epochs)
+
+
+def shorter_context(cfg: Recipe, report: dict[str, Any]) -> int | None:
+    """Rule 7: the halved context for a language model whose plan falls short of ``TARGET_STEPS``, else None."""
+    length = getattr(cfg.data, "max_length", None)
+    if not report or cfg.task.name != "language_model" or cfg.model.get("from_run") or length is None:
+        return None
+    if report["steps"] >= TARGET_STEPS or length // 2 < MIN_CONTEXT:
+        return None
+    return length // 2
 
 
 def apply(cfg: TrainConfig, chosen: Plan, *, seconds: float) -> TrainConfig:
@@ -74,19 +93,24 @@ def apply(cfg: TrainConfig, chosen: Plan, *, seconds: float) -> TrainConfig:
     schedule = cfg.schedule if cfg.schedule in ("cosine", "onecycle") else "cosine"
     return cfg.model_copy(update={
         "batch_size": chosen.batch_size, "lr": chosen.lr, "warmup_epochs": chosen.warmup_epochs,
-        "epochs": chosen.epochs, "schedule": schedule, "schedule_clock": "time", "max_seconds": seconds})
+        "epochs": chosen.epochs, "schedule": schedule, "schedule_clock": "time", "max_seconds": seconds,
+        "optimizer_impl": "foreach" if cfg.optimizer_impl == "default" else cfg.optimizer_impl})
 
 
-def sized_recipe(cfg: Recipe, model: torch.nn.Module, task: Task, train: Split, device: torch.device) -> tuple[Recipe, dict]:
+def sized_recipe(cfg: Recipe, model: torch.nn.Module, task: Task, train: Split, device: torch.device, *,
+                 spent: float = 0.0) -> tuple[Recipe, dict]:
     """The recipe with its train section sized to its budget (``budget`` then off, so that the saved
-    recipe is what ran and a resume runs it again), and what was measured and chosen."""
-    sized, report = budgeted(cfg.train, lambda c: Trainer(copy.deepcopy(model), task, c, device=device), train)
+    recipe is what ran and a resume runs it again), and what was measured and chosen. ``spent``: seconds
+    of the budget already used (an earlier probe)."""
+    sized, report = budgeted(cfg.train, lambda c: Trainer(copy.deepcopy(model), task, c, device=device), train,
+                             spent=spent)
     if not report:
         return cfg, report
     return cfg.model_copy(update={"train": sized.model_copy(update={"budget": "off"})}), report
 
 
-def budgeted(cfg: TrainConfig, trainer_of: Callable[[TrainConfig], Trainer], train: Split) -> tuple[TrainConfig, dict[str, Any]]:
+def budgeted(cfg: TrainConfig, trainer_of: Callable[[TrainConfig], Trainer], train: Split, *,
+             spent: float = 0.0) -> tuple[TrainConfig, dict[str, Any]]:
     """``cfg`` sized to its budget by probing (``trainer_of(cfg)``: a Trainer on a copy of the model), and
     what was measured and chosen. Unchanged (and {}) unless ``budget: auto`` with ``max_seconds``."""
     if cfg.budget != "auto" or not cfg.max_seconds:
@@ -98,7 +122,7 @@ def budgeted(cfg: TrainConfig, trainer_of: Callable[[TrainConfig], Trainer], tra
     torch.set_rng_state(rng)  # the probe leaves the run's random stream as it found it
     b = (times[-1] - times[0]) / (sizes[-1] - sizes[0]) if len(sizes) > 1 else times[0] / sizes[0]
     per_step = (max(times[0] - max(b, 0.0) * sizes[0], 0.0), max(b, 0.0))
-    probe = time.perf_counter() - started
+    probe = time.perf_counter() - started + spent
     seconds = max(cfg.max_seconds - probe, 0.1 * cfg.max_seconds)
     chosen = plan(cfg, seconds=seconds, per_step=per_step, examples=len(train))
     report = {"probe_seconds": round(probe, 3), "seconds_per_step": [round(t, 5) for t in times],
