@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 
 class Section(BaseModel):
@@ -44,3 +44,7 @@ class NamedSection(Section):
         if registry is not None and self.name not in registry:
             raise ValueError(f"@name@{registry.unknown_message(self.name)}")
         return self
+
+
+# "off" or "auto"; YAML 1.1 reads an unquoted `off` as false, which means "off" here
+OffOrAuto = Annotated[Literal["off", "auto"], BeforeValidator(lambda value: "off" if value is False else value)]

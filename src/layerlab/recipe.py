@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator, model_validator
 
-from layerlab.config import Section
+from layerlab.config import OffOrAuto, Section
 from layerlab.data.config import AugmentConfig, DataConfig
 from layerlab.data.registry import SOURCES
 from layerlab.data.source_configs import fixed_classes
@@ -92,15 +92,13 @@ class TrainConfig(Section):
     distributed: DistributedConfig = Field(default_factory=lambda: DistributedConfig(), description="data-parallel training when started by torchrun or `layerlab run --nproc N` (see train.distributed.*); train.batch_size stays the global batch")
     semi: SerializeAsAny[SemiConfig] | None = Field(None, description="semi-supervised learning from the unlabelled examples data.labels_per_class leaves: {method: pseudo_label | mean_teacher | fixmatch, ...} (see train.semi.*; None: off)")
     compile: bool = Field(False, description="compile the model's training forward and backward with torch.compile (inductor, CPU or CUDA): the first steps compile (their time is reported apart, as compile_seconds in summary.json), later ones run faster; results match plain training within rounding")
-    budget: Literal["off", "auto"] = Field("off", description="auto, with train.max_seconds: measure the steps per second in a short probe and choose batch size, learning rate, warm-up and a schedule over the clock for the budget (train/budget.py states the rule); the saved recipe holds what was chosen")
+    budget: OffOrAuto = Field("off", description="auto, with train.max_seconds: measure the steps per second in a short probe and choose batch size, warm-up, optimiser kernels, a language model's context and a schedule over the clock for the budget (train/budget.py states the rule); the saved recipe holds what was chosen")
     optimizer_impl: Literal["default", "foreach", "fused"] = Field("default", description="the optimiser's kernels: default (torch's choice), foreach (one kernel per group of tensors) or fused (one kernel for the whole step; not rmsprop); results match within rounding")
 
     @field_validator("semi", mode="before")
     @classmethod
     def _semi_method(cls, section: Any) -> SemiConfig | None:
         return semi_section(section)
-
-    _budget_off = field_validator("budget", mode="before")(lambda v: "off" if v is False else v)  # YAML: off = false
 
     @field_validator("device")
     @classmethod

@@ -17,14 +17,14 @@ SPEED = (0.02, 0.0037)  # seconds per step: 0.02 + 0.0037 * batch (0.26 s at 64,
 
 def test_a_long_budget_keeps_the_recipes_batch_and_rate():
     chosen = plan(GPT, seconds=900, per_step=SPEED, examples=1_000_000)
-    assert chosen.batch_size == 64 and chosen.lr == pytest.approx(0.002)
+    assert chosen.batch_size == 64 and apply(GPT, chosen, seconds=900).lr == pytest.approx(0.002)
     assert chosen.steps >= TARGET_STEPS and chosen.epochs == 100
 
 
 def test_a_short_budget_takes_smaller_batches_for_more_steps_and_keeps_the_rate():
     chosen = plan(GPT, seconds=60, per_step=SPEED, examples=1_000_000)
     assert chosen.batch_size == MIN_BATCH  # no halving reaches 2,000 steps in 60 s: the smallest
-    assert chosen.lr == pytest.approx(0.002)  # the square-root rule measured worse at short budgets
+    assert apply(GPT, chosen, seconds=60).lr == pytest.approx(0.002)  # the square-root rule measured worse at short budgets
     assert chosen.steps == int(0.9 * 60 / (0.02 + 0.0037 * 8))
     medium = plan(GPT, seconds=300, per_step=SPEED, examples=1_000_000)
     assert MIN_BATCH < medium.batch_size < 64 and medium.steps >= TARGET_STEPS  # the largest that reaches it

@@ -23,7 +23,7 @@ own speed first and sizes itself to the budget by one rule:
    (``data.max_length``) is halved, not below ``MIN_CONTEXT``, and the run is assembled and probed again
    (``shorter_context``; the runs layer does it, the time spent counted against the budget).
 
-The recipe's batch size, rate, warm-up and schedule are then the budget's: set ``budget: off`` to keep
+The recipe's batch size, warm-up, schedule, kernels and context are then the budget's: set ``budget: off`` to keep
 your own. ``plan`` is the pure rule (unit-tested); ``budgeted`` probes and applies it.
 """
 
@@ -55,7 +55,6 @@ PROBE_STEPS = 3  # timed steps per probed batch size
 @dataclass(frozen=True)
 class Plan:
     batch_size: int
-    lr: float
     steps: int  # optimiser steps expected in the budget
     warmup_epochs: float
     epochs: int
@@ -75,7 +74,7 @@ def plan(cfg: TrainConfig, *, seconds: float, per_step: tuple[float, float], exa
     per_epoch = max(1, math.ceil(examples / batch))
     warmup = 0.0 if cfg.schedule == "onecycle" else WARMUP * steps(batch) / per_epoch
     epochs = max(cfg.epochs, math.ceil(4 * steps(batch) / per_epoch) + 1)  # 4x the estimate: the clock ends it
-    return Plan(batch, cfg.lr, steps(batch), round(warmup, 4), epochs)
+    return Plan(batch, steps(batch), round(warmup, 4), epochs)
 
 
 def shorter_context(cfg: Recipe, report: dict[str, Any]) -> int | None:
@@ -92,7 +91,7 @@ def apply(cfg: TrainConfig, chosen: Plan, *, seconds: float) -> TrainConfig:
     """``cfg`` with the plan's batch size, rate, warm-up, epochs and a schedule over ``seconds``."""
     schedule = cfg.schedule if cfg.schedule in ("cosine", "onecycle") else "cosine"
     return cfg.model_copy(update={
-        "batch_size": chosen.batch_size, "lr": chosen.lr, "warmup_epochs": chosen.warmup_epochs,
+        "batch_size": chosen.batch_size, "warmup_epochs": chosen.warmup_epochs,
         "epochs": chosen.epochs, "schedule": schedule, "schedule_clock": "time", "max_seconds": seconds,
         "optimizer_impl": "foreach" if cfg.optimizer_impl == "default" else cfg.optimizer_impl})
 
