@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import layerlab
-from layerlab.analyze.plots import _figure, _save
+from layerlab.analyze.plots import new_figure, save_png
 from layerlab.train.diagnostics import read_diagnostics
 
 MODELS = {
@@ -32,7 +32,7 @@ def main() -> None:
     common = ["model.hidden=[128,128,128,128,128,128,128,128,128,128]", f"data.limit={args.limit}",
               f"train.epochs={args.epochs}", "train.optimizer=sgd", "train.lr=0.05", "train.schedule=constant",
               "train.diagnostics_every=10"]
-    fig = _figure(8.0, 4.5)
+    fig = new_figure(8.0, 4.5)
     ax = fig.add_subplot()
     rows = []
     for label, overrides in MODELS.items():
@@ -50,7 +50,7 @@ def main() -> None:
     ax.set_title("Gradient flow: 10-layer MLPs on Fashion-MNIST")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    figure = _save(fig, Path("runs/bench-insight-gradient-flow.png"))
+    figure = save_png(fig, Path("runs/bench-insight-gradient-flow.png"))
     print(f"### Gradient flow: 10-layer MLPs ({args.limit} Fashion-MNIST examples, {args.epochs} epochs, SGD lr 0.05)\n")
     print("| model | test accuracy | median grad norm, first layer | last layer | first / last |")
     print("| --- | --- | --- | --- | --- |")

@@ -4,11 +4,12 @@ For each run, four servers on 127.0.0.1 (a fifth, ``onnx``, where ``--servers`` 
 process, one after the other:
     batched     layerlab serve RUN --max-batch 64 --max-wait-ms 2        (micro-batching on)
     onnx        the same with --runtime onnx                              (ONNX Runtime; not by default)
+    bf16        the batched server with --precision bf16                  (bf16 autocast; not by default)
     unbatched   layerlab serve RUN --max-batch 1                          (micro-batching off)
     baseline    a plain FastAPI endpoint calling the PyTorch model once per request (what a user would write)
     floor       the same plain FastAPI server answering without computing (the HTTP floor)
 and for each, concurrency 1, 16 and 64: requests/s, p50 and p99 latency, errors, and wrong answers (a
-label other than the one the run's model gives the same input alone).
+label other than the one the run's model gives the same input alone, at the server's precision).
 
     python benchmarks/serve_load.py --recipes fashion-cnn fashion-resnet18
     python benchmarks/serve_load.py --runs runs/fashion-cnn-1 --requests 3000
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 QUICK = ["train.epochs=1", "data.limit=2000", "train.report=false", "train.max_seconds=60"]
-SERVERS = ("batched", "unbatched", "baseline", "floor", "onnx")
+SERVERS = ("batched", "unbatched", "baseline", "floor", "onnx", "bf16")
 
 
 def main() -> None:
@@ -63,10 +64,12 @@ def main() -> None:
         results: dict[tuple[str, str, int], dict[str, float]] = {}
         for run_dir in runs:
             inputs, labels = _examples(run_dir)
+            bf16_labels = _examples(run_dir, precision="bf16")[1] if "bf16" in args.servers else None
             for server in args.servers:
+                right = None if server == "floor" else bf16_labels if server == "bf16" else labels
                 with _started(server, run_dir, args.port):
                     for concurrency in args.concurrency:
-                        row = asyncio.run(_load(args.port, inputs, labels if server != "floor" else None,
+                        row = asyncio.run(_load(args.port, inputs, right,
                                                 concurrency, args.requests))
                         results[run_dir.name, server, concurrency] = row
                         print(f"| {run_dir.name} | {server} | {concurrency} | {row['rps']:.1f} | {row['p50']:.2f} | "
@@ -80,6 +83,11 @@ def _targets(results: dict[tuple[str, str, int], dict[str, float]], concurrency:
     print()
     for name in sorted({key[0] for key in results}):
         batched, baseline, floor = (results.get((name, s, concurrency)) for s in ("batched", "baseline", "floor"))
+        for other in ("onnx", "bf16"):
+            row = results.get((name, other, concurrency))
+            if row and baseline:
+                print(f"- {name}, concurrency {concurrency}: {other}/baseline {row['rps'] / baseline['rps']:.2f}x "
+                      f"requests/s, p99 {row['p99']:.1f} ms")
         if batched and baseline:
             print(f"- {name}, concurrency {concurrency}: batched/baseline {batched['rps'] / baseline['rps']:.2f}x "
                   f"requests/s (target >= 3x), p99 {batched['p99']:.1f} ms against {baseline['p99']:.1f} ms "
@@ -91,14 +99,14 @@ def _targets(results: dict[tuple[str, str, int], dict[str, float]], concurrency:
     print(f"- errors and wrong answers over all {len(results)} rows: {bad} (target 0)")
 
 
-def _examples(run_dir: Path, n: int = 256) -> tuple[list[dict], list[str]]:
-    """Request bodies of test inputs, and the label the run's model gives each alone."""
+def _examples(run_dir: Path, n: int = 256, precision: str = "fp32") -> tuple[list[dict], list[str]]:
+    """Request bodies of test inputs, and the label the run's model gives each alone at ``precision``."""
     from layerlab.runs import load_run
     from layerlab.serve.graph import exportable
     from layerlab.serve.predictor import Predictor
     from layerlab.serve.rawdata import test_examples
 
-    predictor = Predictor.from_run(run_dir)
+    predictor = Predictor.from_run(run_dir, precision=precision)
     loaded = load_run(run_dir, device="cpu")
     x = test_examples(loaded, exportable(loaded), limit=n).graph.numpy()
     labels = [predictor(x[i])[0].get("label") for i in range(len(x))]
@@ -109,10 +117,11 @@ class _started:
     """A server process on 127.0.0.1:port for the ``with`` block, stopped (by its own pid) after it."""
 
     def __init__(self, server: str, run_dir: Path, port: int):
-        if server in ("batched", "unbatched", "onnx"):
+        if server in ("batched", "unbatched", "onnx", "bf16"):
             batch = "1" if server == "unbatched" else "64"
             command = [sys.executable, "-m", "layerlab", "serve", str(run_dir), "--port", str(port),
-                       "--max-batch", batch, "--max-wait-ms", "2", "--runtime", "onnx" if server == "onnx" else "torch"]
+                       "--max-batch", batch, "--max-wait-ms", "2", "--runtime", "onnx" if server == "onnx" else "torch",
+                       "--precision", "bf16" if server == "bf16" else "fp32"]
         else:
             command = [sys.executable, __file__, "--plain", server, "--run", str(run_dir), "--port", str(port)]
         self.command, self.port = command, port

@@ -149,10 +149,12 @@ def show_model(name: str, *, input_shape: tuple[int, ...], num_outputs: int = 10
 
 
 def serve(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, runtime: str = "torch",
-          max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
+          max_batch: int = 32, max_wait_ms: float = 2.0, precision: str = "fp32") -> None:
     """Serve a run (or an exported file with its JSON spec) over HTTP until interrupted; see
-    ``layerlab.serve.server``. ``runtime`` is torch or onnx; ``max_batch=1`` turns micro-batching off."""
+    ``layerlab.serve.server``. ``runtime`` is torch or onnx; ``max_batch=1`` turns micro-batching off;
+    ``precision`` (torch runtime) fp32, bf16 or auto."""
     from layerlab.serve.launch import app_for
     from layerlab.serve.launch import serve as serve_http
 
-    serve_http(app_for(run_dir, runtime=runtime, max_batch=max_batch, max_wait_ms=max_wait_ms), host=host, port=port)
+    app = app_for(run_dir, runtime=runtime, max_batch=max_batch, max_wait_ms=max_wait_ms, precision=precision)
+    serve_http(app, host=host, port=port)

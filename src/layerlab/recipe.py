@@ -72,6 +72,7 @@ class TrainConfig(Section):
     plateau_patience: int = Field(3, ge=0, description="plateau: epochs without improvement before a cut")
     grad_clip: float | None = Field(None, gt=0, description="clip the gradient norm to this value")
     group_by_length: bool = Field(False, description="token data: put sentences of about one length in a batch (each window of 64 shuffled batches sorted by length, the batches shuffled again), so that little of a batch is padding; it speeds up what computes only up to a batch's longest sentence: translation, the token classifiers (textcnn, rnn, lstm, gru, transformer), hf: models")
+    window_shift: bool = Field(False, description="a language model: cut the text into windows at a fresh random offset each epoch (drawn from train.seed and the epoch, so resume stays exact), so that the model meets every start position rather than the same windows each pass, as nanoGPT's random crops do; an epoch has one window fewer")
     cache_frozen: bool = Field(True, description="a stage that trains only the head, without augmentation: compute what the frozen layers feed the head once, for the training and validation splits, and train the head on it rather than rerunning them every epoch (same batches and losses; off: false)")
     accumulate: int = Field(1, ge=1, description="batches whose gradients are summed before each optimiser step")
     monitor: str = Field("auto", description="validation metric for early stopping and the best checkpoint (auto: val_accuracy or val_loss)")

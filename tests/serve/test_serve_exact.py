@@ -67,3 +67,32 @@ def test_the_ladder_keeps_only_the_sizes_that_give_the_top_sizes_bits():
     alone = np.concatenate([padded(probe[i : i + 1]) for i in range(20)])
     assert np.array_equal(padded(probe[:20]), alone) and np.array_equal(alone, runner(probe)[:20])
     assert padded(probe[:3]).shape == (3, 1) and padded(np.tile(probe, (3, 1))).shape == (192, 1)
+
+
+def test_a_bf16_server_is_exact_too_and_agrees_with_fp32_on_the_labels(digits_run, wine):
+    """Under bf16 autocast the fixed shapes still make a batched answer equal the answer alone; the outputs
+    follow bf16's rounding (not fp32's bits) and almost always give fp32's label."""
+    fp32, bf16 = Predictor.from_run(digits_run), Predictor.from_run(digits_run, precision="bf16")
+    assert bf16.spec["precision"] == "bf16" and fp32.spec["precision"] == "fp32"
+    x = examples("image", bf16, wine)
+    requests, sizes = np.split(x, np.arange(3, len(x), 3)), []
+    together = np.concatenate(asyncio.run(_batched(bf16, requests, sizes)))
+    alone = np.concatenate([bf16.run(x[i : i + 1]) for i in range(len(x))])
+    assert max(sizes) > 3 and torch.equal(torch.from_numpy(together), torch.from_numpy(alone))
+    reference = fp32.run(x)
+    assert not np.array_equal(alone, reference)  # bf16 arithmetic really ran
+    assert (alone.argmax(1) == reference.argmax(1)).mean() >= 0.95
+    assert np.abs(alone - reference).max() < 0.05 * np.abs(reference).max()
+
+
+def test_serving_precision_is_checked_and_auto_follows_the_hardware(digits_run):
+    from layerlab.errors import UsageError
+    from layerlab.models.inference import native_bf16
+    from layerlab.serve.predictor import serving_precision
+
+    assert serving_precision("auto", "torch", torch.device("cpu")) == ("bf16" if native_bf16(torch.device("cpu")) else "fp32")
+    assert Predictor.from_run(digits_run, precision="auto").spec["precision"] in ("bf16", "fp32")
+    with pytest.raises(UsageError, match="--precision: 'fp8'; choose fp32, bf16, auto"):
+        Predictor.from_run(digits_run, precision="fp8")
+    with pytest.raises(UsageError, match="bf16 needs --runtime torch"):
+        Predictor.from_run(digits_run, runtime="onnx", precision="bf16")

@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
                    help="PyTorch eager, or the model exported to ONNX (checked first) run by ONNX Runtime")
     p.add_argument("--max-batch", type=int, default=32, help="examples per forward pass at most (1: no batching)")
     p.add_argument("--max-wait-ms", type=float, default=2.0, help="how long a request waits for others to join it")
+    p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                   help="torch runtime: the forward in fp32, under bf16 autocast, or auto (bf16 where the CPU or GPU "
+                        "has it natively); bf16 answers may differ from fp32's in their last digits")
     p.set_defaults(handler=cmd_serve)
 
 
@@ -58,5 +61,5 @@ def cmd_serve(args: argparse.Namespace, console: Any) -> int:
     console.print(f"serving {args.run_dir} on http://{args.host}:{args.port} (docs at /docs; Ctrl-C stops)",
                   highlight=False)
     serve(args.run_dir, host=args.host, port=args.port, runtime=args.runtime, max_batch=args.max_batch,
-          max_wait_ms=args.max_wait_ms)
+          max_wait_ms=args.max_wait_ms, precision=args.precision)
     return 0

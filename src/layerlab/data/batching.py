@@ -75,6 +75,37 @@ def length_grouped(order: torch.Tensor, lengths: torch.Tensor, *, batch_size: in
     return torch.cat([head, grouped[full * batch_size :]])
 
 
+def shifted_windows(x: torch.Tensor, y: torch.Tensor, *, seed: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A language model's (N, L) windows cut anew at an offset drawn from (seed, epoch): (N - 1, L) views.
+
+    ``x`` and ``y`` must be consecutive windows of one token stream, ``y`` shifted by one (what the text
+    source gives a language model: ``x.flatten()[1:] == y.flatten()[:-1]``), else a DataError says so. Each epoch sees the stream cut at a fresh offset in ``[0, L)``, so over the run the model
+    meets every start position rather than the same N windows (nanoGPT's random crops, without repeats
+    within an epoch). A pure function of (seed, epoch): a resumed run sees the windows it would have seen.
+    """
+    check_windows(x, y)
+    n, length = x.shape
+    offset = int(torch.randint(length, (1,), generator=_generator(seed, epoch, 2)))
+    span = (n - 1) * length
+    return (x.reshape(-1)[offset : offset + span].view(n - 1, length),
+            y.reshape(-1)[offset : offset + span].view(n - 1, length))
+
+
+def check_windows(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Refuse data that are not consecutive windows of one token stream (``shifted_windows``' input)."""
+    what = "train.window_shift cuts a language model's text into windows at a fresh offset each epoch"
+    if x.dim() != 2 or x.is_floating_point() or not isinstance(y, torch.Tensor) or y.shape != x.shape:
+        raise DataError(f"{what}; this data's inputs are {str(x.dtype).removeprefix('torch.')} of shape "
+                        f"{tuple(x.shape[1:])} per example, not a language model's windows of token ids")
+    if len(x) < 2:
+        raise DataError(f"{what}; the training split holds {len(x)} window(s), and a shift needs at least 2")
+    flat_x, flat_y = x.reshape(-1), y.reshape(-1)
+    if not torch.equal(flat_x[1:], flat_y[:-1]):
+        raise DataError(f"{what}; these training examples are not consecutive windows of one text (each target the "
+                        "input shifted by one token, each window following the last): use it with a language model "
+                        "on a text corpus (task.name: language_model)")
+
+
 def _generator(seed: int, epoch: int, *stream: int) -> torch.Generator:
     """A CPU generator seeded from (seed, epoch) and, for a second draw in the same epoch, a stream number."""
     state = np.random.SeedSequence([seed % 2**64, epoch % 2**64, *stream]).generate_state(1, np.uint64)[0]

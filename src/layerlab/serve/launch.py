@@ -14,10 +14,12 @@ from layerlab.serve.predictor import Predictor
 from layerlab.serve.server import create_app
 
 
-def app_for(path: str | Path, *, runtime: str = "torch", max_batch: int = 32, max_wait_ms: float = 2.0) -> FastAPI:
+def app_for(path: str | Path, *, runtime: str = "torch", max_batch: int = 32, max_wait_ms: float = 2.0,
+            precision: str = "fp32") -> FastAPI:
     """The application for a run directory or an exported file (with its JSON spec beside it): language
     models and translation runs get ``/generate`` and ``/translate`` (``layerlab.serve.sequences``), speech
-    recognition runs ``/transcribe`` (``layerlab.serve.transcribing``), every other run ``/predict`` on its graph."""
+    recognition runs ``/transcribe`` (``layerlab.serve.transcribing``), every other run ``/predict`` on its graph
+    (PyTorch's forward at ``precision``: fp32, bf16 or auto; ``Predictor.from_run``)."""
     path = Path(path)
     if path.is_dir():
         from layerlab.runs import load_run
@@ -30,7 +32,10 @@ def app_for(path: str | Path, *, runtime: str = "torch", max_batch: int = 32, ma
             from layerlab.serve.transcribing import create_transcription_app
 
             return create_transcription_app(loaded)
-        predictor = Predictor.from_loaded(loaded) if runtime == "torch" else Predictor.from_run(path, runtime=runtime)
+        if runtime == "torch":
+            predictor = Predictor.from_loaded(loaded, precision=precision)
+        else:
+            predictor = Predictor.from_run(path, runtime=runtime, precision=precision)
     else:
         predictor = Predictor.from_export(path)
     return create_app(predictor, max_batch=max_batch, max_wait_ms=max_wait_ms)

@@ -33,6 +33,7 @@ from layerlab.data.batching import (
     epoch_order,
     length_grouped,
     num_batches,
+    shifted_windows,
     token_lengths,
 )
 from layerlab.errors import LayerLabError
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 
 
 class NonFiniteLoss(Exception):
-    pass
+    """A loss or the weights became NaN or infinite."""
 
 
 class Trainer:
@@ -95,7 +96,7 @@ class Trainer:
         # train.ema: validation, the best epoch and the final weights use a moving average of the weights.
         self.average = WeightAverage(self.model, cfg.ema) if cfg.ema is not None else None
         self.plateau = ReduceOnPlateau.of(cfg, monitor)
-        self.head_cache = HeadCache(self.model, task, cfg, self.stages, augmented=self.augment is not None,
+        self.head_cache = HeadCache(self.model, task, cfg, self.stages, augmented=self.augment is not None or cfg.window_shift,
                                     own_step=self.task_step is not None)
         self.stopping = Stopping(max_seconds=cfg.max_seconds)
         self.state = TrainState()
@@ -127,7 +128,7 @@ class Trainer:
             self._check_start()
             self.last_good.keep(self.model, "the start of the run")
         self.state.status = "running"
-        self._steps_per_epoch = math.ceil(num_batches(len(train), self.cfg.batch_size) / self.cfg.accumulate)
+        self._steps_per_epoch = math.ceil(num_batches(len(train) - self.cfg.window_shift, self.cfg.batch_size) / self.cfg.accumulate)
         self.clock = Clock(self.state.seconds)
         with self.stopping.ctrl_c():
             self._call("on_fit_start")
@@ -222,6 +223,8 @@ class Trainer:
         """One pass over the training batches (from where a resumed run left off). True if completed."""
         cfg, state = self.cfg, self.state
         self.model.train()
+        if cfg.window_shift:  # a language model's windows, cut anew each epoch: one fewer than len(train)
+            train = Split(*shifted_windows(train.x, train.y, seed=cfg.seed, epoch=state.epoch))
         n_batches = num_batches(len(train), cfg.batch_size)
         order = epoch_order(len(train), seed=cfg.seed, epoch=state.epoch, device=self.device)
         if self._lengths is not None:
