@@ -8,8 +8,10 @@ every method) with ``data.labels_per_class`` and ``train.semi`` set to ``{method
 (``supervised``: no ``train.semi``, the labelled examples alone), trained for ``--budget`` seconds of wall-clock time
 (``train.max_seconds`` with ``train.schedule_clock=time``: the cosine schedule ends when the budget does)
 or ``--epochs``, whichever comes first. The table gives the test accuracy, its mean ± standard error over
-the seeds, the steps taken and, for the semi-supervised methods, the last epoch's share of unlabelled
-examples above the threshold and the accuracy of those pseudo-labels (means over the seeds). ``--set`` adds overrides to every run.
+the seeds, the epochs taken, the CPU time a run took (this process's, user and system, over all its threads,
+from loading the data to the test; with one thread it is about the wall time of a run alone on its core)
+and, for the semi-supervised methods, the last epoch's share of unlabelled examples above the threshold and
+the accuracy of those pseudo-labels (means over the seeds). ``--set`` adds overrides to every run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -32,18 +35,26 @@ def one_run(args: argparse.Namespace, method: str, labels: int, seed: int) -> di
                  "train.report=false", "train.diagnostics_every=0", "track.index=false", *args.set]
     options = "".join(f", {key}: {value}" for key, value in (o.split("=", 1) for o in args.semi))
     overrides.append("train.semi=null" if method == "supervised" else f"train.semi={{method: {method}{options}}}")
+    cpu = _cpu_seconds()
     result = layerlab.run(args.recipe, overrides, out=args.runs / f"{method}-{labels}-seed{seed}")
+    cpu = _cpu_seconds() - cpu
     last = result.history[-1] if result.history else {}
     return {"method": method, "labels_per_class": labels, "seed": seed,
             "test_accuracy": result.summary["test"]["accuracy"], "epochs": len(result.history),
-            "train_seconds": result.summary.get("train_seconds"),
+            "train_seconds": result.summary.get("train_seconds"), "cpu_minutes": round(cpu / 60, 2),
             "above_threshold": last.get("unlabeled_above_threshold"),
             "pseudo_label_accuracy": last.get("pseudo_label_accuracy")}
 
 
+def _cpu_seconds() -> float:
+    """This process's CPU time so far, user and system, all threads (the run's whole cost: loading, training, tests)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def table(results: list[dict]) -> str:
-    rows = ["| labels / class | method | runs | test accuracy (mean ± s.e.) | epochs | unlabelled above threshold | "
-            "their pseudo-label accuracy |", "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| labels / class | method | runs | test accuracy (mean ± s.e.) | epochs | CPU-minutes a run | "
+            "unlabelled above threshold | their pseudo-label accuracy |", "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     keys = dict.fromkeys((r["labels_per_class"], r["method"]) for r in results)
     for labels, method in keys:
         group = [r for r in results if (r["labels_per_class"], r["method"]) == (labels, method)]
@@ -52,7 +63,8 @@ def table(results: list[dict]) -> str:
         spread = f" ± {se:.1%}" if len(accs) > 1 else ""
         above, right = _mean(r["above_threshold"] for r in group), _mean(r["pseudo_label_accuracy"] for r in group)
         rows.append(f"| {labels} | {method} | {len(group)} | {statistics.mean(accs):.1%}{spread} | "
-                    f"{statistics.mean(r['epochs'] for r in group):.0f} | {_share(above)} | {_share(right)} |")
+                    f"{statistics.mean(r['epochs'] for r in group):.0f} | {statistics.mean(r['cpu_minutes'] for r in group):.1f} | "
+                    f"{_share(above)} | {_share(right)} |")
     return "\n".join(rows)
 
 

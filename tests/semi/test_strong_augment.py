@@ -141,3 +141,16 @@ def test_the_whole_is_seeded_in_range_and_changes_every_example():
     assert ((a - x).abs().flatten(1).amax(1) > 1e-3).all()  # cutout at least, on every example
     with pytest.raises(ValueError, match="image batches"):
         strong(x.flatten(1), torch.Generator())
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_operations_on_their_own_examples_give_the_bits_of_the_whole_batch(batch):
+    """The CPU's way (each operation on the examples that drew it) against the device's (every operation
+    on the whole batch, then torch.where): the same bits, every operation drawn, one and three channels."""
+    g = torch.Generator().manual_seed(batch)
+    for channels in (1, 3):
+        x = torch.rand(batch, channels, H, W, generator=g)
+        for _ in range(4):
+            pick = torch.randint(len(sa.OPS), (batch,), generator=g)
+            m = torch.rand(batch, generator=g) * 2 - 1
+            assert torch.equal(sa.apply_ops(x.clone(), pick, m, by_rows=True), sa.apply_ops(x, pick, m, by_rows=False))

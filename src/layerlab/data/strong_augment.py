@@ -7,10 +7,13 @@ FixMatch (Sohn et al., 2020) learns from the model's confident prediction on a w
 asked of a strongly augmented one. Here each example gets ``ops`` operations drawn at random from
 ``OPS``, each at a random magnitude, then Cutout, as FixMatch's RandAugment does. Inputs are
 standardised, so the operations work on the pixels mapped to [0, 1] by ``low`` and ``high`` (the
-inputs' own range per channel) and the result is mapped back. Every operation runs on the whole batch
-and is selected per example with ``torch.where``; all randomness comes from ``generator``, so the result
-is a pure function of (batch, generator seed). Each operation is a function ``(x, m) -> x`` of a batch
-in [0, 1] and per-example magnitudes ``m`` in [-1, 1] (the sign picks the direction, where there is one).
+inputs' own range per channel) and the result is mapped back. On a CPU each operation runs on the
+examples that drew it (about a twelfth of the batch each); elsewhere, and for the operations of
+``WHOLE_BATCH``, it runs on the whole batch and is selected per example with ``torch.where`` (no wait for
+the device to count the examples). Either way each example's result is the same to the bit, and all
+randomness comes from ``generator``, so the result is a pure function of (batch, generator seed). Each
+operation is a function ``(x, m) -> x`` of a batch in [0, 1] and per-example magnitudes ``m`` in [-1, 1]
+(the sign picks the direction, where there is one).
 """
 
 from __future__ import annotations
@@ -125,6 +128,10 @@ def identity(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return x
 
 
+# sharpness's convolution gives an image results that differ in the last bit with the batch's size (the
+# CPU's kernels are chosen by shape), so it always runs on the whole batch
+WHOLE_BATCH = frozenset({"sharpness"})
+
 OPS = {f.__name__: f for f in (identity, autocontrast, brightness, colour, contrast, sharpness, posterize,
                                solarize, rotate, shear_x, shear_y, translate_x, translate_y)}
 
@@ -161,12 +168,25 @@ class StrongAugment:
             u = _uniform((B, 3), generator, x.device)
             pick = (u[:, 0] * len(names)).long().clamp(max=len(names) - 1)  # (B,) which operation
             m = u[:, 1] * torch.where(u[:, 2] < 0.5, -1.0, 1.0)  # (B,) magnitude in [-1, 1]
-            for k, name in enumerate(names[1:], start=1):
-                pixels = torch.where((pick == k)[:, None, None, None], OPS[name](pixels, m), pixels)
+            pixels = apply_ops(pixels, pick, m, by_rows=x.device.type == "cpu")
         if self.cutout > 0:
             u = _uniform((B, 3), generator, x.device)
             pixels = cutout(pixels, u[:, 0] * self.cutout * min(x.shape[2:]), u[:, 1:])
         return pixels * span + low
+
+
+def apply_ops(pixels: torch.Tensor, pick: torch.Tensor, m: torch.Tensor, *, by_rows: bool) -> torch.Tensor:
+    """Example i of ``pixels`` (B, C, H, W) in [0, 1] changed by operation ``list(OPS)[pick[i]]`` at magnitude
+    ``m[i]``. ``by_rows``: each operation on its own examples only (``pixels`` is changed in place); else on the
+    whole batch, then selected with ``torch.where``. The two give the same bits."""
+    for k, name in enumerate(list(OPS)[1:], start=1):
+        if by_rows and name not in WHOLE_BATCH:
+            rows = (pick == k).nonzero().squeeze(1)
+            if len(rows):
+                pixels[rows] = OPS[name](pixels[rows], m[rows])
+        else:
+            pixels = torch.where((pick == k)[:, None, None, None], OPS[name](pixels, m), pixels)
+    return pixels
 
 
 def _uniform(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
