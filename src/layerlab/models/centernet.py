@@ -77,10 +77,10 @@ class CenterNet(nn.Module):
         return self.heatmap(x), box[:, :2], box[:, 2:]
 
     def forward(self, x: Tensor, targets: list[dict[str, Tensor]] | None = None):
+        if self.training and targets is None:
+            raise LayerLabError("a detector in training mode needs the targets (its loss is inside it)")
         heat, size, offset = self.maps(x)
         if self.training:
-            if targets is None:
-                raise LayerLabError("a detector in training mode needs the targets (its loss is inside it)")
             return self.losses(heat, size, offset, targets)
         return decode(heat, size, offset, stride=self.stride, image_size=x.shape[-2:],
                       detections=self.cfg.detections, min_score=self.cfg.min_score)
