@@ -85,6 +85,11 @@ def test_training_returns_finite_losses_that_reach_every_weight_and_evaluation_r
     assert all(len(d["boxes"]) <= 100 and ((d["labels"] >= 0) & (d["labels"] < 3)).all() for d in found)
     with pytest.raises(LayerLabError, match="needs the targets"):
         model.train()(x)
+    # sides that do not divide by 2 x stride are padded inside; the boxes stay in the image
+    odd = model.eval()(torch.randn(2, 1, 60, 52))
+    assert all((d["boxes"] >= 0).all() and (d["boxes"][:, 0::2] <= 52).all() and (d["boxes"][:, 1::2] <= 60).all()
+               for d in odd)
+    assert any((d["boxes"][:, 0::2] > 48).any() for d in odd)  # some reach into the padded columns, clipped at 52
     # saved and loaded into a model of another seed: the same detections
     save_model(model, str(tmp_path / "model.safetensors"))
     torch.manual_seed(1)

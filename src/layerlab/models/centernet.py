@@ -63,7 +63,8 @@ class CenterNet(nn.Module):
         nn.init.constant_(self.heatmap[-1].bias, math.log(PRIOR / (1 - PRIOR)))
 
     def maps(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Heatmap logits (B, C, h, w), sizes (B, 2, h, w) and offsets (B, 2, h, w) with h = ceil(H / stride)."""
+        """Heatmap logits (B, C, h, w), sizes (B, 2, h, w) and offsets (B, 2, h, w): h = H / stride, w = W / stride,
+        after padding H and W at the bottom and right up to multiples of 2 x stride (the padding holds no centre)."""
         step = 2 * self.stride  # pad so that every level halves exactly
         x = F.pad(x, (0, -x.shape[-1] % step, 0, -x.shape[-2] % step))
         features = []
