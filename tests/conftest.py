@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# at most 2, and no more than OMP_NUM_THREADS asks for (a shared machine runs the tests on one thread)
+torch.set_num_threads(min(2, os.cpu_count() or 1, int(os.environ.get("OMP_NUM_THREADS") or 2)))
 
 
 @pytest.fixture(autouse=True)

@@ -124,6 +124,18 @@ class TVDetectionConfig(ModelConfig):
         return self.model_copy(update={"weights": None, "weights_path": None})
 
 
+class CenterNetConfig(ModelConfig):
+    name: Literal["centernet"] = Field("centernet", description="a small anchor-free detector (CenterNet, objects as points)")
+    width: int = Field(32, ge=4, description="centernet: channels after the first downsampling; each later one doubles them")
+    stride: Literal[2, 4, 8] = Field(4, description="centernet: pixels per cell of the output map (a 64x64 image gives 16x16 cells at 4)")
+    head_width: int = Field(64, ge=4, description="centernet: channels of the 3x3 convolution in each head (centre heatmap, box)")
+    spread: float = Field(0.54, gt=0, le=3, description="centernet: a centre's gaussian has a standard deviation of spread x the box's side / 6")
+    size_weight: float = Field(0.1, ge=0, description="centernet: weight of the L1 loss on box width and height (in cells)")
+    offset_weight: float = Field(1.0, ge=0, description="centernet: weight of the L1 loss on the centre's offset inside its cell")
+    detections: int = Field(100, ge=1, description="centernet: most detections kept per image (the top heatmap peaks)")
+    min_score: float = Field(0.01, ge=0, lt=1, description="centernet: peaks scoring below this are not detections")
+
+
 class PretrainedImageConfig(ModelConfig):
     """Options shared by the pretrained image families."""
 

@@ -9,6 +9,7 @@ from layerlab.models.base import MODELS
 from layerlab.models.configs_image import (
     AcousticConfig,
     AutoencoderConfig,
+    CenterNetConfig,
     CNNConfig,
     GANConfig,
     MLPConfig,
@@ -38,6 +39,7 @@ from layerlab.models.configs_sequence import (
 MODELS.declare("acoustic", "layerlab.models.acoustic", config=AcousticConfig, description="acoustic model for CTC: conv front end over log-mel frames, bidirectional GRU/LSTM or transformer encoder", group="acoustic")
 MODELS.declare("autoencoder", "layerlab.models.autoencoder", config=AutoencoderConfig, group="autoencoder", description="autoencoder (conv or dense) to a small code; for reconstruction and denoising")
 MODELS.declare("vae", "layerlab.models.autoencoder", config=AutoencoderConfig, group="autoencoder", description="variational autoencoder (beta-VAE) with a Gaussian latent")
+MODELS.declare("centernet", "layerlab.models.centernet", config=CenterNetConfig, group="detection", description="small anchor-free detector from scratch (CenterNet): centre heatmap, box size and offset; loss inside the model")
 MODELS.declare("cnn", "layerlab.models.cnn", config=CNNConfig, description="small fast CNN: conv-BN-ReLU blocks, max-pool, global average pool", group="cnn")
 MODELS.declare("tv-detection", "layerlab.models.detection_tv", config=TVDetectionConfig, group="detection", description="torchvision's Faster R-CNN / RetinaNet / FCOS / SSDlite / Mask R-CNN; loss inside the model")
 MODELS.declare("fasttext", "layerlab.models.fasttext", config=FastTextConfig, group="fasttext", description="fastText: the mean of word and hashed word n-gram embeddings, then linear (text classification)")

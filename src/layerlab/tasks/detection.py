@@ -1,8 +1,8 @@
 """Object detection: boxes and classes (and, with Mask R-CNN, instance masks) in each image.
 
 The targets are ``StructuredTargets``: per image ``{"boxes": (k, 4) corners x1, y1, x2, y2 in pixels,
-"labels": (k,) 0-based classes, "masks": (k, H, W)}``. The loss is inside the model (torchvision's
-detectors, ``models/detection_tv.py``): ``forward`` hands the model the batch's targets and gets its
+"labels": (k,) 0-based classes, "masks": (k, H, W)}``. The loss is inside the model (our CenterNet,
+``models/centernet.py``, or torchvision's detectors, ``models/detection_tv.py``): ``forward`` hands the model the batch's targets and gets its
 dict of losses, which ``loss`` sums. Evaluation runs the model in evaluation mode and scores its
 detections with COCO's average precision (torchmetrics' ``MeanAveragePrecision``): ``map``
 (mAP@[.5:.95]), ``map_50``, ``map_75``, and per class in the report.
@@ -58,7 +58,7 @@ class DetectionTask(Task):
     def loss(self, output: dict[str, Tensor], target: Any) -> Tensor:
         if not isinstance(output, dict):
             raise LayerLabError(f"detection needs a model whose training forward returns its losses "
-                                f"(model.name: tv-detection), got {type(output).__name__}")
+                                f"(model.name: centernet or tv-detection), got {type(output).__name__}")
         return sum(v.float() for v in output.values())
 
     # ----------------------------------------------------------------------------- a whole split
