@@ -9,7 +9,7 @@ import yaml
 
 from layerlab import api
 from layerlab.recipe import TrainConfig, load_recipe
-from layerlab.train.budget import MIN_BATCH, TARGET_STEPS, apply, plan, shorter_context
+from layerlab.train.budget import LM_TARGET_STEPS, MIN_BATCH, TARGET_STEPS, apply, plan, shorter_context
 
 GPT = TrainConfig(batch_size=64, lr=0.002, epochs=100, schedule="cosine", max_seconds=900, budget="auto")
 SPEED = (0.02, 0.0037)  # seconds per step: 0.02 + 0.0037 * batch (0.26 s at 64, as the GPT on 2 cores)
@@ -29,6 +29,14 @@ def test_a_short_budget_takes_smaller_batches_for_more_steps_and_keeps_the_rate(
     medium = plan(GPT, seconds=300, per_step=SPEED, examples=1_000_000)
     assert MIN_BATCH < medium.batch_size < 64 and medium.steps >= TARGET_STEPS  # the largest that reaches it
     assert plan(GPT, seconds=300, per_step=SPEED, examples=1_000_000).batch_size == 16
+
+
+def test_a_language_model_plans_for_more_steps():
+    for seconds, default_batch, lm_batch in ((300, 16, MIN_BATCH), (900, 64, 16)):
+        default = plan(GPT, seconds=seconds, per_step=SPEED, examples=1_000_000)
+        lm = plan(GPT, seconds=seconds, per_step=SPEED, examples=1_000_000, target_steps=LM_TARGET_STEPS)
+        assert (default.batch_size, lm.batch_size) == (default_batch, lm_batch)
+    assert plan(GPT, seconds=900, per_step=SPEED, examples=1_000_000, target_steps=LM_TARGET_STEPS).steps >= LM_TARGET_STEPS
 
 
 def test_warm_up_is_a_share_of_the_planned_steps_and_epochs_leave_the_clock_to_end_the_run():

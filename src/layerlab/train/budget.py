@@ -8,7 +8,9 @@ own speed first and sizes itself to the budget by one rule:
    real data, device and precision; the first step of each untimed), fitted as seconds per step
    s(B) = a + b * B. The probe's time is taken off the budget.
 2. Batch size: the largest of B0, B0/2, B0/4, ... (not below ``MIN_BATCH``) whose steps in the budget,
-   0.9 * seconds / s(B), reach ``TARGET_STEPS``; if none does, the smallest.
+   0.9 * seconds / s(B), reach ``TARGET_STEPS`` (a language model: ``LM_TARGET_STEPS``); if none does, the
+   smallest. A language model wants more steps: the shakespeare GPT at 300 s reached a held-out loss of 1.704
+   at batch 8 (11,322 steps) against 1.731 at batch 32 (3,338 steps), a quiet Xeon, BENCHMARKS.md issue 34.
 3. Learning rate: the recipe's ``lr``, kept at the smaller batch. (The square-root rule, ``lr * sqrt(B / B0)``,
    was measured worse for short budgets: the shakespeare GPT at 60 s and batch 8 reached a held-out loss of
    2.05 with it and 1.90-1.91 with the recipe's rate; BENCHMARKS.md, issue 34.)
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from layerlab.tasks import Task
 
 TARGET_STEPS = 2000  # optimiser steps a budget should buy (nanoGPT's 65 s CPU run: 2,000 steps)
+LM_TARGET_STEPS = 8000  # a language model's (rule 2; the context is still halved only below TARGET_STEPS)
 MIN_BATCH = 8
 MIN_CONTEXT = 64  # tokens: a language model's context is not halved below this (nanoGPT's CPU run: 64)
 WARMUP = 0.05  # of the planned steps
@@ -60,7 +63,8 @@ class Plan:
     epochs: int
 
 
-def plan(cfg: TrainConfig, *, seconds: float, per_step: tuple[float, float], examples: int) -> Plan:
+def plan(cfg: TrainConfig, *, seconds: float, per_step: tuple[float, float], examples: int,
+         target_steps: int = TARGET_STEPS) -> Plan:
     """The rule of the module docstring, for ``seconds`` of training and steps of ``a + b * B`` seconds."""
     a, b = per_step
     candidates = [cfg.batch_size]
@@ -70,7 +74,7 @@ def plan(cfg: TrainConfig, *, seconds: float, per_step: tuple[float, float], exa
     def steps(batch: int) -> int:
         return int(0.9 * seconds / max(a + b * batch, 1e-9))
 
-    batch = next((c for c in candidates if steps(c) >= TARGET_STEPS), candidates[-1])
+    batch = next((c for c in candidates if steps(c) >= target_steps), candidates[-1])
     per_epoch = max(1, math.ceil(examples / batch))
     warmup = 0.0 if cfg.schedule == "onecycle" else WARMUP * steps(batch) / per_epoch
     epochs = max(cfg.epochs, math.ceil(4 * steps(batch) / per_epoch) + 1)  # 4x the estimate: the clock ends it
@@ -101,15 +105,16 @@ def sized_recipe(cfg: Recipe, model: torch.nn.Module, task: Task, train: Split, 
     """The recipe with its train section sized to its budget (``budget`` then off, so that the saved
     recipe is what ran and a resume runs it again), and what was measured and chosen. ``spent``: seconds
     of the budget already used (an earlier probe)."""
+    target = LM_TARGET_STEPS if cfg.task.name == "language_model" else TARGET_STEPS
     sized, report = budgeted(cfg.train, lambda c: Trainer(copy.deepcopy(model), task, c, device=device), train,
-                             spent=spent)
+                             spent=spent, target_steps=target)
     if not report:
         return cfg, report
     return cfg.model_copy(update={"train": sized.model_copy(update={"budget": "off"})}), report
 
 
 def budgeted(cfg: TrainConfig, trainer_of: Callable[[TrainConfig], Trainer], train: Split, *,
-             spent: float = 0.0) -> tuple[TrainConfig, dict[str, Any]]:
+             spent: float = 0.0, target_steps: int = TARGET_STEPS) -> tuple[TrainConfig, dict[str, Any]]:
     """``cfg`` sized to its budget by probing (``trainer_of(cfg)``: a Trainer on a copy of the model), and
     what was measured and chosen. Unchanged (and {}) unless ``budget: auto`` with ``max_seconds``."""
     if cfg.budget != "auto" or not cfg.max_seconds:
@@ -123,7 +128,7 @@ def budgeted(cfg: TrainConfig, trainer_of: Callable[[TrainConfig], Trainer], tra
     per_step = (max(times[0] - max(b, 0.0) * sizes[0], 0.0), max(b, 0.0))
     probe = time.perf_counter() - started + spent
     seconds = max(cfg.max_seconds - probe, 0.1 * cfg.max_seconds)
-    chosen = plan(cfg, seconds=seconds, per_step=per_step, examples=len(train))
+    chosen = plan(cfg, seconds=seconds, per_step=per_step, examples=len(train), target_steps=target_steps)
     report = {"probe_seconds": round(probe, 3), "seconds_per_step": [round(t, 5) for t in times],
               "probed_batch_sizes": sizes, **chosen.__dict__}
     return apply(cfg, chosen, seconds=seconds), report
