@@ -38,9 +38,10 @@ PRECISIONS = ("fp32", "bf16", "auto")
 def serving_precision(precision: str, runtime: str, device: torch.device | None = None) -> str:
     """``precision`` checked for ``runtime`` and resolved on ``device`` (``auto``: bf16 where native, else fp32).
 
-    bf16 autocast runs convolutions and matrix products in bf16 (on a CPU with AMX, about 4x the fp32
-    throughput of resnet18 at 64 rows); answers then follow bf16's rounding, not fp32's, and may differ in
-    their last digits (rarely their label) from fp32's. ONNX Runtime runs the exported fp32 graph."""
+    bf16 autocast runs convolutions and matrix products in bf16 (fashion-resnet18 served 2.3x the fp32
+    server's requests/s at concurrency 64 on a CPU with AMX: BENCHMARKS.md, "Serving under load"); answers
+    then follow bf16's rounding, not fp32's, and may differ in their last digits (rarely their label) from
+    fp32's. ONNX Runtime runs the exported fp32 graph."""
     if precision not in PRECISIONS:
         raise UsageError(f"--precision: {precision!r}; choose {', '.join(PRECISIONS)}")
     if runtime != "torch" and precision == "bf16":
