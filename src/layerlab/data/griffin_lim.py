@@ -19,12 +19,16 @@ from layerlab.data.audio import LOG_FLOOR, LogMel
 
 
 def mel_to_wave(logmel: np.ndarray | torch.Tensor, features: LogMel, *, iterations: int = 60, momentum: float = 0.99,
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, power: float = 1.0) -> np.ndarray:
     """(n_mels, frames) natural-log mel power (as ``LogMel`` gives it) -> float32 waveform of
-    ``(frames - 1) * hop`` samples."""
+    ``(frames - 1) * hop`` samples. ``power`` above 1 raises the magnitude to it first (Tacotron's sharpening:
+    the peaks of the spectrum grow against its valleys; the waveform's scale is left to the caller)."""
     mel = (torch.as_tensor(logmel, dtype=torch.float64).exp() - LOG_FLOOR).clamp(min=0)  # (M, T)
     inverse = torch.linalg.pinv(features.filterbank.double().T)  # (F, M): power (F, T) ~ inverse @ mel
-    magnitude = (inverse @ mel).clamp(min=0).sqrt().float()  # (F, T)
+    magnitude = (inverse @ mel).clamp(min=0).sqrt()  # (F, T)
+    if power != 1.0:
+        magnitude = magnitude**power
+    magnitude = magnitude.float()
     return griffin_lim(magnitude, features, iterations=iterations, momentum=momentum, seed=seed)
 
 

@@ -214,6 +214,8 @@ class SynthesisConfig(ModelConfig):
     decoder_layers: int = Field(3, ge=1, description="convolutions of the frame decoder")
     kernel: int = Field(5, ge=1, description="frames each decoder convolution spans (odd)")
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout on the token states and before the output layer")
+    position_harmonics: int = Field(0, ge=0, le=16, description="besides the frame's place inside its token (0 to 1), "
+                                    "sin and cos of k * pi * place for k = 1..N, so the decoder can shape a word's sound along it")
 
     @field_validator("kernel")
     @classmethod

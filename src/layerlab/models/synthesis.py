@@ -29,7 +29,8 @@ class Synthesizer(nn.Module):
         self.embed = nn.Embedding(num_outputs, cfg.embed_dim, padding_idx=0)
         self.encoder = nn.GRU(cfg.embed_dim, cfg.hidden, batch_first=True, bidirectional=True)
         self.duration = nn.Linear(2 * cfg.hidden, 1)
-        layers, width = [], 2 * cfg.hidden + 1
+        self.harmonics = cfg.position_harmonics
+        layers, width = [], 2 * cfg.hidden + 1 + 2 * cfg.position_harmonics
         for _ in range(cfg.decoder_layers):  # convolutions over frames: a GRU over hundreds of frames is slow on a CPU
             layers += [nn.Conv1d(width, cfg.channels, cfg.kernel, padding=cfg.kernel // 2), nn.ReLU()]
             width = cfg.channels
@@ -48,8 +49,16 @@ class Synthesizer(nn.Module):
         else:
             frames = torch.expm1(log_frames.detach()).round().clamp(min=0).long()
         frames = frames * (tokens != 0)
-        h = self.decoder(regulate(states, frames, self.frames).transpose(1, 2))  # (B, 2H + 1, T) -> (B, C, T)
+        h = self.decoder(self._placed(regulate(states, frames, self.frames)).transpose(1, 2))  # (B, T, 2H + 1 + 2K) -> (B, C, T)
         return self.out(self.dropout(h)).unsqueeze(1), log_frames  # (B, 1, M, T)
+
+
+    def _placed(self, frames: Tensor) -> Tensor:
+        """(B, T, D + 1) regulated states -> (B, T, D + 1 + 2K): the place inside the token as K harmonics besides."""
+        if not self.harmonics:
+            return frames
+        angle = frames[..., -1:] * torch.pi * torch.arange(1, self.harmonics + 1, device=frames.device, dtype=frames.dtype)
+        return torch.cat([frames, torch.sin(angle), torch.cos(angle)], dim=-1)
 
 
 def regulate(states: Tensor, frames: Tensor, length: int) -> Tensor:

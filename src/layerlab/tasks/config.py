@@ -144,6 +144,8 @@ class SpeechSynthesisConfig(TaskConfig):
     losses: ClassVar[tuple[str, ...] | None] = ("auto", "l1")
     duration_weight: float = Field(1.0, ge=0, description="speech_synthesis: weight of the duration predictor's squared error of log(1 + frames)")
     iterations: int = Field(60, ge=1, description="speech_synthesis: Griffin-Lim iterations when a spectrogram becomes a waveform")
+    power: float = Field(1.0, gt=0, le=3, description="speech_synthesis: the magnitude raised to this power before Griffin-Lim "
+                         "(above 1 deepens the valleys between formants, as Tacotron's 1.2-1.5)")
 
 
 TASKS.declare("adversarial", "layerlab.tasks.adversarial", config=AdversarialConfig, description="GAN training: alternating discriminator and generator steps (bce, hinge, wgan-gp)")

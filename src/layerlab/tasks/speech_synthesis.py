@@ -5,7 +5,8 @@ source knows where every recording lies); the inputs ``x`` are the utterances' s
 the model learns to write. Loss: mean absolute error of the log-mel frames (the model given the true
 durations: teacher forcing) plus ``duration_weight`` times the squared error of the predicted log(1 + frames)
 of every word and pause. ``synthesise`` turns text into a waveform: the words (unknown ones refused), pauses
-between them, durations predicted, the run's standardisation undone, then ``griffin_lim.mel_to_wave``.
+between them, durations predicted, the run's standardisation undone, then ``griffin_lim.mel_to_wave`` (the
+magnitude raised to ``power`` first: above 1 undoes some of the smoothing a regression to the mean leaves).
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ class SpeechSynthesisTask(Task):
     target = TargetSpec("tokens", modalities=("audio",), needs="utterances with the place of every word (data.name: digit-strings)")
     monitor = ("val_loss", "min")
 
-    def __init__(self, vocabulary: list[str], *, duration_weight: float = 1.0, iterations: int = 60):
+    def __init__(self, vocabulary: list[str], *, duration_weight: float = 1.0, iterations: int = 60, power: float = 1.0):
         if PAUSE not in vocabulary:
             raise LayerLabError("speech_synthesis needs words and pauses from a speech source (data.name: digit-strings)")
         self.vocabulary, self.duration_weight, self.iterations = list(vocabulary), duration_weight, iterations
+        self.power = power
 
     @classmethod
     def from_config(cls, cfg: SpeechSynthesisConfig, *, num_classes: int | None, class_names: list[str] | None,
@@ -50,13 +52,15 @@ class SpeechSynthesisTask(Task):
         if train_targets.numel() and train_targets.ndim != 3:
             raise LayerLabError(f"speech_synthesis's targets are (words and pauses, frames) pairs (N, S, 2); the data "
                                 f"gives {tuple(train_targets.shape)} (use data.name: digit-strings)")
-        return cls(class_names or [], duration_weight=cfg.duration_weight, iterations=cfg.iterations)
+        return cls(class_names or [], duration_weight=cfg.duration_weight, iterations=cfg.iterations,
+                   power=cfg.power)
 
     def num_outputs(self) -> int:
         return len(self.vocabulary)
 
     def config_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "loss": "l1", "duration_weight": self.duration_weight, "iterations": self.iterations}
+        return {"name": self.name, "loss": "l1", "duration_weight": self.duration_weight, "iterations": self.iterations,
+                "power": self.power}
 
     # ------------------------------------------------------------------------------ every step
     def forward(self, model: nn.Module, x: Tensor, y: Tensor) -> Synthesis:
@@ -139,5 +143,5 @@ class SpeechSynthesisTask(Task):
         logmel = mel[0, 0, :, : max(spoken, 2)].float().cpu()  # (M, T), standardised as the training inputs were
         if preprocessor.mean is not None:
             logmel = logmel * torch.tensor(preprocessor.std)[:, None] + torch.tensor(preprocessor.mean)[:, None]
-        wave = mel_to_wave(logmel, preprocessor._logmel, iterations=self.iterations)
+        wave = mel_to_wave(logmel, preprocessor._logmel, iterations=self.iterations, power=self.power)
         return wave / max(1e-6, float(np.abs(wave).max())) * 0.9
