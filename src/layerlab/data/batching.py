@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from layerlab.data.pixel_targets import move_targets
 from layerlab.data.spec_augment import SpecAugment
+from layerlab.data.zoom import zoom_factors, zoom_images, zoom_targets
 from layerlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def batches(x: torch.Tensor, y: torch.Tensor, *, batch_size: int, order: torch.T
 
 
 class BatchAugment:
-    """Random crop, flips, random erasing, SpecAugment masks (``layerlab.data.spec_augment``) and
+    """Random crop, flips, zoom (``layerlab.data.zoom``), random erasing, SpecAugment masks (``layerlab.data.spec_augment``) and
     Gaussian noise, for a whole batch (B, C, H, W) at once.
 
     Every example gets its own random crop offset, flips and rectangle, drawn as tensors on the
@@ -153,11 +154,12 @@ class BatchAugment:
         self.on_pixels = on_pixels  # the targets lie on the pixels (class maps, boxes): ``pair`` moves them too
         self.crop_padding = cfg.crop_padding
         self.hflip, self.vflip = cfg.hflip, cfg.vflip
+        self.zoom = cfg.zoom
         self.erase = cfg.erase
         self.noise = cfg.noise
         self.spec = SpecAugment(freq_mask=cfg.freq_mask, time_mask=cfg.time_mask, freq_masks=cfg.freq_masks,
                                 time_masks=cfg.time_masks)  # audio: masks of the log-mel spectrograms
-        self.spatial = bool(self.crop_padding or self.hflip or self.vflip or self.erase or self.spec.enabled)
+        self.spatial = bool(self.crop_padding or self.hflip or self.vflip or self.zoom or self.erase or self.spec.enabled)
         self.enabled = self.spatial or self.noise > 0
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -173,6 +175,8 @@ class BatchAugment:
             x = torch.where(_rand((len(x), 1, 1, 1), generator, x.device) < 0.5, x.flip(3), x)
         if self.vflip:
             x = torch.where(_rand((len(x), 1, 1, 1), generator, x.device) < 0.5, x.flip(2), x)
+        if self.zoom:
+            x = zoom_images(x, zoom_factors(len(x), self.zoom, generator, x.device))
         if self.erase:
             x = self._erase(x, generator)
         if self.spec.enabled:
@@ -195,9 +199,13 @@ class BatchAugment:
             if getattr(self, name):
                 moves[name] = _rand((len(x),), generator, x.device) < 0.5
                 x = torch.where(moves[name][:, None, None, None], x.flip(dim), x)
+        y = move_targets(y, **moves)
+        if self.zoom:  # after the crop and the flips, as in __call__
+            factors = zoom_factors(len(x), self.zoom, generator, x.device)
+            x, y = zoom_images(x, factors), zoom_targets(y, factors, moves["size"])
         if self.noise > 0:
             x = x + self.noise * _randn(x.shape, generator, x.device, x.dtype)
-        return x, move_targets(y, **moves)
+        return x, y
 
     def _crop_offsets(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Each example's window offset (B, 2), rows and columns in [0, 2p]."""

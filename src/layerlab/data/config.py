@@ -25,6 +25,7 @@ class AugmentConfig(Section):
     crop_padding: int = Field(0, ge=0, description="random crop after zero-padding each side by this many pixels (0 = off)")
     hflip: bool = Field(False, description="flip images left-right with probability 0.5")
     vflip: bool = Field(False, description="flip images upside-down with probability 0.5")
+    zoom: float = Field(0.0, ge=0, lt=1, description="scale each image about its centre by a factor drawn uniformly from [1 - zoom, 1 + zoom] (0 = off); class maps, boxes and masks move with it")
     erase: float = Field(0.0, ge=0, le=1, description="probability of erasing a random rectangle (random erasing)")
     noise: float = Field(0.0, ge=0, description="standard deviation of Gaussian noise added to normalised inputs")
     freq_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive mel bands (0 = off)")

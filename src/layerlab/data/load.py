@@ -168,7 +168,7 @@ def _check_folds(raw: RawData, cfg: DataConfig) -> None:
         raise DataError(f"{cfg.name}: data.folds is {cfg.folds}, but there are only {len(raw.y)} examples")
 
 
-_SPATIAL = ("crop_padding", "hflip", "vflip", "erase")
+_SPATIAL = ("crop_padding", "hflip", "vflip", "zoom", "erase")
 
 
 def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, preprocessor: Preprocessor | None,
@@ -190,7 +190,7 @@ def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, prep
                         "(data.augment.noise does)")
     if cfg.augment.erase and spec.on_pixels:
         raise DataError(f"data.augment.erase: {task}'s targets lie on the pixels (boxes, masks), and erasing would "
-                        "hide objects the targets still show; leave it off (crop_padding, hflip, vflip and noise "
+                        "hide objects the targets still show; leave it off (crop_padding, hflip, vflip, zoom and noise "
                         "move the targets with the pixels)")
     masks = [name for name in ("freq_mask", "time_mask") if getattr(cfg.augment, name)]
     if masks and raw.modality != "audio":
