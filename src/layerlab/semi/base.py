@@ -54,8 +54,9 @@ class SemiMethod(ABC):
 
     needs_strong = False  # FixMatch: a strong view is required
 
-    def __init__(self, cfg: SemiConfig, views: Views):
-        self.cfg, self.views = cfg, views
+    def __init__(self, cfg: SemiConfig, views: Views, prior: Tensor | None = None):
+        # prior: (classes,) the labelled examples' class shares (FixMatch's distribution alignment aims at it)
+        self.cfg, self.views, self.prior = cfg, views, prior
 
     @abstractmethod
     def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator]

@@ -33,7 +33,8 @@ class SemiConfig(Section):
 
 
 class FixMatchConfig(SemiConfig):
-    pass
+    dist_align: bool = Field(False, description="fixmatch: distribution alignment (ReMixMatch's, USB's DistAlign): the weak view's probabilities times the labelled examples' class shares over a running mean of the model's predictions, renormalised, before the threshold (against confirmation bias with few labels)")
+    dist_align_momentum: float = Field(0.999, ge=0, lt=1, description="fixmatch: with semi.dist_align, the running mean of the model's predictions keeps this share of itself each step (0: the current batch's mean alone)")
 
 
 class MeanTeacherConfig(SemiConfig):

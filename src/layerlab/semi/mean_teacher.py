@@ -24,8 +24,8 @@ from layerlab.semi.config import MeanTeacherConfig
 class MeanTeacher(SemiMethod):
     cfg: MeanTeacherConfig
 
-    def __init__(self, cfg: MeanTeacherConfig, views: Views):
-        super().__init__(cfg, views)
+    def __init__(self, cfg: MeanTeacherConfig, views: Views, prior: Tensor | None = None):
+        super().__init__(cfg, views, prior)
         self.teacher: nn.Module | None = None  # a copy of the model, made when training starts
         self._loaded: dict[str, Tensor] | None = None  # a checkpoint's teacher, for start
 

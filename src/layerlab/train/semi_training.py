@@ -110,7 +110,7 @@ class SemiTraining(Callback):
         _check(cfg, built, unlabeled)
         assert unlabeled is not None
         views = _views(cfg, built.data.info.modality, unlabeled)
-        self.method: SemiMethod = SEMI.get(semi.method)(semi, views)
+        self.method: SemiMethod = SEMI.get(semi.method)(semi, views, _prior(built))
         if self.method.needs_strong and views.strong is None:
             raise LayerLabError(f"train.semi.method: {semi.method} needs a strong augmentation, and there is none "
                                 f"for {built.data.info.modality} data (images and spectrograms have one); use "
@@ -184,6 +184,13 @@ def _views(cfg: Recipe, modality: str, unlabeled: Split) -> Views:
         bins, frames = unlabeled.x.shape[-2:]
         strong = SpecAugment(freq_mask=max(1, bins // 5), time_mask=max(1, frames // 5), freq_masks=2, time_masks=2)
     return Views(weak=weak if weak.enabled else (lambda u, generator: u), strong=strong)
+
+
+def _prior(built: Assembled) -> Tensor:
+    """(classes,) the labelled training examples' class shares (data.labeled_repeat repeats every one alike)."""
+    y = torch.as_tensor(built.data.train.y).long().flatten().cpu()
+    counts = torch.bincount(y, minlength=built.data.info.num_classes or 0).float()
+    return counts / counts.sum()
 
 
 def _check(cfg: Recipe, built: Assembled, unlabeled: Split | None) -> None:
