@@ -147,3 +147,40 @@ def test_speak_refuses_a_run_of_another_task(tmp_path, capsys, shared_data):
                         "train": {"epochs": 1, "report": False}}, out=tmp_path / "digits")
     assert cli.main(["speak", str(run.run_dir), "one", "--out", str(tmp_path / "x.wav")]) == 2
     assert "needs a speech_synthesis run" in capsys.readouterr().err
+
+
+def test_the_place_inside_a_token_is_given_as_harmonics_when_asked():
+    from layerlab.models import create_model
+
+    units = torch.tensor([[[2, 3], [3, 5]]])  # two tokens lasting 3 and 5 frames
+    plain = create_model({"name": "tts", "hidden": 8, "channels": 8}, input_shape=(1, 40, 10), num_outputs=4)
+    placed = create_model({"name": "tts", "hidden": 8, "channels": 8, "position_harmonics": 2}, input_shape=(1, 40, 10),
+                          num_outputs=4)
+    assert placed.decoder[0].in_channels == plain.decoder[0].in_channels + 4
+    from layerlab.models.synthesis import regulate
+
+    frames = regulate(torch.zeros(1, 2, 16), units[..., 1], 10)
+    features = placed._placed(frames)
+    place = frames[0, :8, -1]
+    assert torch.allclose(place[:3], torch.tensor([0, 1 / 3, 2 / 3])) and torch.allclose(place[3:8], torch.arange(5) / 5)
+    assert torch.allclose(features[0, :8, -4:-2], torch.sin(place[:, None] * torch.pi * torch.tensor([1.0, 2.0])))
+    assert torch.allclose(features[0, :8, -2:], torch.cos(place[:, None] * torch.pi * torch.tensor([1.0, 2.0])))
+    assert plain._placed(frames) is frames  # without harmonics the model is the one earlier runs saved
+    mel, _ = placed(units)
+    assert mel.shape == (1, 1, 40, 10)
+
+
+def test_griffin_lim_power_sharpens_the_spectrum_and_is_validated(recording):
+    from pydantic import ValidationError
+
+    from layerlab.tasks.config import SpeechSynthesisConfig
+
+    wave, features = recording
+    logmel = features(wave[None])[0]
+    same = mel_to_wave(logmel, features, iterations=5)
+    assert (mel_to_wave(logmel, features, iterations=5, power=1.0) == same).all()
+    sharp = torch.as_tensor(mel_to_wave(logmel, features, iterations=5, power=1.5))
+    spread = lambda w: float(features(torch.as_tensor(w)[None] / float(abs(w).max()))[0].std(0).mean())  # noqa: E731
+    assert spread(sharp) > spread(torch.as_tensor(same))  # the bands of a frame lie further apart
+    with pytest.raises(ValidationError, match="power"):
+        SpeechSynthesisConfig(name="speech_synthesis", power=0)
