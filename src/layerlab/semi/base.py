@@ -46,6 +46,7 @@ class SemiBatch:
     unlabeled_loss: Tensor  # ()
     confidence: Tensor  # (M,)
     pseudo: Tensor  # (M,) int64
+    used: Tensor | None = None  # (M,) bool: the pseudo-labels the loss used, where not confidence >= threshold
 
 
 class SemiMethod(ABC):
@@ -54,13 +55,15 @@ class SemiMethod(ABC):
 
     needs_strong = False  # FixMatch: a strong view is required
 
-    def __init__(self, cfg: SemiConfig, views: Views, prior: Tensor | None = None):
-        # prior: (classes,) the labelled examples' class shares (FixMatch's distribution alignment aims at it)
-        self.cfg, self.views, self.prior = cfg, views, prior
+    def __init__(self, cfg: SemiConfig, views: Views, prior: Tensor | None = None, unlabeled: int = 0):
+        # prior: (classes,) the labelled examples' class shares (FixMatch's distribution alignment aims at it);
+        # unlabeled: how many unlabelled examples there are (FlexMatch remembers each one's confident class)
+        self.cfg, self.views, self.prior, self.unlabeled = cfg, views, prior, unlabeled
 
     @abstractmethod
-    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator]
-               ) -> SemiBatch: ...
+    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator],
+               index: Tensor | None = None) -> SemiBatch:
+        """``index``: (M,) the unlabelled examples' numbers in the unlabelled set (for methods that remember them)."""
 
     def start(self, model: nn.Module) -> None:
         """When training starts (or resumes), with the model on its device, after ``load_state_dict``."""

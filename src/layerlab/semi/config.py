@@ -35,6 +35,8 @@ class SemiConfig(Section):
 class FixMatchConfig(SemiConfig):
     dist_align: bool = Field(False, description="fixmatch: distribution alignment (ReMixMatch's, USB's DistAlign): the weak view's probabilities times the labelled examples' class shares over a running mean of the model's predictions, renormalised, before the threshold (against confirmation bias with few labels)")
     dist_align_momentum: float = Field(0.999, ge=0, lt=1, description="fixmatch: with semi.dist_align, the running mean of the model's predictions keeps this share of itself each step (0: the current batch's mean alone)")
+    flexible: bool = Field(False, description="fixmatch: FlexMatch's per-class thresholds (curriculum pseudo-labelling): threshold x beta / (2 - beta), beta a class's share of the unlabelled examples confidently predicted as it, over the largest class's; the history's unlabeled_above_threshold then counts the pseudo-labels used")
+    flexible_warmup: bool = Field(True, description="fixmatch: with semi.flexible, the examples never yet confident count in beta's denominator too (FlexMatch's threshold warm-up: every threshold starts low and rises as the model grows confident)")
 
 
 class MeanTeacherConfig(SemiConfig):

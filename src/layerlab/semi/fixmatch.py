@@ -6,6 +6,8 @@ batch go through the model in one pass. Where the weak view's prediction is at l
 confident, its class is the strong view's target; the loss averages over the whole unlabelled batch.
 With ``dist_align`` the weak view's probabilities are first aligned to the labelled examples' class
 shares (``semi.alignment``); the threshold, the pseudo-labels and the history then see the aligned ones.
+With ``flexible`` (FlexMatch) each class has its own threshold, lower for the classes learnt least
+(``semi.flexible``); the history's share above the threshold then counts the pseudo-labels used.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import Tensor, nn
 from layerlab.semi.alignment import DistAlign
 from layerlab.semi.base import SEMI, SemiBatch, SemiMethod, Views, confident, masked_cross_entropy
 from layerlab.semi.config import FixMatchConfig
+from layerlab.semi.flexible import FlexThresholds
 
 
 @SEMI.register("fixmatch")
@@ -25,16 +28,20 @@ class FixMatch(SemiMethod):
     cfg: FixMatchConfig
     needs_strong = True
 
-    def __init__(self, cfg: FixMatchConfig, views: Views, prior: Tensor | None = None):
-        super().__init__(cfg, views, prior)
+    def __init__(self, cfg: FixMatchConfig, views: Views, prior: Tensor | None = None, unlabeled: int = 0):
+        super().__init__(cfg, views, prior, unlabeled)
         self.align: DistAlign | None = None
+        self.flex: FlexThresholds | None = None
+        if (cfg.dist_align or cfg.flexible) and prior is None:
+            raise ValueError("train.semi.dist_align and train.semi.flexible need the labelled examples' class shares "
+                             "(a prior); none was given")
         if cfg.dist_align:
-            if prior is None:
-                raise ValueError("train.semi.dist_align needs the labelled examples' class shares (a prior); none was given")
             self.align = DistAlign(prior, cfg.dist_align_momentum)
+        if cfg.flexible:
+            self.flex = FlexThresholds(unlabeled, len(prior), warmup=cfg.flexible_warmup)
 
-    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator]
-               ) -> SemiBatch:
+    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator],
+               index: Tensor | None = None) -> SemiBatch:
         assert self.views.strong is not None  # semi_training refuses FixMatch without a strong view
         weak, strong = self.views.weak(u, generators[0]), self.views.strong(u, generators[1])
         logits = model(torch.cat([x, weak, strong]))  # one pass: batch norm sees all three
@@ -43,13 +50,28 @@ class FixMatch(SemiMethod):
             confidence, pseudo = confident(on_weak)
         else:
             confidence, pseudo = self.align(torch.softmax(on_weak.detach().float(), dim=1)).max(dim=1)
-        loss = masked_cross_entropy(on_strong, pseudo, confidence >= self.cfg.threshold)
-        return SemiBatch(labelled, loss, confidence, pseudo)
+        if self.flex is None:
+            used = None
+            loss = masked_cross_entropy(on_strong, pseudo, confidence >= self.cfg.threshold)
+        else:
+            if index is None:
+                raise ValueError("train.semi.flexible needs the unlabelled examples' numbers (index); none was given")
+            used = self.flex(confidence, pseudo, index, self.cfg.threshold)
+            loss = masked_cross_entropy(on_strong, pseudo, used)
+        return SemiBatch(labelled, loss, confidence, pseudo, used)
 
     def state_dict(self) -> dict[str, Any]:
-        return {} if self.align is None else {"dist_align": self.align.state_dict()}
+        state = {} if self.align is None else {"dist_align": self.align.state_dict()}
+        if self.flex is not None:
+            state["flexible"] = self.flex.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.flex is not None:
+            if "flexible" not in state:
+                raise ValueError("the checkpoint has no flexible thresholds (it was saved with train.semi.flexible "
+                                 "off); resume with the recipe it was saved with")
+            self.flex.load_state_dict(state["flexible"])
         if self.align is not None:
             if "dist_align" not in state:
                 raise ValueError("the checkpoint has no distribution alignment state (it was saved with "

@@ -24,13 +24,13 @@ from layerlab.semi.config import MeanTeacherConfig
 class MeanTeacher(SemiMethod):
     cfg: MeanTeacherConfig
 
-    def __init__(self, cfg: MeanTeacherConfig, views: Views, prior: Tensor | None = None):
-        super().__init__(cfg, views, prior)
+    def __init__(self, cfg: MeanTeacherConfig, views: Views, prior: Tensor | None = None, unlabeled: int = 0):
+        super().__init__(cfg, views, prior, unlabeled)
         self.teacher: nn.Module | None = None  # a copy of the model, made when training starts
         self._loaded: dict[str, Tensor] | None = None  # a checkpoint's teacher, for start
 
-    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator]
-               ) -> SemiBatch:
+    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator],
+               index: Tensor | None = None) -> SemiBatch:
         assert self.teacher is not None, "start(model) makes the teacher"
         logits = model(torch.cat([x, self.views.weak(u, generators[0])]))
         with torch.no_grad():

@@ -15,8 +15,8 @@ from layerlab.semi.base import SEMI, SemiBatch, SemiMethod, confident, masked_cr
 
 @SEMI.register("pseudo_label")
 class PseudoLabel(SemiMethod):
-    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator]
-               ) -> SemiBatch:
+    def losses(self, model: nn.Module, x: Tensor, u: Tensor, generators: tuple[torch.Generator, torch.Generator],
+               index: Tensor | None = None) -> SemiBatch:
         weak = self.views.weak(u, generators[0])
         logits = model(torch.cat([x, weak]))  # one pass: batch norm sees both
         labelled, unlabelled = logits[: len(x)], logits[len(x):]

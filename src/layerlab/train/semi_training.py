@@ -63,14 +63,15 @@ class _Stream:
 
     order: tuple[int, Tensor] | None = None  # the current pass's number and permutation
 
-    def batch(self, k: int) -> tuple[Tensor, Tensor]:
+    def batch(self, k: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Batch k's inputs, true labels and numbers in the unlabelled set."""
         per_pass = max(1, len(self.x) // self.size)
         n_pass, j = divmod(k, per_pass)
         if self.order is None or self.order[0] != n_pass:
             perm = torch.randperm(len(self.x), generator=_generator(self.seed, 0, n_pass)).to(self.x.device)
             self.order = (n_pass, perm)
         idx = self.order[1][j * self.size : (j + 1) * self.size]
-        return self.x[idx], self.y[idx]
+        return self.x[idx], self.y[idx], idx
 
 
 def _generator(seed: int, purpose: int, k: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -110,7 +111,7 @@ class SemiTraining(Callback):
         _check(cfg, built, unlabeled)
         assert unlabeled is not None
         views = _views(cfg, built.data.info.modality, unlabeled)
-        self.method: SemiMethod = SEMI.get(semi.method)(semi, views, _prior(built))
+        self.method: SemiMethod = SEMI.get(semi.method)(semi, views, _prior(built), len(unlabeled))
         if self.method.needs_strong and views.strong is None:
             raise LayerLabError(f"train.semi.method: {semi.method} needs a strong augmentation, and there is none "
                                 f"for {built.data.info.modality} data (images and spectrograms have one); use "
@@ -128,10 +129,10 @@ class SemiTraining(Callback):
     def step(self, model: nn.Module, x: Tensor) -> SemiBatch:
         """The method's work on the labelled batch ``x`` and unlabelled batch ``drawn``."""
         stream = self._on(x.device)
-        u, truth = stream.batch(self.drawn)
+        u, truth, index = stream.batch(self.drawn)
         generators = (_generator(self.seed, 1, self.drawn, x.device), _generator(self.seed, 2, self.drawn, x.device))
-        out = self.method.losses(model, x, u, generators)
-        above = out.confidence >= self.cfg.threshold
+        out = self.method.losses(model, x, u, generators, index)
+        above = out.confidence >= self.cfg.threshold if out.used is None else out.used
         self.counts = self.counts.to(x.device) + torch.stack([  # on the device: no wait for it each step
             torch.tensor(float(len(u)), device=x.device), above.sum().float(), (above & (out.pseudo == truth)).sum().float(),
             out.unlabeled_loss.detach().float(), torch.ones((), device=x.device)])
