@@ -72,11 +72,9 @@ def word_spans(frames: list[int], hop: int) -> list[tuple[int, int]]:
     return [(int(starts[i]), int(starts[i + 1])) for i in range(1, len(frames), 2)]
 
 
-@torch.inference_mode()
 def synthesised_spans(tts, text: str) -> list[tuple[int, int]]:
     """Each word's span in samples of ``speak``'s waveform: the durations the model predicts for ``text``."""
-    _, log_frames = tts.model(tts.task.units(text))
-    frames = torch.expm1(log_frames[0].float()).round().clamp(min=0).long().tolist()
+    _, frames = tts.task.spoken(tts.model, text, device="cpu")
     return word_spans(frames, tts.preprocessor._logmel.hop_length)
 
 

@@ -105,7 +105,7 @@ def test_flexmatch_on_real_digits_uses_every_pseudo_label_while_no_class_is_lear
     flex = api.run(recipe(flexible=True), out=tmp_path / "flex")
     fixed = api.run(recipe(), out=tmp_path / "fixed")
     # no prediction reaches 0.9 in these first steps, so every class's threshold stays 0 (beta 0): FlexMatch uses
-    # every pseudo-label, FixMatch none. (Here that hurts: 0.19 test accuracy after 3 epochs against FixMatch's
+    # every pseudo-label, FixMatch none. (That hurts: 0.19 test accuracy after 3 such epochs against FixMatch's
     # 0.36, measured; why it is off by default and measured in BENCHMARKS.md before any recipe uses it.)
     assert flex.history[0]["unlabeled_above_threshold"] == 1.0
     assert fixed.history[0]["unlabeled_above_threshold"] == 0.0

@@ -125,6 +125,13 @@ class SpeechSynthesisTask(Task):
         return torch.tensor(ids, dtype=torch.long).view(1, -1, 1)
 
     @torch.inference_mode()
+    def spoken(self, model: nn.Module, text: str, *, device: Any) -> tuple[Tensor, list[int]]:
+        """The model's mel output for ``text`` and the frames it gives each unit (a pause, then each word and
+        the pause after it): the durations ``synthesise`` speaks with."""
+        mel, log_frames = model(self.units(text).to(device))
+        return mel, torch.expm1(log_frames[0].float()).round().clamp(min=0).long().tolist()
+
+    @torch.inference_mode()
     def synthesise(self, model: nn.Module, text: str, *, preprocessor: Any, device: Any) -> np.ndarray:
         """The waveform (float32 at the run's sample rate, peak 0.9) of ``text``: up to its last word and
         a closing pause of at most ``TAIL_SECONDS``. Raises DataError for text the model cannot say or
@@ -132,9 +139,7 @@ class SpeechSynthesisTask(Task):
         from layerlab.data.griffin_lim import mel_to_wave
 
         model.eval()
-        units = self.units(text).to(device)
-        mel, log_frames = model(units)
-        frames = torch.expm1(log_frames[0].float()).round().clamp(min=0).long().tolist()
+        mel, frames = self.spoken(model, text, device=device)
         hop_seconds = preprocessor.hop_ms / 1000
         spoken = sum(frames[:-1]) + min(frames[-1], round(TAIL_SECONDS / hop_seconds))
         if sum(frames[:-1]) > mel.shape[-1]:
