@@ -55,3 +55,40 @@ def test_a_task_without_classes_is_refused(shared_data):
 def test_repeat_without_labels_per_class_is_refused():
     with pytest.raises(RecipeError, match="data.labeled_repeat"):
         load_recipe("digits-cnn", ["data.labeled_repeat=3"])
+
+
+def test_labels_per_group_draws_n_per_class_within_each_group():
+    y = np.repeat(np.arange(3), 40)
+    groups = np.tile(np.array(["ann", "bob", "cy", "dee"]), 30)
+    kept, rest = few_labels(y, per_class=2, seed=0, groups=groups)
+    pairs = {(int(c), str(g)) for c, g in zip(y[kept], groups[kept])}
+    assert len(kept) == 3 * 4 * 2 and len(pairs) == 12  # 2 of every (class, group) pair
+    assert sorted(np.concatenate([kept, rest]).tolist()) == list(range(120))
+    again, _ = few_labels(y, per_class=2, seed=0, groups=groups)
+    other, _ = few_labels(y, per_class=2, seed=1, groups=groups)
+    assert np.array_equal(kept, again) and not np.array_equal(kept, other)
+
+
+def test_a_group_too_small_for_its_class_is_refused_naming_both():
+    y = np.repeat(np.arange(2), 10)
+    groups = np.array(["a"] * 9 + ["b"] + ["a"] * 5 + ["b"] * 5)
+    with pytest.raises(DataError, match=r"class 0 has only 1 examples of group 'b'"):
+        few_labels(y, per_class=2, seed=0, groups=groups)
+
+
+def test_labels_per_group_from_a_recipe_uses_data_groups(tmp_path):
+    whole = _digits()
+    index = tmp_path / "speakers.csv"  # digits has no files: groups by example number (id)
+    index.write_text("id,group\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(1797)))
+    few = _digits("data.labels_per_class=2", f"data.groups=meta:{index}", "data.labels_per_group=true")
+    assert torch.bincount(few.train.y).tolist() == [6] * 10  # 2 per class in each of 3 groups
+    assert sorted(zip(few.train.y.tolist(), few.train.groups.tolist())) == sorted(
+        (c, g) for c in range(10) for g in "abc" for _ in range(2))
+    assert len(few.unlabeled) + len(few.train) == len(whole.train)
+
+
+def test_labels_per_group_needs_labels_and_groups():
+    with pytest.raises(RecipeError, match="data.labels_per_group"):
+        load_recipe("digits-cnn", ["data.labels_per_class=2", "data.labels_per_group=true"])
+    with pytest.raises(RecipeError, match="data.labels_per_group"):
+        load_recipe("digits-cnn", ["data.groups=file:x", "data.labels_per_group=true"])

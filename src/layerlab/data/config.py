@@ -54,6 +54,7 @@ class DataConfig(NamedSection):
     generated_per_class: int = Field(100, ge=1, description="classification: with data.generated, generated training images per class")
     labels_per_class: int | None = Field(None, ge=1, description="classification: keep this many labelled training examples per class (seeded); the rest of the training split is unlabelled data for train.semi (None: every label)")
     labeled_repeat: int = Field(1, ge=1, description="with data.labels_per_class: the labelled examples appear this many times in the training split, so that an epoch takes more steps")
+    labels_per_group: bool = Field(False, description="with data.labels_per_class and data.groups: keep that many labelled examples per class within each group (fsdd with groups file:^\\d+_([a-z]+)_: 5 recordings per digit and speaker)")
 
     @classmethod
     def registry(cls) -> Registry:
@@ -69,6 +70,8 @@ class DataConfig(NamedSection):
             raise ValueError("@fold@needs data.folds, the number of folds the data is cut into")
         if self.labeled_repeat > 1 and self.labels_per_class is None:
             raise ValueError("@labeled_repeat@repeats the few labelled examples of data.labels_per_class; set that too")
+        if self.labels_per_group and (self.labels_per_class is None or not self.groups):
+            raise ValueError("@labels_per_group@draws data.labels_per_class within each group of data.groups; set both")
         return self
 
 

@@ -29,15 +29,26 @@ def check_few_labels(per_class: int | None, spec: TargetSpec, task: str, *, orde
                         "no classes to draw labelled examples from")
 
 
-def few_labels(y: np.ndarray, *, per_class: int, seed: int, repeat: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def few_labels(y: np.ndarray, *, per_class: int, seed: int, repeat: int = 1,
+               groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(labelled, unlabelled) positions in ``y``: ``per_class`` of each class drawn at random (seeded),
-    the labelled ones listed ``repeat`` times (an epoch then takes that many passes over them).
+    the labelled ones listed ``repeat`` times (an epoch then takes that many passes over them). With
+    ``groups`` (one per example: ``data.labels_per_group``) the draw takes ``per_class`` of each class
+    within each group instead: 5 recordings per digit and speaker.
 
-    Raises DataError when a class of ``y`` has fewer than ``per_class`` examples.
+    Raises DataError when a class (within a group) has fewer than ``per_class`` examples.
     """
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    if len(classes) and counts.min() < per_class:
-        small = classes[counts.argmin()]
+    if groups is not None:  # one stratum per (class, group) pair
+        names, group_of = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        pairs, inverse, counts = np.unique(inverse * len(names) + group_of, return_inverse=True, return_counts=True)
+        if len(pairs) and counts.min() < per_class:
+            small = pairs[counts.argmin()]
+            raise DataError(f"data.labels_per_class is {per_class} per group, but class {classes[small // len(names)].item()!r} "
+                            f"has only {counts.min()} examples of group {str(names[small % len(names)])!r} in the "
+                            f"training split; lower it to at most {counts.min()}")
+    elif len(classes) and counts.min() < per_class:
+        small = classes[counts.argmin()].item()
         raise DataError(f"data.labels_per_class is {per_class}, but class {small!r} has only {counts.min()} "
                         f"examples in the training split; lower it to at most {counts.min()}")
     order = rng(seed, "labels").permutation(len(y))

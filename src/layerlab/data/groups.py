@@ -164,7 +164,7 @@ def attach_metadata(raw: RawData, cfg: DataConfig, splits: tuple[Split, Split, S
     ``positions`` locate each split's examples in ``raw.x`` (train, val, and test when the source has
     no test split of its own) or in ``raw.test_x`` (test, when it has).
     """
-    pool_meta = _with_ids(raw.meta, len(raw.y), "train:" if raw.has_test_split else "")
+    pool_meta = _pool_meta(raw)
     test_meta = _with_ids(raw.test_meta, len(raw.test_y), "test:") if raw.has_test_split else pool_meta
     rule = parse_group_rule(cfg.groups, base=base) if cfg.groups else None
     out = []
@@ -178,6 +178,17 @@ def attach_metadata(raw: RawData, cfg: DataConfig, splits: tuple[Split, Split, S
         index = torch.from_numpy(order)
         train = Split(train.x[index], train.y[index], train.ids[order], train.groups[order])
     return train, val, test
+
+
+def pool_groups(raw: RawData, cfg: DataConfig, at: np.ndarray, *, base: Path | None = None) -> np.ndarray:
+    """The groups (``data.groups``) of the examples at ``at`` in ``raw.x`` (the pool the training and
+    validation splits are cut from), for a draw made before the splits carry their metadata."""
+    chosen = {key: np.asarray(values)[at] for key, values in _pool_meta(raw).items()}
+    return parse_group_rule(cfg.groups, base=base)(chosen)
+
+
+def _pool_meta(raw: RawData) -> dict[str, np.ndarray]:
+    return _with_ids(raw.meta, len(raw.y), "train:" if raw.has_test_split else "")
 
 
 def _with_ids(meta: dict[str, np.ndarray], n: int, prefix: str) -> dict[str, np.ndarray]:

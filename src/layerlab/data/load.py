@@ -19,7 +19,7 @@ import numpy as np
 
 from layerlab.data.dataset import DataInfo, Dataset, Split
 from layerlab.data.few_labels import check_few_labels, few_labels
-from layerlab.data.groups import attach_metadata
+from layerlab.data.groups import attach_metadata, pool_groups
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.splits import kfold_indices, rng, split_fraction, split_indices, split_tail
@@ -70,7 +70,9 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
         fitted = fitted.with_inputs_of(inputs_from)
     unlabeled = None
     if cfg.labels_per_class is not None:  # a few labels per class; the rest unlabelled (their labels hidden)
-        kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, seed=seed, repeat=cfg.labeled_repeat)
+        groups = pool_groups(raw, cfg, pool.at[train_idx]) if cfg.labels_per_group else None
+        kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, seed=seed,
+                                repeat=cfg.labeled_repeat, groups=groups)
         train_idx, unlabeled = train_idx[kept], _tensors(fitted, pool.pick(train_idx[rest]), spec)
     parts = (pool.pick(train_idx), pool.pick(val_idx), test)
     splits = tuple(_tensors(fitted, part, spec) for part in parts)
