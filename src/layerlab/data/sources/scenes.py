@@ -15,6 +15,8 @@ corners x1, y1, x2, y2; labels 0-based class indices; masks (k, H, W) bool).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -65,12 +67,10 @@ def make_scenes(images: np.ndarray, labels: np.ndarray, cfg: ScenesConfig, *, co
                 dense: bool) -> tuple[np.ndarray, np.ndarray]:
     """``count`` scenes (count, 1, S, S) uint8 from ``images`` (N, 28, 28) uint8, and their targets: class maps
     (count, S, S) int64 when ``dense``, else an object array of ``{"boxes", "labels", "masks"}`` dicts."""
-    rng = np.random.default_rng([cfg.scene_seed, stream])
     side = cfg.canvas
     scenes = np.empty((count, 1, side, side), dtype=np.uint8)
     targets = np.empty((count, side, side), dtype=np.int64) if dense else np.empty(count, dtype=object)
-    for i in range(count):
-        canvas, owner, objects = _one_scene(images, labels, cfg, rng)
+    for i, (canvas, owner, objects, _) in enumerate(scene_layouts(images, labels, cfg, count=count, stream=stream)):
         scenes[i, 0] = canvas
         if dense:
             targets[i] = _class_map(owner, objects)
@@ -79,14 +79,26 @@ def make_scenes(images: np.ndarray, labels: np.ndarray, cfg: ScenesConfig, *, co
     return scenes, targets
 
 
+def scene_layouts(images: np.ndarray, labels: np.ndarray, cfg: ScenesConfig, *, count: int,
+                  stream: int) -> Iterator[tuple[np.ndarray, np.ndarray, list[int], list[int]]]:
+    """``make_scenes``'s scenes one at a time: the pixels (S, S) uint8, which object owns each pixel ((S, S),
+    -1 for none), each object's label, and the position in ``images`` it was cut from (for analyses that
+    need to know which garment an object is, as benchmarks/scenes_ceiling.py)."""
+    rng = np.random.default_rng([cfg.scene_seed, stream])
+    for _ in range(count):
+        yield _one_scene(images, labels, cfg, rng)
+
+
 def _one_scene(images: np.ndarray, labels: np.ndarray, cfg: ScenesConfig,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """The scene's pixels (S, S) uint8, which object owns each pixel ((S, S), -1 for none) and each object's label."""
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """The scene's pixels (S, S) uint8, which object owns each pixel ((S, S), -1 for none), each object's label
+    and the position in ``images`` of its garment."""
     side = cfg.canvas
     pixels = rng.normal(0.0, cfg.noise * 255, (side, side))
     owner = np.full((side, side), -1, dtype=np.int64)
     placed: list[tuple[int, int, int, int]] = []
     objects: list[int] = []
+    sources: list[int] = []
     for _ in range(int(rng.integers(cfg.objects[0], cfg.objects[1] + 1))):
         index = int(rng.integers(len(images)))
         size = int(round(28 * rng.uniform(*cfg.scale)))
@@ -101,7 +113,8 @@ def _one_scene(images: np.ndarray, labels: np.ndarray, cfg: ScenesConfig,
         owner[y1:y2, x1:x2][mask] = len(objects)
         placed.append(box)
         objects.append(int(labels[index]))
-    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8), owner, objects
+        sources.append(index)
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8), owner, objects, sources
 
 
 def _free_place(size: int, side: int, placed: list[tuple[int, int, int, int]], max_overlap: float,
