@@ -32,7 +32,7 @@ from layerlab.data.sources.scenes import _class_map, _only, scene_layouts
 from layerlab.recipe import load_recipe
 from layerlab.runs.loaded import load_run
 from layerlab.settings import load_settings
-from layerlab.tasks.segmentation import confusion_metrics, per_class_scores
+from layerlab.tasks.segmentation import confusion_metrics, per_class_scores, pixel_confusion
 
 
 def classifier_predictions(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +80,7 @@ def main() -> None:
     for _, owner, truth, sources in scene_layouts(kept, kept_labels, scenes, count=scenes.test_scenes, stream=1):
         guessed = [int(predicted[s]) for s in sources]
         true_map, guessed_map = _class_map(owner, truth), _class_map(owner, guessed)
-        pairs = torch.from_numpy(true_map.ravel() * classes + guessed_map.ravel())
-        confusion += torch.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+        confusion += pixel_confusion(torch.from_numpy(true_map), torch.from_numpy(guessed_map), classes)
         objects += len(truth)
         right += sum(t == g for t, g in zip(truth, guessed))
     iou, _ = per_class_scores(confusion)

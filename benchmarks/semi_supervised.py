@@ -33,7 +33,6 @@ import layerlab
 from layerlab.data.idx import read_idx
 
 METHODS = ("supervised", "pseudo_label", "mean_teacher", "fixmatch", "fixmatch_backbone")
-FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist (as transfer_vision.py)
 
 
 def one_run(args: argparse.Namespace, method: str, labels: int, seed: int) -> dict:
@@ -64,7 +63,7 @@ def source_run(args: argparse.Namespace) -> Path:
     Fashion-MNIST's classes 0-4 with its label (the transfer issue's source task), ``--backbone-epochs`` epochs.
     Its CPU time is not in any FixMatch run's figure: it is printed on its own."""
     if args.backbone is None:
-        from transfer_vision import subset  # the transfer benchmark's folder of IDX files
+        from transfer_vision import FASHION, subset  # Debian Fashion-MNIST, IDX folders
 
         x, y = read_idx(FASHION / "train-images-idx3-ubyte.gz"), read_idx(FASHION / "train-labels-idx1-ubyte.gz")
         tx, ty = read_idx(FASHION / "t10k-images-idx3-ubyte.gz"), read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")

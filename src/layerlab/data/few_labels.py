@@ -39,18 +39,19 @@ def few_labels(y: np.ndarray, *, per_class: int, seed: int, repeat: int = 1,
     Raises DataError when a class (within a group) has fewer than ``per_class`` examples.
     """
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    if groups is not None:  # one stratum per (class, group) pair
+    if groups is not None:  # one stratum per (class, group) pair, coded class * groups + group
         names, group_of = np.unique(np.asarray(groups).astype(str), return_inverse=True)
-        pairs, inverse, counts = np.unique(inverse * len(names) + group_of, return_inverse=True, return_counts=True)
-        if len(pairs) and counts.min() < per_class:
-            small = pairs[counts.argmin()]
-            raise DataError(f"data.labels_per_class is {per_class} per group, but class {classes[small // len(names)].item()!r} "
-                            f"has only {counts.min()} examples of group {str(names[small % len(names)])!r} in the "
-                            f"training split; lower it to at most {counts.min()}")
-    elif len(classes) and counts.min() < per_class:
-        small = classes[counts.argmin()].item()
-        raise DataError(f"data.labels_per_class is {per_class}, but class {small!r} has only {counts.min()} "
-                        f"examples in the training split; lower it to at most {counts.min()}")
+        codes, inverse, counts = np.unique(inverse * len(names) + group_of, return_inverse=True, return_counts=True)
+    if len(counts) and counts.min() < per_class:
+        k = counts.argmin()
+        if groups is None:
+            what, per = f"class {classes[k].item()!r} has only {counts[k]} examples", ""
+        else:
+            what = (f"class {classes[codes[k] // len(names)].item()!r} has only {counts[k]} examples of group "
+                    f"{str(names[codes[k] % len(names)])!r}")
+            per = " per group"
+        raise DataError(f"data.labels_per_class is {per_class}{per}, but {what} in the training split; "
+                        f"lower it to at most {counts[k]}")
     order = rng(seed, "labels").permutation(len(y))
     grouped = order[np.argsort(inverse[order], kind="stable")]  # by class, random within each class
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])

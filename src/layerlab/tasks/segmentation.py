@@ -107,12 +107,10 @@ class SegmentationTask(Task):
 
     def confusion(self, output: Tensor, target: Tensor) -> Tensor:
         """(C, C) int64 pixel counts, row the true class, column the predicted one; ignored pixels left out."""
-        k = self.num_outputs()
         predicted = _checked(output, target).argmax(1).flatten()
         truth = target.flatten()
         keep = truth != self.ignore_index
-        pairs = truth[keep] * k + predicted[keep]
-        return torch.bincount(pairs, minlength=k * k).reshape(k, k).cpu()
+        return pixel_confusion(truth[keep], predicted[keep], self.num_outputs())
 
     def _report(self, metrics: dict[str, float], confusion: Tensor) -> dict[str, Any]:
         iou, dice = per_class_scores(confusion)
@@ -136,6 +134,12 @@ def soft_dice_loss(logits: Tensor, target: Tensor, *, ignore_index: int, eps: fl
     inter = (probs * onehot).sum((0, 2, 3))
     sizes = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
     return 1 - ((2 * inter + eps) / (sizes + eps)).mean()
+
+
+def pixel_confusion(truth: Tensor, predicted: Tensor, classes: int) -> Tensor:
+    """(C, C) int64 counts of (true, predicted) class pairs over the pixels given (any shape, the same for both)."""
+    pairs = truth.flatten() * classes + predicted.flatten()
+    return torch.bincount(pairs, minlength=classes * classes).reshape(classes, classes).cpu()
 
 
 def per_class_scores(confusion: Tensor) -> tuple[Tensor, Tensor]:
