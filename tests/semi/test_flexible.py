@@ -83,9 +83,10 @@ def test_bad_numbers_and_a_checkpoint_without_the_memory_are_refused():
 
 
 def test_flexible_is_fixmatchs_option_and_off_by_default():
-    assert load_recipe("fashion-fixmatch-40").train.semi.flexible is False
-    semi = load_recipe("fashion-fixmatch-40", ["train.semi.flexible=true"]).train.semi
+    assert load_recipe("digits-cnn", ["data.labels_per_class=5", "train.semi={method: fixmatch}"]).train.semi.flexible is False
+    semi = load_recipe("fashion-fixmatch-40").train.semi  # the recipe turns it on
     assert semi.flexible is True and semi.flexible_warmup is True
+    assert load_recipe("fashion-fixmatch-40", ["train.semi.flexible=false"]).train.semi.flexible is False
     with pytest.raises(RecipeError, match="train.semi.flexible: unknown key"):
         load_recipe("digits-cnn", ["data.labels_per_class=5", "train.semi={method: pseudo_label, flexible: true}"])
     with pytest.raises(RecipeError, match="train.semi.flexible_warmup"):

@@ -47,17 +47,20 @@ def test_each_method_trains_and_reports_its_pseudo_labels(method, tmp_path):
     assert {"unlabeled_above_threshold", "pseudo_label_accuracy", "unlabeled_loss"} <= set(panels)
 
 
-@pytest.mark.parametrize("method", ["pseudo_label", "mean_teacher", "fixmatch", "flexmatch"])
+@pytest.mark.parametrize("method", ["pseudo_label", "mean_teacher", "fixmatch", "flexmatch", "flexmatch_ema"])
 def test_a_resumed_run_equals_an_uninterrupted_one(method, tmp_path):
     def interrupt(trainer, loss):
         if trainer.state.global_step == 5:  # mid-epoch (8 steps an epoch)
             trainer.interrupt()
 
     # FixMatch with distribution alignment: its running mean of the predictions is in the checkpoint;
-    # FlexMatch (FixMatch's semi.flexible): every unlabelled example's remembered class is too
+    # FlexMatch (FixMatch's semi.flexible): every unlabelled example's remembered class is too;
+    # with train.ema (as fashion-fixmatch-40) the weight average validated and kept is also in it
     extra = {"fixmatch": {"dist_align": True, "dist_align_momentum": 0.9},
-             "flexmatch": {"flexible": True}}.get(method, {})
-    recipe = _recipe("fixmatch" if method == "flexmatch" else method, ramp_up_epochs=2, **extra)
+             "flexmatch": {"flexible": True}, "flexmatch_ema": {"flexible": True}}.get(method, {})
+    recipe = _recipe("fixmatch" if method.startswith("flexmatch") else method, ramp_up_epochs=2, **extra)
+    if method == "flexmatch_ema":
+        recipe["train"]["ema"] = 0.9
     whole = api.run(recipe, out=tmp_path / "whole")
     with pytest.raises(api.Interrupted):
         api.run(recipe, out=tmp_path / "cut", callbacks=[LambdaCallback(on_step_end=interrupt)])
