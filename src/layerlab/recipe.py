@@ -229,9 +229,13 @@ class Recipe(Section):
 
     @model_validator(mode="after")
     def _semi_has_unlabeled(self) -> Recipe:
-        if self.train.semi is not None and getattr(self.data, "labels_per_class", None) is None:
+        elsewhere = getattr(self.data, "unlabeled", None) is not None
+        if self.train.semi is not None and getattr(self.data, "labels_per_class", None) is None and not elsewhere:
             raise ValueError("@train.semi@needs unlabelled examples: set data.labels_per_class (the rest of the "
-                             "training split is then unlabelled)")
+                             "training split is then unlabelled) or data.unlabeled (a folder or source of them)")
+        if elsewhere and self.train.semi is None:
+            raise ValueError("@data.unlabeled@is what train.semi learns from; set train.semi (e.g. {method: fixmatch}) "
+                             "or remove data.unlabeled")
         return self
 
     @model_validator(mode="after")

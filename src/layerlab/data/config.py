@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from layerlab.config import NamedSection, Section
 from layerlab.data.registry import SOURCES
+from layerlab.recipe_errors import NestedErrors, problems
 from layerlab.registry import Registry
 
 # The tokens of speech transcripts: characters (letters and the space) or words
@@ -32,6 +33,39 @@ class AugmentConfig(Section):
     freq_masks: int = Field(1, ge=1, description="audio: SpecAugment: frequency masks per example")
     time_mask: int = Field(0, ge=0, description="audio: SpecAugment: mask up to this many consecutive frames (0 = off)")
     time_masks: int = Field(1, ge=1, description="audio: SpecAugment: time masks per example")
+
+
+class UnlabeledConfig(Section):
+    """``data.unlabeled``: unlabelled examples from elsewhere than the training split, for ``train.semi``."""
+
+    path: str | None = Field(None, description="unlabeled: a folder (any subfolders, their names ignored) or file of inputs of the labelled data's kind (images, WAV recordings, CSV rows), read at the labelled data's size with its preprocessing")
+    source: dict[str, Any] | None = Field(None, description="unlabeled: instead of path, another data source's section (e.g. {name: mnist}); its training examples' inputs, their labels ignored")
+    limit: int | None = Field(None, gt=0, description="unlabeled: use at most this many of them (a seeded draw)")
+
+    @field_validator("source")
+    @classmethod
+    def _a_source(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if "unlabeled" in value or "labels_per_class" in value:
+            raise ValueError("@@is the section of the source the unlabelled inputs come from; "
+                             "data.unlabeled and data.labels_per_class belong to the labelled data's section")
+        name = value.get("name", DataConfig.model_fields["name"].default)
+        if not isinstance(name, str) or name not in SOURCES:
+            raise ValueError(f"@name@{SOURCES.unknown_message(name)}")
+        own = SOURCES.entry(name).config
+        try:
+            own.model_validate({**value, "name": name})
+        except ValidationError as exc:
+            raise NestedErrors(problems(exc, "data.unlabeled.source", own)) from None
+        return {**value, "name": name}
+
+    @model_validator(mode="after")
+    def _one_of(self) -> UnlabeledConfig:
+        if (self.path is None) == (self.source is None):
+            raise ValueError("@@give either path (a folder of unlabelled inputs) or source (another data source's "
+                             "section), not " + ("both" if self.path is not None else "neither"))
+        return self
 
 
 class DataConfig(NamedSection):
@@ -55,6 +89,7 @@ class DataConfig(NamedSection):
     labels_per_class: int | None = Field(None, ge=1, description="classification: keep this many labelled training examples per class (seeded); the rest of the training split is unlabelled data for train.semi (None: every label)")
     labeled_repeat: int = Field(1, ge=1, description="with data.labels_per_class: the labelled examples appear this many times in the training split, so that an epoch takes more steps")
     labels_per_group: bool = Field(False, description="with data.labels_per_class and data.groups: keep that many labelled examples per class within each group (fsdd with groups file:^\\d+_([a-z]+)_: 5 recordings per digit and speaker)")
+    unlabeled: UnlabeledConfig | None = Field(None, description="classification with train.semi: unlabelled inputs from elsewhere, {path: FOLDER} or {source: {name: ...}}, beside (or instead of) the rest of data.labels_per_class's training split")
 
     @classmethod
     def registry(cls) -> Registry:

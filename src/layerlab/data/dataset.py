@@ -84,4 +84,4 @@ class Dataset:
     test: Split
     info: DataInfo
     preprocessor: Preprocessor
-    unlabeled: Split | None = None  # data.labels_per_class: the training examples without labels (true ones hidden in y)
+    unlabeled: Split | None = None  # data.labels_per_class: the training examples without labels (true ones hidden in y); data.unlabeled: its inputs after those (labels UNKNOWN)

@@ -24,6 +24,7 @@ from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.splits import kfold_indices, rng, split_fraction, split_indices, split_tail
 from layerlab.data.targets import StructuredTargets, TargetSpec
+from layerlab.data.unlabeled import joined, load_unlabeled
 from layerlab.errors import DataError
 from layerlab.settings import Settings, load_settings
 from layerlab.tasks.registry import target_spec
@@ -74,6 +75,9 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
         kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, seed=seed,
                                 repeat=cfg.labeled_repeat, groups=groups)
         train_idx, unlabeled = train_idx[kept], _tensors(fitted, pool.pick(train_idx[rest]), spec)
+    if cfg.unlabeled is not None:  # unlabelled inputs from elsewhere: a folder, or another source
+        unlabeled = joined(unlabeled, load_unlabeled(cfg.unlabeled, fitted, modality=raw.modality, spec=spec,
+                                                     seed=seed, settings=settings))
     parts = (pool.pick(train_idx), pool.pick(val_idx), test)
     splits = tuple(_tensors(fitted, part, spec) for part in parts)
     positions = tuple(part.at for part in parts)

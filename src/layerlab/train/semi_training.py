@@ -13,7 +13,7 @@ of the unlabelled examples drawn per pass over them, its views from generators s
 teacher) in the checkpoint, so a resumed run draws the batches an uninterrupted one would. Each
 epoch's history row gets ``unlabeled_loss``, ``unlabeled_above_threshold`` (the share of unlabelled
 examples whose prediction reached ``threshold``) and ``pseudo_label_accuracy`` (how many of those were
-right, by the hidden true labels): confirmation bias shows as the first rising while the second falls.
+right, by the hidden true labels, where known): confirmation bias shows as the first rising while the second falls.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from layerlab.data import Split
 from layerlab.data.batching import BatchAugment, num_batches
 from layerlab.data.spec_augment import SpecAugment
 from layerlab.data.strong_augment import StrongAugment
+from layerlab.data.unlabeled import UNKNOWN
 from layerlab.errors import LayerLabError
 from layerlab.semi import SEMI, SemiBatch, SemiConfig, SemiMethod, Views
 from layerlab.semi.base import ramp_up
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from layerlab.runs.assemble import Assembled
 
 STREAM = 32  # the unlabelled stream's number in the seed sequences (apart from every other seeded draw)
+COUNTS = 6  # what an epoch counts of the unlabelled batches (SemiTraining.counts)
 
 
 def with_semi(cfg: Recipe, built: Assembled, callbacks: list[Callback]) -> tuple[Any, list[Callback]]:
@@ -57,7 +59,7 @@ class _Stream:
     """Unlabelled batches by number: batch k of a pass of len(x) // size batches over a seeded permutation."""
 
     x: Tensor
-    y: Tensor  # the true labels, hidden from the method
+    y: Tensor  # the true labels, hidden from the method (UNKNOWN where nobody knows them)
     size: int
     seed: int
 
@@ -122,7 +124,8 @@ class SemiTraining(Callback):
         self.size = min(semi.mu * cfg.train.batch_size, len(unlabeled))
         self.task = SemiTask(built.task, self)
         self.drawn = 0  # unlabelled batches drawn so far
-        self.counts = torch.zeros(5)  # this epoch: examples, above threshold, right among them, loss sum, batches
+        self.counts = torch.zeros(COUNTS)  # this epoch: examples, above threshold, right among them, loss sum,
+        # batches, and above threshold among the examples whose true label is known (data.unlabeled's are not)
         self._stream: _Stream | None = None
 
     # ---------------------------------------------------------------------------- the step
@@ -135,7 +138,7 @@ class SemiTraining(Callback):
         above = out.confidence >= self.cfg.threshold if out.used is None else out.used
         self.counts = self.counts.to(x.device) + torch.stack([  # on the device: no wait for it each step
             torch.tensor(float(len(u)), device=x.device), above.sum().float(), (above & (out.pseudo == truth)).sum().float(),
-            out.unlabeled_loss.detach().float(), torch.ones((), device=x.device)])
+            out.unlabeled_loss.detach().float(), torch.ones((), device=x.device), (above & (truth != UNKNOWN)).sum().float()])
         self.drawn += 1
         return out
 
@@ -159,17 +162,20 @@ class SemiTraining(Callback):
             self.method.after_step(trainer.model, trainer.state.global_step)
 
     def on_epoch_end(self, trainer: TrainerView, row: dict[str, float]) -> None:
-        seen, above, right, loss, batches = self.counts.tolist()
+        seen, above, right, loss, batches, known = self.counts.tolist()
         row["unlabeled_loss"] = loss / max(batches, 1)
         row["unlabeled_above_threshold"] = above / max(seen, 1)
-        row["pseudo_label_accuracy"] = right / above if above else float("nan")
+        row["pseudo_label_accuracy"] = right / known if known else float("nan")  # NaN: no true label to check against
         self.counts.zero_()
 
     def state_dict(self) -> dict[str, Any]:
         return {"drawn": self.drawn, "counts": self.counts.clone(), "method": self.method.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.drawn, self.counts = int(state["drawn"]), state["counts"].clone().cpu()
+        counts = state["counts"].clone().cpu()
+        if len(counts) == COUNTS - 1:  # saved before data.unlabeled: every example's label was known
+            counts = torch.cat([counts, counts[1:2]])
+        self.drawn, self.counts = int(state["drawn"]), counts
         self.method.load_state_dict(state["method"])
 
 
@@ -201,6 +207,6 @@ def _check(cfg: Recipe, built: Assembled, unlabeled: Split | None) -> None:
                             "classification")
     if unlabeled is None or not len(unlabeled):
         raise LayerLabError("train.semi needs unlabelled examples: set data.labels_per_class (the rest of the "
-                            "training split is then unlabelled)")
+                            "training split is then unlabelled) or data.unlabeled (a folder or source of them)")
     if built.task.rdrop:
         raise LayerLabError("task.rdrop runs its own two-pass forward; leave it at 0 with train.semi")
