@@ -230,7 +230,8 @@ class Recipe(Section):
     @model_validator(mode="after")
     def _semi_has_unlabeled(self) -> Recipe:
         elsewhere = getattr(self.data, "unlabeled", None) is not None
-        if self.train.semi is not None and getattr(self.data, "labels_per_class", None) is None and not elsewhere:
+        few = getattr(self.data, "labels_per_class", None) is not None or getattr(self.data, "labeled_fraction", None) is not None
+        if self.train.semi is not None and not few and not elsewhere:
             raise ValueError("@train.semi@needs unlabelled examples: set data.labels_per_class (the rest of the "
                              "training split is then unlabelled) or data.unlabeled (a folder or source of them)")
         if elsewhere and self.train.semi is None:

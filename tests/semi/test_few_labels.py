@@ -92,3 +92,26 @@ def test_labels_per_group_needs_labels_and_groups():
         load_recipe("digits-cnn", ["data.labels_per_class=2", "data.labels_per_group=true"])
     with pytest.raises(RecipeError, match="data.labels_per_group"):
         load_recipe("digits-cnn", ["data.groups=file:x", "data.labels_per_group=true"])
+
+
+def test_a_labelled_fraction_keeps_that_share_of_each_class():
+    y = np.repeat(np.arange(3), [100, 40, 3])
+    kept, rest = few_labels(y, fraction=0.1, seed=0)
+    assert np.bincount(y[kept]).tolist() == [10, 4, 1]  # rounded, and at least one of the rarest class
+    assert len(kept) + len(rest) == len(y) and not set(kept) & set(rest)
+    again, _ = few_labels(y, fraction=0.1, seed=0)
+    other, _ = few_labels(y, fraction=0.1, seed=1)
+    assert np.array_equal(kept, again) and not np.array_equal(kept, other)
+
+
+def test_labeled_fraction_in_a_recipe_and_with_labels_per_class_refused():
+    whole = _digits()
+    few = _digits("data.labeled_fraction=0.05")
+    counts = torch.bincount(whole.train.y, minlength=10)
+    assert torch.equal(torch.bincount(few.train.y, minlength=10), torch.clamp((counts * 0.05).round().long(), min=1))
+    assert len(few.unlabeled) + len(few.train) == len(whole.train)
+    load_recipe("digits-cnn", ["data.labeled_fraction=0.05", "train.semi={method: fixmatch}"])  # enough for train.semi
+    with pytest.raises(RecipeError, match="data.labeled_fraction.*both say how many labels to keep"):
+        load_recipe("digits-cnn", ["data.labeled_fraction=0.05", "data.labels_per_class=3"])
+    with pytest.raises(RecipeError, match="data.labeled_fraction"):
+        load_recipe("digits-cnn", ["data.labeled_fraction=1.5"])

@@ -47,9 +47,9 @@ class UnlabeledConfig(Section):
     def _a_source(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        if "unlabeled" in value or "labels_per_class" in value:
+        if {"unlabeled", "labels_per_class", "labeled_fraction"} & set(value):
             raise ValueError("@@is the section of the source the unlabelled inputs come from; "
-                             "data.unlabeled and data.labels_per_class belong to the labelled data's section")
+                             "data.unlabeled, labels_per_class and labeled_fraction belong to the labelled data's section")
         name = value.get("name", DataConfig.model_fields["name"].default)
         if not isinstance(name, str) or name not in SOURCES:
             raise ValueError(f"@name@{SOURCES.unknown_message(name)}")
@@ -87,6 +87,7 @@ class DataConfig(NamedSection):
     generated: str | None = Field(None, description="classification: a conditional GAN (cgan) run directory whose samples are added to the training split")
     generated_per_class: int = Field(100, ge=1, description="classification: with data.generated, generated training images per class")
     labels_per_class: int | None = Field(None, ge=1, description="classification: keep this many labelled training examples per class (seeded); the rest of the training split is unlabelled data for train.semi (None: every label)")
+    labeled_fraction: float | None = Field(None, gt=0, lt=1, description="classification: instead of data.labels_per_class, keep this share of each class's training examples labelled (rounded, at least one; seeded); the rest is unlabelled data for train.semi")
     labeled_repeat: int = Field(1, ge=1, description="with data.labels_per_class: the labelled examples appear this many times in the training split, so that an epoch takes more steps")
     labels_per_group: bool = Field(False, description="with data.labels_per_class and data.groups: keep that many labelled examples per class within each group (fsdd with groups file:^\\d+_([a-z]+)_: 5 recordings per digit and speaker)")
     unlabeled: UnlabeledConfig | None = Field(None, description="classification with train.semi: unlabelled inputs from elsewhere, {path: FOLDER} or {source: {name: ...}}, beside (or instead of) the rest of data.labels_per_class's training split")
@@ -103,9 +104,12 @@ class DataConfig(NamedSection):
             raise ValueError(f"@fold@is 0-based and must be below data.folds ({self.folds}), got {self.fold}")
         if self.folds is None and self.fold:
             raise ValueError("@fold@needs data.folds, the number of folds the data is cut into")
-        if self.labeled_repeat > 1 and self.labels_per_class is None:
+        few = self.labels_per_class is not None or self.labeled_fraction is not None
+        if self.labels_per_class is not None and self.labeled_fraction is not None:
+            raise ValueError("@labeled_fraction@and data.labels_per_class both say how many labels to keep; set one")
+        if self.labeled_repeat > 1 and not few:
             raise ValueError("@labeled_repeat@repeats the few labelled examples of data.labels_per_class; set that too")
-        if self.labels_per_group and (self.labels_per_class is None or not self.groups):
+        if self.labels_per_group and (not few or not self.groups):
             raise ValueError("@labels_per_group@draws data.labels_per_class within each group of data.groups; set both")
         return self
 

@@ -70,10 +70,10 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
     if inputs_from is not None and preprocessor is None:
         fitted = fitted.with_inputs_of(inputs_from)
     unlabeled = None
-    if cfg.labels_per_class is not None:  # a few labels per class; the rest unlabelled (their labels hidden)
-        groups = pool_groups(raw, cfg, pool.at[train_idx]) if cfg.labels_per_group else None
-        kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, seed=seed,
-                                repeat=cfg.labeled_repeat, groups=groups)
+    if cfg.labels_per_class is not None or cfg.labeled_fraction is not None:  # a few labels per class; the rest
+        groups = pool_groups(raw, cfg, pool.at[train_idx]) if cfg.labels_per_group else None  # unlabelled, labels hidden
+        kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, fraction=cfg.labeled_fraction,
+                                seed=seed, repeat=cfg.labeled_repeat, groups=groups)
         train_idx, unlabeled = train_idx[kept], _tensors(fitted, pool.pick(train_idx[rest]), spec)
     if cfg.unlabeled is not None:  # unlabelled inputs from elsewhere: a folder, or another source
         unlabeled = joined(unlabeled, load_unlabeled(cfg.unlabeled, fitted, modality=raw.modality, spec=spec,
@@ -181,6 +181,7 @@ def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, prep
                 inputs_from: Preprocessor | None = None) -> None:
     """Refuse combinations that cannot work, before any work is done on them."""
     check_few_labels(cfg.labels_per_class, spec, task, ordered=raw.ordered, source=cfg.name)
+    check_few_labels(cfg.labeled_fraction, spec, task, ordered=raw.ordered, source=cfg.name, key="data.labeled_fraction")
     if raw.modality not in spec.modalities:
         needs = spec.needs or " or ".join(spec.modalities) + " data"
         raise DataError(f"task.name: {task} needs {needs}, not {cfg.name} ({raw.modality} data)")
