@@ -95,19 +95,35 @@ def test_spectrograms_get_specaugment_as_their_strong_view():
     from layerlab.data import Split
     from layerlab.data.spec_augment import SpecAugment
     from layerlab.data.strong_augment import StrongAugment
+    from layerlab.data.word_dropout import WordDropout
     from layerlab.train.semi_training import _views
 
     cfg = load_recipe("fsdd-cnn")
     spectrograms = Split(torch.randn(4, 1, 40, 60), torch.zeros(4, dtype=torch.long))
     assert isinstance(_views(cfg, "audio", spectrograms).strong, SpecAugment)
     assert isinstance(_views(cfg, "image", spectrograms).strong, StrongAugment)
-    assert _views(cfg, "text", Split(torch.ones(4, 9, dtype=torch.long), torch.zeros(4))).strong is None
+    assert isinstance(_views(cfg, "text", Split(torch.ones(4, 9, dtype=torch.long), torch.zeros(4))).strong, WordDropout)
+    assert _views(cfg, "table", Split(torch.ones(4, 9), torch.zeros(4))).strong is None
 
 
-def test_fixmatch_on_text_is_refused_naming_the_alternatives(tmp_path, shared_data):
-    overrides = ["data.labels_per_class=5", "train.semi={method: fixmatch}", "train.epochs=1"]
-    with pytest.raises(LayerLabError, match="fixmatch needs a strong augmentation.*use pseudo_label or mean_teacher"):
-        api.run("polarity-cnn", overrides, out=tmp_path / "run")
+def test_fixmatch_on_a_table_is_refused_naming_the_alternatives(tmp_path):
+    rng = torch.Generator().manual_seed(0)
+    rows = ["a,b,y"] + [f"{float(v):.3f},{float(w):.3f},{int(v > 0)}" for v, w in torch.randn(60, 2, generator=rng)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    recipe = {"data": {"name": "csv", "path": str(tmp_path / "t.csv"), "target": "y", "labels_per_class": 5},
+              "model": {"name": "mlp"}, "train": {"epochs": 1, "report": False, "semi": {"method": "fixmatch"}}}
+    with pytest.raises(LayerLabError, match="fixmatch needs a strong augmentation.*for table data.*use pseudo_label or mean_teacher"):
+        api.run(recipe, out=tmp_path / "run")
+
+
+def test_fixmatch_learns_sentiment_with_word_dropout_as_the_strong_view(tmp_path, shared_data):
+    overrides = ["data.labels_per_class=300", "data.labeled_repeat=2", "model.embed_dim=64", "model.filters=64",
+                 "model.kernel_sizes=[1, 2, 3]", "train.epochs=4", "train.budget=off", "train.early_stopping=null",
+                 "train.report=false", "train.semi={method: fixmatch, mu: 2, threshold: 0.7}"]
+    result = api.run("polarity-cnn", overrides, out=tmp_path / "run")
+    assert result.summary["test"]["accuracy"] > 0.58  # 600 labelled reviews, 4 short epochs; chance is 0.5
+    last = result.history[-1]  # a few confident predictions on the 8,000 unlabelled reviews, mostly right
+    assert last["unlabeled_above_threshold"] > 0 and last["pseudo_label_accuracy"] > 0.55
 
 
 def test_recipe_explain_lists_every_methods_fields():

@@ -1,7 +1,7 @@
 """FixMatch (Sohn et al., 2020): a confident prediction on a weak view is the target of a strong view.
 
 Labelled examples, the weak views (the recipe's flips and crops) and the strong views (RandAugment-like
-operations and Cutout, ``layerlab.data.strong_augment``; SpecAugment for spectrograms) of the unlabelled
+operations and Cutout, ``layerlab.data.strong_augment``; SpecAugment for spectrograms; word dropout for sentences) of the unlabelled
 batch go through the model in one pass. Where the weak view's prediction is at least ``threshold``
 confident, its class is the strong view's target; the loss averages over the whole unlabelled batch.
 With ``dist_align`` the weak view's probabilities are first aligned to the labelled examples' class

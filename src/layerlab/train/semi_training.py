@@ -30,6 +30,7 @@ from layerlab.data.batching import BatchAugment, num_batches
 from layerlab.data.spec_augment import SpecAugment
 from layerlab.data.strong_augment import StrongAugment
 from layerlab.data.unlabeled import UNKNOWN
+from layerlab.data.word_dropout import WordDropout
 from layerlab.errors import LayerLabError
 from layerlab.semi import SEMI, SemiBatch, SemiConfig, SemiMethod, Views
 from layerlab.semi.base import ramp_up
@@ -112,11 +113,11 @@ class SemiTraining(Callback):
         unlabeled = built.data.unlabeled
         _check(cfg, built, unlabeled)
         assert unlabeled is not None
-        views = _views(cfg, built.data.info.modality, unlabeled)
+        views = _views(cfg, built.data.info.modality, unlabeled, built.data.info.pad_id)
         self.method: SemiMethod = SEMI.get(semi.method)(semi, views, _prior(built), len(unlabeled))
         if self.method.needs_strong and views.strong is None:
             raise LayerLabError(f"train.semi.method: {semi.method} needs a strong augmentation, and there is none "
-                                f"for {built.data.info.modality} data (images and spectrograms have one); use "
+                                f"for {built.data.info.modality} data (images, spectrograms and sentences have one); use "
                                 "pseudo_label or mean_teacher")
         self.cfg, self.seed = semi, cfg.train.seed
         self.unlabeled = unlabeled
@@ -179,9 +180,9 @@ class SemiTraining(Callback):
         self.method.load_state_dict(state["method"])
 
 
-def _views(cfg: Recipe, modality: str, unlabeled: Split) -> Views:
+def _views(cfg: Recipe, modality: str, unlabeled: Split, pad_id: int | None = None) -> Views:
     """Weak: the recipe's data.augment (flips, crops, ...). Strong: RandAugment-like for images,
-    SpecAugment for spectrograms, none otherwise."""
+    SpecAugment for spectrograms, word dropout for sentences (token ids), none otherwise."""
     weak = BatchAugment(cfg.data.augment)
     strong: Any = None
     if modality == "image":
@@ -190,6 +191,8 @@ def _views(cfg: Recipe, modality: str, unlabeled: Split) -> Views:
     elif modality == "audio":
         bins, frames = unlabeled.x.shape[-2:]
         strong = SpecAugment(freq_mask=max(1, bins // 5), time_mask=max(1, frames // 5), freq_masks=2, time_masks=2)
+    elif modality == "text" and unlabeled.x.dim() == 2:  # sentences as token ids: words left out
+        strong = WordDropout(pad_id=pad_id if pad_id is not None else 0)  # text's DataInfo names it; 0 is <pad>
     return Views(weak=weak if weak.enabled else (lambda u, generator: u), strong=strong)
 
 
