@@ -53,6 +53,25 @@ def write_npz(path: Path, train: Arrays, test: Arrays | None = None, *, classes:
     np.savez(path, **out)
 
 
+def unlabeled_arrays(data: Any, train: Arrays, *, target: str | None) -> Arrays:
+    """The inputs of ``data`` (``fit``'s ``unlabeled``: an array or tensor of inputs, or a DataFrame of the
+    training data's input columns, its target column ignored where there), as the arrays source's file
+    holds them, with ``y`` all 0 (read by nobody). UsageError naming unlabeled where they do not fit ``train``."""
+    if _is_frame(data):
+        if target is None:
+            raise UsageError("unlabeled: a DataFrame, but the training data is arrays; give both the same way")
+        held = _frame(data if target in data.columns else data.assign(**{target: 0}), target, "unlabeled")
+    else:
+        if isinstance(data, tuple | list):
+            raise UsageError("unlabeled: the inputs alone (an array or tensor of examples), not a tuple or list")
+        x = _numpy(data, "unlabeled")
+        if x.ndim == 3 and train["x"].ndim == 4:
+            x = x[:, None]  # grey images without their channel axis
+        held = {"x": x}
+    held["y"] = np.zeros(len(held["x"]), dtype=np.int64)
+    return check_like(held, train, "unlabeled")
+
+
 def check_like(held: Arrays, train: Arrays, what: str) -> Arrays:
     """``held`` (test or validation data), once its examples are of the training data's kind: the same
     example shape, the same columns in the same order (a DataFrame), 8-bit pixels where the training

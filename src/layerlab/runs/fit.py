@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from torch import nn
 
-from layerlab.data.user_data import arrays_of, check_like, write_npz
+from layerlab.data.user_data import arrays_of, check_like, unlabeled_arrays, write_npz
 from layerlab.errors import UsageError
 from layerlab.models.python_module import class_path, needs_arguments, supplied
 from layerlab.notebook import live
@@ -32,12 +32,13 @@ from layerlab.train.callbacks import Callback
 log = logging.getLogger(__name__)
 
 DATA_FILE = "data.npz"
+UNLABELED_FILE = "unlabeled.npz"  # fit's unlabeled inputs, beside data.npz
 
 
 def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | Mapping[str, Any] = "classification",
         val: Any = 0.1, test: Any = 0.2, classes: Sequence[str] | None = None,
         model_args: Mapping[str, Any] | None = None, name: str = "fit", out: str | Path | None = None,
-        runs_root: str | Path = "runs", data_options: Mapping[str, Any] | None = None,
+        runs_root: str | Path = "runs", data_options: Mapping[str, Any] | None = None, unlabeled: Any = None,
         progress: bool = True, console: Console | None = None, callbacks: Sequence[Callback] = (),
         **train: Any) -> RunResult:
     """Train ``model`` on ``data`` and write a run directory; returns what ``run`` returns.
@@ -50,6 +51,8 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
     the same kind as ``data`` (None: no test split). ``classes``: the class names of integer targets. ``model_args``: the
     module's constructor arguments, recorded so that the run can be loaded back (a class that takes
     none needs none). ``data_options``: further ``data`` keys (``normalize``, ``augment``, ``limit``).
+    ``unlabeled``: inputs without targets for ``semi={"method": "fixmatch"}`` (``train.semi``): an array or
+    tensor of inputs like ``data``'s, a DataFrame of its input columns, or the path of a folder of images.
     ``progress``: show the training (in a notebook: a progress line and
     the learning curves, redrawn in the cell; elsewhere one line per epoch on ``console`` or stdout).
     ``**train``: the recipe's train fields (epochs, lr, batch_size, ...). Raises RecipeError for a bad
@@ -63,10 +66,11 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
     if folder is not None and not _is_fraction(val):
         raise UsageError("fit: val as data goes with data in memory (arrays, a DataFrame, a Dataset); with a folder "
                          "of images give val a fraction")
+    given_unlabeled = _unlabeled_section(unlabeled, folder)
     cfg = load_recipe({
         "name": name,
         "data": {**(folder or {"name": "arrays", "path": DATA_FILE}), **({"val_fraction": val} if _is_fraction(val) else {}),
-                 **_test_fraction(test), **(data_options or {})},
+                 **_test_fraction(test), **(data_options or {}), **given_unlabeled},
         "model": model_section(model, model_args),
         "task": {"name": task} if isinstance(task, str) else dict(task),
         "train": train,
@@ -75,11 +79,17 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
         train_arrays = arrays_of(data, target=target, what="data")
         held = None if _test_fraction(test) else check_like(arrays_of(test, target=target, what="test"), train_arrays, "test")
         given_val = None if _is_fraction(val) else check_like(arrays_of(val, target=target, what="val"), train_arrays, "val")
+        unlabeled_inputs = None if unlabeled is None or isinstance(unlabeled, str | Path) else (
+            unlabeled_arrays(unlabeled, train_arrays, target=target))
     rundir = RunDir.new_at(out if out is not None else stamped_path(Path(runs_root), cfg.name))
     if folder is None:
         path = rundir.path / DATA_FILE
         write_npz(path, train_arrays, held, classes=list(classes) if classes is not None else None, val=given_val)
         cfg = load_recipe(cfg, {"data.path": str(path.resolve())})
+        if unlabeled_inputs is not None:
+            inputs = rundir.path / UNLABELED_FILE
+            write_npz(inputs, unlabeled_inputs)
+            cfg = load_recipe(cfg, {"data.unlabeled": {"source": {"name": "arrays", "path": str(inputs.resolve())}}})
     shown = live() if progress else []
     if progress and not shown and console is None:
         console = Console()
@@ -114,6 +124,20 @@ def _folder(data: Any) -> dict[str, Any] | None:
         raise UsageError(f"fit: data {str(data)!r} is not a folder (a path names a folder of images, one subfolder "
                          "per class; pass arrays, a DataFrame or a Dataset otherwise)")
     return {"name": "image-folder", "path": str(Path(data).resolve())}
+
+
+def _unlabeled_section(unlabeled: Any, folder: dict[str, Any] | None) -> dict[str, Any]:
+    """``data.unlabeled`` for fit's ``unlabeled``: a folder as it is; arrays or a DataFrame as the arrays file
+    written beside data.npz (its path set once the run directory exists)."""
+    if unlabeled is None:
+        return {}
+    if isinstance(unlabeled, str | Path):
+        if not Path(unlabeled).exists():
+            raise UsageError(f"fit: unlabeled {str(unlabeled)!r} does not exist (a path names a folder of images)")
+        return {"unlabeled": {"path": str(Path(unlabeled).resolve())}}
+    if folder is not None:
+        raise UsageError("fit: with a folder of images as data, unlabeled is a folder of images too (its path)")
+    return {"unlabeled": {"source": {"name": "arrays", "path": UNLABELED_FILE}}}
 
 
 def _is_fraction(value: Any) -> bool:
