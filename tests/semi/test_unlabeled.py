@@ -5,6 +5,7 @@ trains on them, and what does not fit is refused naming data.unlabeled."""
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -125,6 +126,8 @@ def test_fixmatch_learns_with_a_folder_of_unlabelled_images(tmp_path):
     last = result.history[-1]
     assert last["unlabeled_above_threshold"] > 0
     assert 0 < last["pseudo_label_accuracy"] <= 1  # measured on the training split's hidden labels only
+    shutil.rmtree(folder)  # the unlabelled inputs are for training: the run is evaluated without them
+    assert api.evaluate(result.run_dir)["metrics"]["accuracy"] == pytest.approx(result.summary["test"]["accuracy"])
 
 
 def test_with_no_label_known_the_pseudo_label_accuracy_is_not_made_up(tmp_path):

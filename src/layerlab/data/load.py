@@ -75,7 +75,8 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
         kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, fraction=cfg.labeled_fraction,
                                 seed=seed, repeat=cfg.labeled_repeat, groups=groups)
         train_idx, unlabeled = train_idx[kept], _tensors(fitted, pool.pick(train_idx[rest]), spec)
-    if cfg.unlabeled is not None:  # unlabelled inputs from elsewhere: a folder, or another source
+    if cfg.unlabeled is not None and preprocessor is None:  # unlabelled inputs from elsewhere (a folder, another
+        # source), for training only: a trained run's data read again (evaluate, predict, export) does without
         unlabeled = joined(unlabeled, load_unlabeled(cfg.unlabeled, fitted, modality=raw.modality, spec=spec,
                                                      seed=seed, settings=settings))
     parts = (pool.pick(train_idx), pool.pick(val_idx), test)
