@@ -127,7 +127,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-semi"))
     parser.add_argument("--backbone", type=Path, help="fixmatch_backbone: the source run (default: train one on classes 0-4)")
     parser.add_argument("--backbone-epochs", type=int, default=5, help="fixmatch_backbone: epochs of the new source run")
-    parser.add_argument("--json", type=Path, help="also write every run's result here, one JSON object a line")
+    parser.add_argument("--json", type=Path, help="also append every run's result here, one JSON object a line "
+                        "(several commands may share the file)")
     args = parser.parse_args()
     started, results = time.perf_counter(), []
     for labels in args.labels:
@@ -135,8 +136,9 @@ def main() -> None:
             for seed in args.seeds:
                 results.append(one_run(args, method, labels, seed))
                 print(json.dumps(results[-1]), flush=True)
-                if args.json:
-                    args.json.write_text("".join(json.dumps(r) + "\n" for r in results))
+                if args.json:  # appended as each run ends: a killed command keeps its finished runs
+                    with args.json.open("a") as out:
+                        out.write(json.dumps(results[-1]) + "\n")
     print(table(results))
     print(f"\n(total {time.perf_counter() - started:.0f} s; arguments {json.dumps({k: str(v) for k, v in vars(args).items()})})")
 
