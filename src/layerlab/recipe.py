@@ -34,7 +34,7 @@ from layerlab.recipe_errors import NestedErrors, problems
 from layerlab.recipe_explain import Row, explain_rows
 from layerlab.recipe_yaml import MAX_BYTES, RecipeYAMLError, parse_yaml
 from layerlab.registry import Registry
-from layerlab.semi.config import SemiConfig, semi_section
+from layerlab.semi.config import SemiConfig, semi_section, unlabeled_problem
 from layerlab.tasks.config import TaskConfig, task_trait
 from layerlab.tasks.registry import TASKS
 from layerlab.track.config import TrackConfig
@@ -229,14 +229,8 @@ class Recipe(Section):
 
     @model_validator(mode="after")
     def _semi_has_unlabeled(self) -> Recipe:
-        elsewhere = getattr(self.data, "unlabeled", None) is not None
-        few = getattr(self.data, "labels_per_class", None) is not None or getattr(self.data, "labeled_fraction", None) is not None
-        if self.train.semi is not None and not few and not elsewhere:
-            raise ValueError("@train.semi@needs unlabelled examples: set data.labels_per_class (the rest of the "
-                             "training split is then unlabelled) or data.unlabeled (a folder or source of them)")
-        if elsewhere and self.train.semi is None:
-            raise ValueError("@data.unlabeled@is what train.semi learns from; set train.semi (e.g. {method: fixmatch}) "
-                             "or remove data.unlabeled")
+        if problem := unlabeled_problem(self.data, self.train.semi):
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

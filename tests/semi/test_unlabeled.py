@@ -163,3 +163,9 @@ def test_a_checkpoint_from_before_data_unlabeled_resumes_as_it_would_have(tmp_pa
         for key in ("pseudo_label_accuracy", "unlabeled_above_threshold"):
             assert x[key] == y[key] or (math.isnan(x[key]) and math.isnan(y[key]))
     assert not math.isnan(resumed.history[-1]["pseudo_label_accuracy"])
+
+
+def test_a_task_without_classes_is_refused_naming_data_unlabeled(shared_data, tmp_path):
+    cfg = load_recipe("sunspots-lstm", [SEMI, f"data.unlabeled={{path: {tmp_path}}}"])
+    with pytest.raises(DataError, match="data.unlabeled is for learning classes from few labels"):
+        load_data(cfg.data, task=cfg.task.name, seed=0)

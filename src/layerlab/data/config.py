@@ -96,6 +96,11 @@ class DataConfig(NamedSection):
     def registry(cls) -> Registry:
         return SOURCES
 
+    @property
+    def keeps_few_labels(self) -> bool:
+        """data.labels_per_class or data.labeled_fraction: a few labels kept, the rest of the training split unlabelled."""
+        return self.labels_per_class is not None or self.labeled_fraction is not None
+
     @model_validator(mode="after")
     def _splits_fit(self) -> DataConfig:
         if self.group_balance and not self.groups:
@@ -104,7 +109,7 @@ class DataConfig(NamedSection):
             raise ValueError(f"@fold@is 0-based and must be below data.folds ({self.folds}), got {self.fold}")
         if self.folds is None and self.fold:
             raise ValueError("@fold@needs data.folds, the number of folds the data is cut into")
-        few = self.labels_per_class is not None or self.labeled_fraction is not None
+        few = self.keeps_few_labels
         if self.labels_per_class is not None and self.labeled_fraction is not None:
             raise ValueError("@labeled_fraction@and data.labels_per_class both say how many labels to keep; set one")
         if self.labeled_repeat > 1 and not few:

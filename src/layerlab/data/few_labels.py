@@ -18,13 +18,14 @@ from layerlab.data.targets import TargetSpec
 from layerlab.errors import DataError
 
 
-def check_few_labels(per_class: int | None, spec: TargetSpec, task: str, *, ordered: bool, source: str,
+def check_few_labels(value: object, spec: TargetSpec, task: str, *, ordered: bool, source: str,
                      key: str = "data.labels_per_class") -> None:
-    """Refuse ``data.labels_per_class`` (or ``key``: data.labeled_fraction) where there are no classes to count."""
-    if per_class is None:
+    """Refuse ``key`` (data.labels_per_class, data.labeled_fraction, data.unlabeled), when set (``value`` not
+    None), where there are no classes for train.semi to learn: not classification, or ordered data."""
+    if value is None:
         return
     if spec.kind != "class" or spec.unsupervised:
-        raise DataError(f"{key} keeps a few labelled examples per class for classification; "
+        raise DataError(f"{key} is for learning classes from few labels (train.semi); "
                         f"task {task} does not learn class labels")
     if ordered:
         raise DataError(f"{key}: {source} is ordered (a text corpus or a time series) and has "

@@ -70,15 +70,15 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
     if inputs_from is not None and preprocessor is None:
         fitted = fitted.with_inputs_of(inputs_from)
     unlabeled = None
-    if cfg.labels_per_class is not None or cfg.labeled_fraction is not None:  # a few labels per class; the rest
-        groups = pool_groups(raw, cfg, pool.at[train_idx]) if cfg.labels_per_group else None  # unlabelled, labels hidden
+    if cfg.keeps_few_labels:  # a few labels per class; the rest unlabelled (their labels hidden)
+        groups = pool_groups(raw, cfg, pool.at[train_idx]) if cfg.labels_per_group else None
         kept, rest = few_labels(pool.y[train_idx], per_class=cfg.labels_per_class, fraction=cfg.labeled_fraction,
                                 seed=seed, repeat=cfg.labeled_repeat, groups=groups)
         train_idx, unlabeled = train_idx[kept], _tensors(fitted, pool.pick(train_idx[rest]), spec)
     if cfg.unlabeled is not None and preprocessor is None:  # unlabelled inputs from elsewhere (a folder, another
         # source), for training only: a trained run's data read again (evaluate, predict, export) does without
-        unlabeled = joined(unlabeled, load_unlabeled(cfg.unlabeled, fitted, modality=raw.modality, spec=spec,
-                                                     seed=seed, settings=settings))
+        unlabeled = joined(unlabeled, load_unlabeled(cfg.unlabeled, fitted, modality=raw.modality, seed=seed,
+                                                     settings=settings))
     parts = (pool.pick(train_idx), pool.pick(val_idx), test)
     splits = tuple(_tensors(fitted, part, spec) for part in parts)
     positions = tuple(part.at for part in parts)
@@ -181,8 +181,8 @@ _SPATIAL = ("crop_padding", "hflip", "vflip", "zoom", "erase")
 def _check_fits(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, preprocessor: Preprocessor | None,
                 inputs_from: Preprocessor | None = None) -> None:
     """Refuse combinations that cannot work, before any work is done on them."""
-    check_few_labels(cfg.labels_per_class, spec, task, ordered=raw.ordered, source=cfg.name)
-    check_few_labels(cfg.labeled_fraction, spec, task, ordered=raw.ordered, source=cfg.name, key="data.labeled_fraction")
+    for key in ("labels_per_class", "labeled_fraction", "unlabeled"):
+        check_few_labels(getattr(cfg, key), spec, task, ordered=raw.ordered, source=cfg.name, key=f"data.{key}")
     if raw.modality not in spec.modalities:
         needs = spec.needs or " or ".join(spec.modalities) + " data"
         raise DataError(f"task.name: {task} needs {needs}, not {cfg.name} ({raw.modality} data)")

@@ -28,21 +28,18 @@ from layerlab.data.pixels import Pixels
 from layerlab.data.preprocessor import Preprocessor
 from layerlab.data.source import SOURCES, SourceContext
 from layerlab.data.splits import rng
-from layerlab.data.targets import TargetSpec
 from layerlab.errors import DataError
 from layerlab.settings import Settings
 
 UNKNOWN = -1  # the label of an unlabelled example whose true class nobody knows
 
 
-def load_unlabeled(cfg: UnlabeledConfig, fitted: Preprocessor, *, modality: str, spec: TargetSpec, seed: int,
-                   settings: Settings) -> Split:
-    """The inputs ``data.unlabeled`` names, preprocessed as the labelled data; labels all ``UNKNOWN``.
+def load_unlabeled(cfg: UnlabeledConfig, fitted: Preprocessor, *, modality: str, seed: int, settings: Settings) -> Split:
+    """The inputs ``data.unlabeled`` names, preprocessed as the labelled data; labels all ``UNKNOWN``
+    (``load_data`` has refused it for a task without classes, as data.labels_per_class).
 
     Raises DataError naming data.unlabeled when they cannot be read or do not fit the labelled data.
     """
-    if spec.kind != "class" or spec.unsupervised:
-        raise DataError("data.unlabeled feeds train.semi, which learns class labels; this task does not")
     where = "data.unlabeled.path" if cfg.path is not None else "data.unlabeled.source"
     try:
         x = _from_path(cfg.path, fitted, settings) if cfg.path is not None else _from_source(cfg.source, fitted, modality, settings)

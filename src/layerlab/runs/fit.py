@@ -79,8 +79,8 @@ def fit(model: nn.Module, data: Any, *, target: str | None = None, task: str | M
         train_arrays = arrays_of(data, target=target, what="data")
         held = None if _test_fraction(test) else check_like(arrays_of(test, target=target, what="test"), train_arrays, "test")
         given_val = None if _is_fraction(val) else check_like(arrays_of(val, target=target, what="val"), train_arrays, "val")
-        unlabeled_inputs = None if unlabeled is None or isinstance(unlabeled, str | Path) else (
-            unlabeled_arrays(unlabeled, train_arrays, target=target))
+        unlabeled_inputs = (unlabeled_arrays(unlabeled, train_arrays, target=target)  # in memory: an arrays file
+                            if "source" in given_unlabeled.get("unlabeled", {}) else None)
     rundir = RunDir.new_at(out if out is not None else stamped_path(Path(runs_root), cfg.name))
     if folder is None:
         path = rundir.path / DATA_FILE

@@ -71,3 +71,15 @@ def semi_section(section: Any) -> SemiConfig | None:
         return config_cls.model_validate({**section, "method": method})
     except ValidationError as exc:
         raise NestedErrors(problems(exc, "train.semi", config_cls)) from None
+
+
+def unlabeled_problem(data: Any, semi: SemiConfig | None) -> str | None:
+    """Why a recipe's ``data`` (a DataConfig) and ``train.semi`` do not go together ("@key@message"), or None:
+    train.semi needs unlabelled examples, and data.unlabeled is there only for train.semi."""
+    elsewhere = getattr(data, "unlabeled", None) is not None
+    if semi is not None and not (data.keeps_few_labels or elsewhere):
+        return ("@train.semi@needs unlabelled examples: set data.labels_per_class (the rest of the training split "
+                "is then unlabelled) or data.unlabeled (a folder or source of them)")
+    if elsewhere and semi is None:
+        return "@data.unlabeled@is what train.semi learns from; set train.semi (e.g. {method: fixmatch}) or remove data.unlabeled"
+    return None
