@@ -2,10 +2,15 @@
 towards those of a teacher whose weights are an exponential moving average of the student's.
 
 The student sees one weak view of the unlabelled batch (with the labelled batch), the teacher another
-(in evaluation mode, no gradients). The consistency loss is the squared difference of their class
-probabilities, averaged over classes and examples, and usually ramps up over the first epochs. The
-teacher moves after every optimiser step, with decay min(ema_decay, (step + 1) / (step + 10)) so that
-it follows the student closely at first. The history's confidence and pseudo-labels are the teacher's.
+(without gradients, in training mode as in the paper's code: batch norm normalises with the teacher's own
+batch statistics and keeps its own running statistics, and dropout is on). This module once ran the
+teacher in evaluation mode on the student's running statistics: on 4 digits a class its pseudo-labels
+went wrong and the student collapsed on two seeds of four (BENCHMARKS.md, Mean Teacher).
+
+The consistency loss is the squared difference of their class probabilities, averaged over classes and
+examples, and usually ramps up over the first epochs. The teacher moves after every optimiser step, with
+decay min(ema_decay, (step + 1) / (step + 10)) so that it follows the student closely at first.
+The history's confidence and pseudo-labels are the teacher's.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class MeanTeacher(SemiMethod):
         assert self.teacher is not None, "start(model) makes the teacher"
         logits = model(torch.cat([x, self.views.weak(u, generators[0])]))
         with torch.no_grad():
+            self.teacher.train()
             target = torch.softmax(self.teacher(self.views.weak(u, generators[1])).float(), dim=1)
         student = torch.softmax(logits[len(x):].float(), dim=1)
         loss = (student - target).pow(2).mean()
@@ -45,12 +51,10 @@ class MeanTeacher(SemiMethod):
         decay = min(self.cfg.ema_decay, (step + 1) / (step + 10))
         with torch.no_grad():
             for t, s in zip(self.teacher.parameters(), model.parameters(), strict=True):
-                t.lerp_(s.detach(), 1 - decay)
-            for t, s in zip(self.teacher.buffers(), model.buffers(), strict=True):
-                t.copy_(s)  # batch norm's running statistics: the student's
+                t.lerp_(s.detach(), 1 - decay)  # the buffers (batch norm's statistics) are the teacher's own
 
     def start(self, model: nn.Module) -> None:
-        self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
+        self.teacher = copy.deepcopy(model).requires_grad_(False)
         if self._loaded is not None:
             self.teacher.load_state_dict(self._loaded)
 
