@@ -52,6 +52,9 @@ def main() -> None:
             if not (run / "summary.json").exists() or not (run / "checkpoints" / "last.ckpt").exists():
                 print(f"{run}: skipped (no summary.json or checkpoints/last.ckpt: not a finished run)", file=sys.stderr)
                 continue
+            if "accuracy" not in json.loads((run / "summary.json").read_text()).get("test", {}):
+                print(f"{run}: skipped (its summary has no test accuracy: not a classifier)", file=sys.stderr)
+                continue
             rows.append(row := compare(run, Path(scratch)))
             if args.json:
                 with args.json.open("a") as f:

@@ -17,6 +17,12 @@ the accuracy of those pseudo-labels (means over the seeds). ``--set`` adds overr
 trained with labels on every training image of classes 0-4 (the transfer issue's source task; ``--backbone``
 reuses such a run), its head then replaced for the ten classes. That source saw 30,000 labels of its own task,
 so this row asks what a related labelled task adds, not what 40 labels per class can do alone.
+
+``fixmatch_rotation`` is FixMatch started from a backbone that saw no labels at all: the recipe's model first
+trained to tell which of four rotations (0, 90, 180, 270 degrees) each training image was turned by (Gidaris et
+al. 2018's pretext task; one seeded rotation an image, shifts but no flips, which would swap 90 and 270), on the
+training split's images alone (``--rotation`` reuses such a run). What the unlabelled images teach before FixMatch
+uses them.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
+
 import layerlab
 from layerlab.data.idx import read_idx
 
-METHODS = ("supervised", "pseudo_label", "mean_teacher", "fixmatch", "fixmatch_backbone")
+METHODS = ("supervised", "pseudo_label", "mean_teacher", "fixmatch", "fixmatch_backbone", "fixmatch_rotation")
 
 
 def one_run(args: argparse.Namespace, method: str, labels: int, seed: int) -> dict:
@@ -40,6 +48,9 @@ def one_run(args: argparse.Namespace, method: str, labels: int, seed: int) -> di
     if method == "fixmatch_backbone":  # FixMatch from the weights of a run trained on classes 0-4
         backbone, method = [f"model.from_run={source_run(args)}"], "fixmatch"
         label = "fixmatch_backbone"
+    elif method == "fixmatch_rotation":  # FixMatch from the weights of a run that predicted rotations, no labels
+        backbone, method = [f"model.from_run={rotation_run(args)}"], "fixmatch"
+        label = "fixmatch_rotation"
     else:
         label = method
     overrides = [f"data.labels_per_class={labels}", f"train.seed={seed}", f"train.threads={args.threads}",
@@ -79,6 +90,34 @@ def source_run(args: argparse.Namespace) -> Path:
                           "cpu_minutes": round((_cpu_seconds() - cpu) / 60, 2)}), flush=True)
         args.backbone = result.run_dir
     return args.backbone
+
+
+def rotation_run(args: argparse.Namespace) -> Path:
+    """``--rotation``, or (once per process) a new run of the recipe's model that predicts which of four rotations
+    each of Fashion-MNIST's 60,000 training images was turned by (one seeded rotation an image; 5,000 of them held
+    out as its test split), ``--rotation-epochs`` epochs, no class labels anywhere. Its CPU time is printed on
+    its own."""
+    if args.rotation is None:
+        from transfer_vision import FASHION, subset  # Debian Fashion-MNIST, IDX folders
+
+        x = read_idx(FASHION / "train-images-idx3-ubyte.gz")
+        rng = np.random.default_rng(0)
+        turns = rng.integers(0, 4, len(x)).astype(np.uint8)
+        rotated = np.stack([np.rot90(image, k) for image, k in zip(x, turns)])
+        order = rng.permutation(len(x))
+        train, test = order[:-5000], order[-5000:]
+        folder = subset(args.runs / "data-rotation", rotated[train], turns[train], rotated[test], turns[test])
+        cpu = _cpu_seconds()
+        result = layerlab.run(args.recipe, [*args.set, f"data.path={folder}", "data.labels_per_class=null",
+                                            "data.labeled_repeat=1", "data.augment={crop_padding: 2}", "train.semi=null",
+                                            f"train.epochs={args.rotation_epochs}", f"train.threads={args.threads}",
+                                            "train.report=false", "train.diagnostics_every=0", "track.index=false"],
+                              out=args.runs / "rotation")
+        print(json.dumps({"rotation": str(result.run_dir), "train_images": len(train),
+                          "test_accuracy": result.summary["test"]["accuracy"],
+                          "cpu_minutes": round((_cpu_seconds() - cpu) / 60, 2)}), flush=True)
+        args.rotation = result.run_dir
+    return args.rotation
 
 
 def _cpu_seconds() -> float:
@@ -127,6 +166,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-semi"))
     parser.add_argument("--backbone", type=Path, help="fixmatch_backbone: the source run (default: train one on classes 0-4)")
     parser.add_argument("--backbone-epochs", type=int, default=5, help="fixmatch_backbone: epochs of the new source run")
+    parser.add_argument("--rotation", type=Path, help="fixmatch_rotation: the rotation run (default: train one)")
+    parser.add_argument("--rotation-epochs", type=int, default=5, help="fixmatch_rotation: epochs of the new rotation run")
     parser.add_argument("--json", type=Path, help="also append every run's result here, one JSON object a line "
                         "(several commands may share the file)")
     args = parser.parse_args()
