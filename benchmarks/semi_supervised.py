@@ -18,11 +18,10 @@ trained with labels on every training image of classes 0-4 (the transfer issue's
 reuses such a run), its head then replaced for the ten classes. That source saw 30,000 labels of its own task,
 so this row asks what a related labelled task adds, not what 40 labels per class can do alone.
 
-``fixmatch_rotation`` is FixMatch started from a backbone that saw no labels at all: the recipe's model first
-trained to tell which of four rotations (0, 90, 180, 270 degrees) each training image was turned by (Gidaris et
-al. 2018's pretext task; one seeded rotation an image, shifts but no flips, which would swap 90 and 270), on the
-training split's images alone (``--rotation`` reuses such a run). What the unlabelled images teach before FixMatch
-uses them.
+``fixmatch_rotation`` is FixMatch started from a backbone that saw no labels at all: the built-in recipe
+``fashion-rotation`` (the same model taught to tell which of four turns, 0, 90, 180 or 270 degrees, each training
+image was given: ``data.pretext: rotation``, Gidaris et al. 2018; ``--rotation`` reuses such a run). What the
+unlabelled images teach before FixMatch uses them.
 """
 
 from __future__ import annotations
@@ -34,8 +33,6 @@ import resource
 import statistics
 import time
 from pathlib import Path
-
-import numpy as np
 
 import layerlab
 from layerlab.data.idx import read_idx
@@ -93,27 +90,15 @@ def source_run(args: argparse.Namespace) -> Path:
 
 
 def rotation_run(args: argparse.Namespace) -> Path:
-    """``--rotation``, or (once per process) a new run of the recipe's model that predicts which of four rotations
-    each of Fashion-MNIST's 60,000 training images was turned by (one seeded rotation an image; 5,000 of them held
-    out as its test split), ``--rotation-epochs`` epochs, no class labels anywhere. Its CPU time is printed on
-    its own."""
+    """``--rotation``, or (once per process) a new run of the built-in ``fashion-rotation`` recipe: the recipe's model
+    learning which of four turns each of Fashion-MNIST's training images was given (``data.pretext: rotation``, no
+    class labels read), ``--rotation-epochs`` epochs. Its CPU time is printed on its own."""
     if args.rotation is None:
-        from transfer_vision import FASHION, subset  # Debian Fashion-MNIST, IDX folders
-
-        x = read_idx(FASHION / "train-images-idx3-ubyte.gz")
-        rng = np.random.default_rng(0)
-        turns = rng.integers(0, 4, len(x)).astype(np.uint8)
-        rotated = np.stack([np.rot90(image, k) for image, k in zip(x, turns)])
-        order = rng.permutation(len(x))
-        train, test = order[:-5000], order[-5000:]
-        folder = subset(args.runs / "data-rotation", rotated[train], turns[train], rotated[test], turns[test])
         cpu = _cpu_seconds()
-        result = layerlab.run(args.recipe, [*args.set, f"data.path={folder}", "data.labels_per_class=null",
-                                            "data.labeled_repeat=1", "data.augment={crop_padding: 2}", "train.semi=null",
-                                            f"train.epochs={args.rotation_epochs}", f"train.threads={args.threads}",
-                                            "train.report=false", "train.diagnostics_every=0", "track.index=false"],
+        result = layerlab.run("fashion-rotation", [f"train.epochs={args.rotation_epochs}", f"train.threads={args.threads}",
+                                                   "train.report=false", "train.diagnostics_every=0", "track.index=false"],
                               out=args.runs / "rotation")
-        print(json.dumps({"rotation": str(result.run_dir), "train_images": len(train),
+        print(json.dumps({"rotation": str(result.run_dir), "train_images": result.summary.get("data", {}).get("train"),
                           "test_accuracy": result.summary["test"]["accuracy"],
                           "cpu_minutes": round((_cpu_seconds() - cpu) / 60, 2)}), flush=True)
         args.rotation = result.run_dir

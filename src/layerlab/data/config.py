@@ -91,6 +91,7 @@ class DataConfig(NamedSection):
     labeled_repeat: int = Field(1, ge=1, description="with data.labels_per_class: the labelled examples appear this many times in the training split, so that an epoch takes more steps")
     labels_per_group: bool = Field(False, description="with data.labels_per_class and data.groups: keep that many labelled examples per class within each group (fsdd with groups file:^\\d+_([a-z]+)_: 5 recordings per digit and speaker)")
     unlabeled: UnlabeledConfig | None = Field(None, description="classification with train.semi: unlabelled inputs from elsewhere, {path: FOLDER} or {source: {name: ...}}, beside (or instead of) the rest of data.labels_per_class's training split")
+    pretext: Literal["rotation"] | None = Field(None, description="classification: learn from the images alone, their labels ignored: rotation turns each image by a seeded 0, 90, 180 or 270 degrees and asks which (a backbone for model.from_run; square images, no flips)")
 
     @classmethod
     def registry(cls) -> Registry:
@@ -116,7 +117,20 @@ class DataConfig(NamedSection):
             raise ValueError("@labeled_repeat@repeats the few labelled examples of data.labels_per_class; set that too")
         if self.labels_per_group and (not few or not self.groups):
             raise ValueError("@labels_per_group@draws data.labels_per_class within each group of data.groups; set both")
+        if self.pretext is not None:
+            self._pretext_fits()
         return self
+
+    def _pretext_fits(self) -> None:
+        """data.pretext makes every training image's label: nothing may keep, add or flip labels beside it."""
+        for key in ("labels_per_class", "labeled_fraction", "unlabeled", "generated"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"@pretext@makes a label for every image (its rotation), so data.{key} has nothing to "
+                                 "work on here; set it in the run that starts from this one (model.from_run)")
+        for flip in ("hflip", "vflip"):
+            if getattr(self.augment, flip):
+                raise ValueError(f"@augment.{flip}@would mirror a turned image, and a mirrored quarter turn one way "
+                                 "looks like a quarter turn the other way; leave flips off with data.pretext: rotation")
 
 
 # ----------------------------------------------------------------------------------------- families

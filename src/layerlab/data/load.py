@@ -21,6 +21,7 @@ from layerlab.data.dataset import DataInfo, Dataset, Split
 from layerlab.data.few_labels import check_few_labels, few_labels
 from layerlab.data.groups import attach_metadata, pool_groups
 from layerlab.data.preprocessor import Preprocessor
+from layerlab.data.pretext import with_pretext
 from layerlab.data.source import SOURCES, RawData, SourceContext
 from layerlab.data.splits import kfold_indices, rng, split_fraction, split_indices, split_tail
 from layerlab.data.targets import StructuredTargets, TargetSpec
@@ -53,6 +54,8 @@ def load_data(cfg: DataConfig, *, task: str | TargetSpec, seed: int, settings: S
     cfg = as_source_config(cfg)
     settings = settings if settings is not None else load_settings()
     raw = SOURCES.get(cfg.name)(cfg, SourceContext(name, settings, preprocessor, spec))
+    if cfg.pretext is not None:  # labels made from the images themselves (their own are dropped)
+        raw = with_pretext(raw, cfg, name, spec, seed)
     _check_fits(raw, cfg, name, spec, preprocessor, inputs_from)
     stratify = spec.stratify and not raw.ordered
     pool, test = _test_split(raw, cfg, seed, stratify)
