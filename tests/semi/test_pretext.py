@@ -10,7 +10,9 @@ import torch
 
 from layerlab import api
 from layerlab.data import load_data
-from layerlab.data.pretext import ROTATIONS, rotated
+from layerlab.data.image_preprocessor import ImagePreprocessor
+from layerlab.data.pretext import ROTATIONS, rotated, with_pretext
+from layerlab.data.source import CLASS_TARGETS, RawData
 from layerlab.errors import DataError
 from layerlab.recipe import RecipeError, load_recipe
 
@@ -34,16 +36,27 @@ def test_each_image_is_turned_by_the_quarter_turns_of_its_label():
 
 
 def test_the_labels_are_the_turns_and_the_digits_labels_are_not_read():
-    cfg, data = _digits()
+    images = np.random.default_rng(0).integers(0, 255, (50, 1, 5, 5), dtype=np.uint8)
+    source = RawData("image", images[:40], np.full(40, -7), test_x=images[40:], test_y=np.full(10, -7),
+                     fit=lambda train: ImagePreprocessor.fit(train, scale=255.0, normalize=True, classes=["a", "b"]))
+    cfg = load_recipe("digits-cnn", ["data.pretext=rotation"]).data
+    turned = with_pretext(source, cfg, "classification", CLASS_TARGETS, seed=0)
+    for split_x, out, turns in ((source.x, turned.x, turned.y), (source.test_x, turned.test_x, turned.test_y)):
+        assert set(np.unique(turns)) <= {0, 1, 2, 3}  # the labels -7 given are gone, whatever they were
+        for image, t, k in zip(split_x, out, turns):
+            assert np.array_equal(t, np.rot90(image, k, axes=(1, 2)))
+    assert set(np.unique(turned.y)) == {0, 1, 2, 3} and turned.fit(turned.x).classes == list(ROTATIONS)
+    again = with_pretext(source, cfg, "classification", CLASS_TARGETS, seed=0)
+    other = with_pretext(source, cfg, "classification", CLASS_TARGETS, seed=1)
+    assert np.array_equal(again.y, turned.y) and not np.array_equal(other.y, turned.y)  # drawn from the seed
+
+
+def test_load_data_gives_the_four_turns_as_classes():
+    _, data = _digits()
     _, plain = _digits("data.pretext=null")
     assert data.info.class_names == list(ROTATIONS) and data.info.num_classes == 4
     assert len(data.train) == len(plain.train) and len(data.test) == len(plain.test)
-    turns = torch.bincount(data.train.y, minlength=4)
-    assert turns.min() > 0.2 * len(data.train)  # the four turns about equally, unrelated to the digits
-    unturned = data.train.y == 0  # the same images as without the pretext where the turn is 0
-    assert 0.1 < unturned.float().mean() < 0.4
-    _, second = _digits("train.seed=1")
-    assert not torch.equal(second.train.y, data.train.y)  # the turns are drawn from the seed
+    assert torch.bincount(data.train.y, minlength=4).min() > 0.2 * len(data.train)  # the four turns about equally
 
 
 @pytest.mark.slow

@@ -34,7 +34,8 @@ def with_pretext(raw: RawData, cfg: DataConfig, task: str, spec: TargetSpec, see
         raise DataError(f"data.pretext: rotation turns images, and {cfg.name} gives {raw.modality} data")
     if not isinstance(raw.x, np.ndarray):
         raise DataError(f"data.pretext: rotation turns the images in memory, and {cfg.name}'s are read from a "
-                        "memory-mapped cache (data.cache: mmap, or auto for a folder larger than half the memory); set data.cache: memory")
+                        "memory-mapped cache (data.cache: mmap, or auto for a folder larger than half the memory); "
+                        "set data.cache: memory")
     height, width = raw.x.shape[2:]
     if height != width:
         raise DataError(f"data.pretext: rotation needs square images, so that a turned image keeps its shape; "
