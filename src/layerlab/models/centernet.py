@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from layerlab.errors import LayerLabError
 from layerlab.models.base import MODELS
 from layerlab.models.configs_image import CenterNetConfig
-from layerlab.models.layers import image_shape
+from layerlab.models.layers import channels_last, image_shape
 
 PRIOR = 0.1  # the heatmap starts near this probability everywhere, so the first focal losses stay small
 
@@ -168,4 +168,6 @@ def build_centernet(cfg: CenterNetConfig, input_shape: tuple[int, ...], num_outp
     if min(height, width) < 2 * cfg.stride:
         raise LayerLabError(f"model.stride: {cfg.stride} leaves less than 2x2 cells of a {height}x{width} image; "
                             f"use a smaller stride (2 or 4)")
-    return CenterNet(channels, num_outputs, cfg)
+    # channels-last weights: 1.19x the images/s of the default layout for scenes-detection's model (width 48, 64x64,
+    # batch 32) and 1.22x for pennfudan-detection's (width 32, 256x256, batch 8), fp32, 2 threads (BENCHMARKS.md)
+    return channels_last(CenterNet(channels, num_outputs, cfg))
