@@ -102,6 +102,7 @@ def main() -> None:
     foreground = unet != 0
     found = detections(det, x)
     rules = {"unet": unet, "unet_hflip": (probs + mirrored).argmax(1)}
+    crop_probs = crop_classes(args.classifier, seg, x, foreground, found) if args.classifier else None
     for t in THRESHOLDS:
         kept = [{k: v[d["scores"] >= t] for k, v in d.items()} for d in found]
         onehot = [F.one_hot(d["labels"] + 1, classes).float() * d["scores"][:, None] for d in kept]
@@ -111,19 +112,8 @@ def main() -> None:
         rules[f"restricted@{t}"] = torch.where(covered, (probs * (e > 0)).argmax(1), unet)
         for w in (0.5, 1.0, 2.0):
             rules[f"mix{w}@{t}"] = torch.where(foreground, (probs[:, 1:] + w * e[:, 1:]).argmax(1) + 1, unet)
-        if args.classifier:
-            cnn = load_run(args.classifier, device="cpu")
-            scale, shift = _affine_inputs(cnn)
-            cnn.model.eval()
-            per_box = []
-            with torch.no_grad():
-                for i, d in enumerate(kept):
-                    if not len(d["boxes"]):
-                        per_box.append(torch.zeros(0, classes))
-                        continue
-                    pixels = (seg_pixels(seg, x[i]) * foreground[i])[None]
-                    p = cnn.model(crops(pixels, d["boxes"], side) * scale + shift).softmax(1)
-                    per_box.append(F.pad(p, (1, 0)) * d["scores"][:, None])
+        if crop_probs is not None:
+            per_box = [p[f["scores"] >= t] * k["scores"][:, None] for p, f, k in zip(crop_probs, found, kept)]
             e = evidence(kept, per_box, classes, side)
             rules[f"crop_class@{t}"] = torch.where(foreground & (e.amax(1) > 0), e.argmax(1), unet)
             rules[f"crop_mix1.0@{t}"] = torch.where(foreground, (probs[:, 1:] + e[:, 1:]).argmax(1) + 1, unet)
@@ -136,10 +126,23 @@ def main() -> None:
             json.dump(results, f)
 
 
-def seg_pixels(seg: LoadedRun, x: Tensor) -> Tensor:
-    """One scene's pixels back in [0, 1] from the segmentation run's standardised input (1, S, S)."""
+def crop_classes(run_dir: str, seg: LoadedRun, x: Tensor, foreground: Tensor,
+                 found: list[dict[str, Tensor]]) -> list[Tensor]:
+    """Per scene (k_i, 1 + classes): the classifier run's probabilities on each detection's crop, taken from the
+    scene's pixels back in [0, 1] with the U-Net's background blacked out (column 0, the background, zero)."""
+    cnn = load_run(run_dir, device="cpu")
+    cnn.model.eval()
+    scale, shift = _affine_inputs(cnn)
     mean, std = _standardisation(seg)
-    return (x * std + mean).clamp(0, 1)
+    pixels = (x[:, 0] * std + mean).clamp(0, 1) * foreground  # (N, S, S)
+    side = x.shape[-1]
+    out = []
+    with torch.no_grad():
+        for scene, d in zip(pixels, found):
+            p = cnn.model(crops(scene[None], d["boxes"], side) * scale + shift).softmax(1) if len(d["boxes"]) else (
+                torch.zeros(0, len(cnn.task.class_names)))
+            out.append(F.pad(p, (1, 0)))
+    return out
 
 
 def _standardisation(run: LoadedRun) -> tuple[float, float]:
