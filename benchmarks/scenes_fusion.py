@@ -131,35 +131,10 @@ def main() -> None:
     crop_probs = crop_classes(cnn, seg, x, foreground, found, args.crop_hflip) if cnn is not None else None
     for t in THRESHOLDS:
         kept = [{k: v[d["scores"] >= t] for k, v in d.items()} for d in found]
-        onehot = [F.one_hot(d["labels"] + 1, classes).float() * d["scores"][:, None] for d in kept]
-        e = evidence(kept, onehot, classes, side)
-        covered = foreground & (e.amax(1) > 0)
-        rules[f"box_class@{t}"] = torch.where(covered, e.argmax(1), unet)
-        rules[f"restricted@{t}"] = torch.where(covered, (probs * (e > 0)).argmax(1), unet)
-        pooled = pooled_classes(probs, foreground, kept)
-        e = evidence(kept, [p * d["scores"][:, None] for p, d in zip(pooled, kept)], classes, side)
-        rules[f"pooled_best@{t}"] = torch.where(covered, e.argmax(1), unet)
-        e = evidence(kept, [F.one_hot(p.argmax(1), classes).float() for p in pooled], classes, side)
-        rules[f"pooled_restricted@{t}"] = torch.where(covered, (probs * (e > 0)).argmax(1), unet)
-        e = evidence(kept, pooled, classes, side)
-        for w in (1.0, 4.0):
-            rules[f"pooled_mix{w}@{t}"] = torch.where(covered, (probs[:, 1:] + w * e[:, 1:]).argmax(1) + 1, unet)
-        for w in (0.5, 1.0, 2.0):
-            rules[f"mix{w}@{t}"] = torch.where(foreground, (probs[:, 1:] + w * e[:, 1:]).argmax(1) + 1, unet)
+        rules.update(detector_rules(t, kept, probs, unet, foreground, classes, side))
         if crop_probs is not None:
-            per_box = [p[f["scores"] >= t] * k["scores"][:, None] for p, f, k in zip(crop_probs, found, kept)]
-            e = evidence(kept, per_box, classes, side)
-            rules[f"crop_class@{t}"] = torch.where(foreground & (e.amax(1) > 0), e.argmax(1), unet)
-            rules[f"crop_mix1.0@{t}"] = torch.where(foreground, (probs[:, 1:] + e[:, 1:]).argmax(1) + 1, unet)
-            rules[f"crop_mix3.0@{t}"] = torch.where(foreground, (probs[:, 1:] + 3 * e[:, 1:]).argmax(1) + 1, unet)
-            e = evidence(kept, [F.one_hot(p[f["scores"] >= t].argmax(1), classes).float()
-                                for p, f in zip(crop_probs, found)], classes, side)
-            crop_covered = foreground & (e.amax(1) > 0)
-            rules[f"crop_restricted@{t}"] = torch.where(crop_covered, (probs * (e > 0)).argmax(1), unet)
-            rules[f"crop_restricted_hflip@{t}"] = torch.where(crop_covered, ((probs + mirrored) * (e > 0)).argmax(1),
-                                                              unet)
-            e = evidence(kept, [p[f["scores"] >= t] for p, f in zip(crop_probs, found)], classes, side)
-            rules[f"crop_product@{t}"] = torch.where(crop_covered, (probs * e).argmax(1), unet)
+            kept_probs = [p[d["scores"] >= t] for p, d in zip(crop_probs, found)]
+            rules.update(crop_rules(t, kept, kept_probs, probs, mirrored, unet, foreground, classes, side))
     # the U-Net's mask with the true classes (its false foreground keeps the U-Net's garment class)
     rules["oracle_classes_unet_mask"] = torch.where(foreground, torch.where(y > 0, y, unet), 0)
     if args.classifier:
@@ -175,6 +150,45 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f)
+
+
+def detector_rules(t: float, kept: list[dict[str, Tensor]], probs: Tensor, unet: Tensor, foreground: Tensor,
+                   classes: int, side: int) -> dict[str, Tensor]:
+    """The rules from the detections of score >= t alone: their classes, and the U-Net's probabilities pooled."""
+    rules = {}
+    onehot = [F.one_hot(d["labels"] + 1, classes).float() * d["scores"][:, None] for d in kept]
+    e = evidence(kept, onehot, classes, side)
+    covered = foreground & (e.amax(1) > 0)
+    rules[f"box_class@{t}"] = torch.where(covered, e.argmax(1), unet)
+    rules[f"restricted@{t}"] = torch.where(covered, (probs * (e > 0)).argmax(1), unet)
+    for w in (0.5, 1.0, 2.0):
+        rules[f"mix{w}@{t}"] = torch.where(foreground, (probs[:, 1:] + w * e[:, 1:]).argmax(1) + 1, unet)
+    pooled = pooled_classes(probs, foreground, kept)
+    e = evidence(kept, [p * d["scores"][:, None] for p, d in zip(pooled, kept)], classes, side)
+    rules[f"pooled_best@{t}"] = torch.where(covered, e.argmax(1), unet)
+    e = evidence(kept, [F.one_hot(p.argmax(1), classes).float() for p in pooled], classes, side)
+    rules[f"pooled_restricted@{t}"] = torch.where(covered, (probs * (e > 0)).argmax(1), unet)
+    e = evidence(kept, pooled, classes, side)
+    for w in (1.0, 4.0):
+        rules[f"pooled_mix{w}@{t}"] = torch.where(covered, (probs[:, 1:] + w * e[:, 1:]).argmax(1) + 1, unet)
+    return rules
+
+
+def crop_rules(t: float, kept: list[dict[str, Tensor]], kept_probs: list[Tensor], probs: Tensor, mirrored: Tensor,
+               unet: Tensor, foreground: Tensor, classes: int, side: int) -> dict[str, Tensor]:
+    """The rules from the classifier's probabilities on the crops of the detections of score >= t."""
+    rules = {}
+    e = evidence(kept, [p * d["scores"][:, None] for p, d in zip(kept_probs, kept)], classes, side)
+    rules[f"crop_class@{t}"] = torch.where(foreground & (e.amax(1) > 0), e.argmax(1), unet)
+    for w in (1.0, 3.0):
+        rules[f"crop_mix{w}@{t}"] = torch.where(foreground, (probs[:, 1:] + w * e[:, 1:]).argmax(1) + 1, unet)
+    e = evidence(kept, [F.one_hot(p.argmax(1), classes).float() for p in kept_probs], classes, side)
+    covered = foreground & (e.amax(1) > 0)
+    rules[f"crop_restricted@{t}"] = torch.where(covered, (probs * (e > 0)).argmax(1), unet)
+    rules[f"crop_restricted_hflip@{t}"] = torch.where(covered, ((probs + mirrored) * (e > 0)).argmax(1), unet)
+    e = evidence(kept, kept_probs, classes, side)
+    rules[f"crop_product@{t}"] = torch.where(covered, (probs * e).argmax(1), unet)
+    return rules
 
 
 def pooled_classes(probs: Tensor, foreground: Tensor, found: list[dict[str, Tensor]]) -> list[Tensor]:
@@ -195,8 +209,7 @@ def crop_classes(cnn: LoadedRun, seg: LoadedRun, x: Tensor, foreground: Tensor,
     scene's pixels back in [0, 1] with the U-Net's background blacked out (column 0, the background, zero)."""
     cnn.model.eval()
     scale, shift = _affine_inputs(cnn)
-    mean, std = _standardisation(seg)
-    pixels = (x[:, 0] * std + mean).clamp(0, 1) * foreground  # (N, S, S)
+    pixels = _unit_pixels(x, seg) * foreground  # (N, S, S)
     side = x.shape[-1]
     out = []
     with torch.no_grad():
@@ -219,7 +232,7 @@ def true_object_classes(cnn: LoadedRun, seg: LoadedRun, x: Tensor, truth: list[d
     it classified right of how many."""
     cnn.model.eval()
     scale, shift = _affine_inputs(cnn)
-    mean, std = _standardisation(seg)
+    unit = _unit_pixels(x, seg)
     side = x.shape[-1]
     maps = torch.zeros(len(x), side, side, dtype=torch.int64)
     right = total = 0
@@ -228,9 +241,8 @@ def true_object_classes(cnn: LoadedRun, seg: LoadedRun, x: Tensor, truth: list[d
             boxes, labels, masks = (torch.as_tensor(objects[k]) for k in ("boxes", "labels", "masks"))
             if not len(boxes):
                 continue
-            pixels = (x[i, 0] * std + mean).clamp(0, 1)
             keep = masks.any(0)[None].expand(len(boxes), -1, -1) if blackout == "all" else masks
-            views = torch.cat([crops((pixels * k)[None], b[None], side) for k, b in zip(keep, boxes)])
+            views = crops_each((unit[i] * keep)[:, None], boxes, side)
             predicted = cnn.model(views * scale + shift).argmax(1)
             right += int((predicted == labels).sum())
             total += len(labels)
@@ -241,16 +253,16 @@ def true_object_classes(cnn: LoadedRun, seg: LoadedRun, x: Tensor, truth: list[d
 
 def tune_on_crops(cnn: LoadedRun, det: LoadedRun, epochs: int, batch: int = 256, lr: float = 1e-3) -> None:
     """Fine-tune the classifier in place on crops of the detection run's training scenes' true objects (AdamW,
-    cosine over the epochs, seeded): the crops are cut once, hflips and box jitter drawn per epoch."""
+    cosine over the epochs, seeded): each object's blacked-out scene is kept, and its crop cut every batch
+    with a fresh box jitter and hflip."""
     train = det.split("train")
-    mean, std = _standardisation(det)
+    unit = _unit_pixels(train.x, det)
     scale, shift = _affine_inputs(cnn)
     side = train.x.shape[-1]
     pixels, boxes, labels = [], [], []
     for i, objects in enumerate(train.y):
         if len(objects["boxes"]):
-            pixels.append(((train.x[i, 0] * std + mean).clamp(0, 1) * objects["masks"].any(0)).expand(
-                len(objects["boxes"]), -1, -1))
+            pixels.append((unit[i] * objects["masks"].any(0)).expand(len(objects["boxes"]), -1, -1))
             boxes.append(objects["boxes"])
             labels.append(objects["labels"])
     pixels, boxes, labels = torch.cat(pixels), torch.cat(boxes), torch.cat(labels)
@@ -290,6 +302,12 @@ def crops_each(pixels: Tensor, boxes: Tensor, side: int) -> Tensor:
     theta[:, :, 2] = (centre - side / 2) / (side / 2)
     grid = F.affine_grid(theta, [len(boxes), 1, 28, 28], align_corners=False)
     return F.grid_sample(pixels, grid, align_corners=False)
+
+
+def _unit_pixels(x: Tensor, run: LoadedRun) -> Tensor:
+    """(N, S, S): the run's standardised one-channel inputs (N, 1, S, S) back in [0, 1]."""
+    mean, std = _standardisation(run)
+    return (x[:, 0] * std + mean).clamp(0, 1)
 
 
 def _standardisation(run: LoadedRun) -> tuple[float, float]:
